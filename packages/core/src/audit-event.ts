@@ -1,0 +1,46 @@
+/**
+ * Audit events as written to the JSONL log. Field names are snake_case: this is a wire format that
+ * log shippers and SIEMs read, and it matches the original tool's log.
+ */
+export interface AuditEventBody {
+  readonly event_id: string;
+  /** ISO-8601 UTC. */
+  readonly timestamp: string;
+  /** `decision`, `recovery`, and later kinds (`state_capture`, `ticket_validation` …). */
+  readonly event_type: string;
+  readonly action?: string;
+  readonly target?: string;
+  readonly caller?: string;
+  readonly caller_authenticated?: boolean;
+  readonly delegation_chain?: readonly string[];
+  readonly params?: Readonly<Record<string, unknown>>;
+  /** Dotted paths of params whose values were masked. */
+  readonly masked_paths?: readonly string[];
+  readonly decision?: string;
+  readonly reason?: string;
+  readonly matched_rule?: string | null;
+  readonly risk_class?: string | null;
+  readonly effective_risk?: string | null;
+  readonly correlation_id?: string | null;
+  readonly ticket_id?: string | null;
+  readonly policy_revision?: string;
+  readonly errors?: readonly { code: string; message: string; path?: string }[];
+  readonly context?: Readonly<Record<string, unknown>> | null;
+  readonly [extra: string]: unknown;
+}
+
+/** The chain fields the log adds when it appends an event. */
+export interface AuditChainFields {
+  /** Position in this log, starting at 1, without gaps. */
+  readonly sequence: number;
+  /** Hash of the previous event, or {@link AUDIT_GENESIS_HASH} for the first. */
+  readonly prev_hash: string;
+  /** SHA-256 (hex) of `prev_hash` and the canonical JSON of the event without `hash`. */
+  readonly hash: string;
+}
+
+/** A stored audit event. */
+export type AuditEvent = AuditEventBody & AuditChainFields;
+
+/** The `prev_hash` of the first event in a log. */
+export const AUDIT_GENESIS_HASH = '0'.repeat(64);

@@ -1,0 +1,29 @@
+export { PARAM_TYPES, actionRef } from './action.js';
+export type {
+  ActionDefinition,
+  CredentialScope,
+  ParamConstraints,
+  ParamType,
+  ParameterDefinition,
+  Precheck,
+  RollbackParamSource,
+  StateField,
+} from './action.js';
+export { AUDIT_GENESIS_HASH } from './audit-event.js';
+export type { AuditChainFields, AuditEvent, AuditEventBody } from './audit-event.js';
+export { canonicalJson } from './canonical-json.js';
+export { anonymousCaller } from './caller.js';
+export type { Caller, DelegationLink } from './caller.js';
+export type { CheckRequest } from './check-request.js';
+export { DECISION_RESULTS } from './decision.js';
+export type { Decision, DecisionError, DecisionResult, Explanation, RuleTrace } from './decision.js';
+export { AgentSafeError, ERROR_CODES, formatIssue, isAgentSafeError } from './errors.js';
+export type { AgentSafeErrorOptions, ErrorCode, Issue } from './errors.js';
+export { randomId } from './ids.js';
+export { ManualClock, systemClock } from './ports.js';
+export type { AuditSink, Clock } from './ports.js';
+export { RISK_CLASSES, SENSITIVITIES, isRiskClass, isSensitivity, riskRank } from './risk-class.js';
+export type { RiskClass, Sensitivity } from './risk-class.js';
+export { CheckRequestSchema, DecisionWireSchema, MAX_ID_LENGTH } from './schemas.js';
+export type { TargetDefinition } from './target.js';
+export type { ActionLookup, ParamValidationResult, TargetLookup } from './lookups.js';
