@@ -35,7 +35,7 @@ export interface AuditChainFields {
   readonly sequence: number;
   /** Hash of the previous event, or {@link AUDIT_GENESIS_HASH} for the first. */
   readonly prev_hash: string;
-  /** SHA-256 (hex) of `prev_hash` and the canonical JSON of the event without `hash`. */
+  /** SHA-256 (hex) of the canonical JSON (RFC 8785) of the event without `hash` (so it covers `prev_hash` and `sequence`). */
   readonly hash: string;
 }
 

@@ -3,6 +3,7 @@ export const ERROR_CODES = {
   CONFIG_INVALID: 'A configuration file does not match its schema',
   YAML_INVALID: 'A file is not well-formed or safe YAML',
   FILE_UNREADABLE: 'A file or directory could not be read',
+  FILE_UNWRITABLE: 'A file could not be written',
   MANIFEST_MISMATCH: 'A file does not match the integrity manifest',
   ACTION_UNKNOWN: 'The action is not in the registry',
   TARGET_UNKNOWN: 'The target is not in the inventory',

@@ -1,2 +1,13 @@
-export { DEFAULT_MAX_YAML_BYTES, parseYaml } from './parse-yaml.js';
+export { ActionRegistry } from './action-registry.js';
+export type { ActionListFilter, ActionRecord, ActionRegistryLoadOptions } from './action-registry.js';
+export { ACTION_NAME_PATTERN, parseActionDefinition } from './action-schema.js';
+export type { ActionParseResult } from './action-schema.js';
+export { DEFAULT_MAX_INVENTORY_BYTES, Inventory } from './inventory.js';
+export type { InventoryLoadOptions } from './inventory.js';
+export { generateManifest, verifyManifest, writeManifest } from './manifest.js';
+export type { ActionManifest, ManifestMode } from './manifest.js';
+export { compileParamValidator, compilePattern } from './param-validator.js';
+export type { ParamValidator } from './param-validator.js';
+export { DEFAULT_MAX_YAML_BYTES, parseConfigText, parseYaml } from './parse-yaml.js';
 export type { YamlLimits } from './parse-yaml.js';
+export { MANIFEST_FILE_NAME } from './read-files.js';

@@ -1,0 +1,473 @@
+import { constants } from 'node:fs';
+import { type FileHandle, open, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { AgentSafeError, randomId, systemClock } from '@agent-safe/core';
+import type { AuditEvent, AuditEventBody, AuditSink, Clock } from '@agent-safe/core';
+import { LockFile } from './lock-file.js';
+import { type PreparedEvent, prepareEvent, renderEvent } from './prepared-event.js';
+import { type TailState, readTail } from './tail.js';
+
+/** Options of {@link AuditLog.open}. */
+export interface AuditLogOptions {
+  /**
+   * `'fsync'` (default): `append` resolves after the event is written and fdatasync'd.
+   * `'write'`: after the write syscall (survives a crash of the process, not of the machine).
+   */
+  readonly durability?: 'fsync' | 'write';
+  /** How long a batch waits for the cross-process lock before failing with AUDIT_LOCK_TIMEOUT (ms, default 10 000). */
+  readonly lockTimeoutMilliseconds?: number;
+  /** A lock file older than this is taken to be abandoned (ms, default 30 000). */
+  readonly staleLockMilliseconds?: number;
+  /** Time source for the log's own (recovery) events. */
+  readonly clock?: Clock;
+  /** Most events written by one write + fdatasync (default 1024). */
+  readonly maxBatch?: number;
+  /** Largest serialised event accepted, in bytes (default 1 MiB). */
+  readonly maxEventBytes?: number;
+}
+
+/** Counters for tests and operators. */
+export interface AuditLogStatistics {
+  /** Events acknowledged. */
+  readonly appends: number;
+  /** Batches committed (each one write). */
+  readonly batches: number;
+  readonly fsyncs: number;
+  /** Times the tail had to be read from the file because another writer (or a failure) changed it. */
+  readonly tailReads: number;
+  /** Torn lines acknowledged with a recovery event. */
+  readonly recoveries: number;
+  /** Lock attempts that found the lock taken and waited. */
+  readonly lockRetries: number;
+  readonly staleLocksRemoved: number;
+  /** Batches that failed (every append in them was rejected). */
+  readonly failedBatches: number;
+}
+
+interface Pending {
+  readonly prepared: PreparedEvent;
+  readonly resolve: (event: AuditEvent) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface CachedTail {
+  readonly size: number;
+  readonly lastSequence: number;
+  readonly lastHash: string;
+}
+
+const DEFAULTS = {
+  durability: 'fsync',
+  lockTimeoutMilliseconds: 10_000,
+  staleLockMilliseconds: 30_000,
+  maxBatch: 1024,
+  maxEventBytes: 1024 * 1024,
+} as const;
+
+// O_NOFOLLOW: a log path that is a symlink is refused, so a planted link cannot redirect the log.
+/** Longest continuous hold of the cross-process lock by one writer (ms). */
+const MAX_HOLD_MS = 10;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+const OPEN_FLAGS = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
+
+function usage(message: string, path: string): AgentSafeError {
+  return new AgentSafeError('USAGE', message, { issues: [{ message, path }] });
+}
+
+function validateOptions(options: AuditLogOptions): void {
+  if (options.durability !== undefined && options.durability !== 'fsync' && options.durability !== 'write') {
+    throw usage(`durability must be 'fsync' or 'write', got ${String(options.durability)}`, 'durability');
+  }
+  for (const [name, minimum] of [
+    ['lockTimeoutMilliseconds', 0],
+    ['staleLockMilliseconds', 1],
+    ['maxBatch', 1],
+    ['maxEventBytes', 64],
+  ] as const) {
+    const value = options[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < minimum) {
+      throw usage(`${name} must be a finite number ≥ ${minimum}, got ${String(value)}`, name);
+    }
+    if (name === 'maxBatch' && !Number.isInteger(value)) {
+      throw usage(`maxBatch must be an integer, got ${value}`, name);
+    }
+  }
+  if (options.clock !== undefined && typeof options.clock?.now !== 'function') {
+    throw usage('clock must have a now() method', 'clock');
+  }
+}
+
+function writeFailed(file: string, action: string, error: unknown): AgentSafeError {
+  const cause = error as NodeJS.ErrnoException;
+  const reason = String(cause?.message ?? error);
+  return new AgentSafeError('AUDIT_WRITE_FAILED', `audit log ${file}: ${action} failed (${reason})`, {
+    cause: error,
+    issues: [{ file, message: `${action} failed: ${reason}` }],
+    details: { file, errno: cause?.code ?? null },
+  });
+}
+
+/**
+ * The hash-chained, append-only JSONL audit log writer. Appends are group-committed: events that
+ * arrive while a batch is being written share the next batch's single write and fdatasync. Batches are
+ * serialised inside the process and, through `<log>.lock`, across processes, so any number of writers
+ * extend one unbroken chain.
+ */
+export class AuditLog implements AuditSink {
+  /** Absolute path of the log file. */
+  readonly path: string;
+  readonly #durability: 'fsync' | 'write';
+  readonly #clock: Clock;
+  readonly #maxBatch: number;
+  readonly #maxEventBytes: number;
+  readonly #lock: LockFile;
+  #handle: FileHandle;
+  #inode: number;
+  #cached: CachedTail | undefined;
+  #queue: Pending[] = [];
+  #scheduled = false;
+  #draining: Promise<void> | undefined;
+  #closed = false;
+  #buffer = Buffer.allocUnsafe(256 * 1024);
+  #counters = { appends: 0, batches: 0, fsyncs: 0, tailReads: 0, recoveries: 0, failedBatches: 0 };
+
+  private constructor(path: string, handle: FileHandle, inode: number, options: AuditLogOptions) {
+    this.path = path;
+    this.#handle = handle;
+    this.#inode = inode;
+    this.#durability = options.durability ?? DEFAULTS.durability;
+    this.#clock = options.clock ?? systemClock;
+    this.#maxBatch = options.maxBatch ?? DEFAULTS.maxBatch;
+    this.#maxEventBytes = options.maxEventBytes ?? DEFAULTS.maxEventBytes;
+    this.#lock = new LockFile(`${path}.lock`, {
+      logPath: path,
+      timeoutMilliseconds: options.lockTimeoutMilliseconds ?? DEFAULTS.lockTimeoutMilliseconds,
+      staleMilliseconds: options.staleLockMilliseconds ?? DEFAULTS.staleLockMilliseconds,
+    });
+  }
+
+  /**
+   * Opens (creating with mode 0600 if needed) the log at `path`. The directory must exist: it is not
+   * created, so a typo in a path fails loudly instead of scattering logs.
+   */
+  static async open(path: string, options: AuditLogOptions = {}): Promise<AuditLog> {
+    if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) {
+      throw usage('the audit log path must be a non-empty string without NUL bytes', 'path');
+    }
+    validateOptions(options);
+    const absolute = resolve(path);
+    const { handle, inode } = await openLogFile(absolute);
+    return new AuditLog(absolute, handle, inode, options);
+  }
+
+  /** Counters of work done so far (a snapshot). */
+  get stats(): AuditLogStatistics {
+    const lock = this.#lock.statistics;
+    return {
+      ...this.#counters,
+      lockRetries: lock.retries,
+      staleLocksRemoved: lock.staleLocksRemoved,
+    };
+  }
+
+  /**
+   * Appends an event and resolves with the stored event (body plus `sequence`, `prev_hash`, `hash`) once
+   * it is written with the configured durability. Rejects with INPUT_INVALID for a body that cannot be
+   * stored (others in the same batch are unaffected), AUDIT_WRITE_FAILED or AUDIT_LOCK_TIMEOUT.
+   */
+  append(body: AuditEventBody): Promise<AuditEvent> {
+    if (this.#closed) {
+      return Promise.reject(usage(`audit log ${this.path} is closed`, 'append'));
+    }
+    let prepared: PreparedEvent;
+    try {
+      prepared = prepareEvent(body, { file: this.path, maxEventBytes: this.#maxEventBytes });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<AuditEvent>((resolve, reject) => {
+      this.#queue.push({ prepared, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Waits for queued appends to finish, then closes the file. Later appends are rejected. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    while (this.#draining !== undefined || this.#queue.length > 0) {
+      if (this.#draining === undefined) this.#startDrain();
+      await this.#draining;
+    }
+    await this.#handle.close();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#draining !== undefined) return;
+    this.#scheduled = true;
+    // setImmediate rather than a microtask: callers woken by the previous batch get to queue their next
+    // event first, so concurrent callers share one batch.
+    setImmediate(() => {
+      this.#scheduled = false;
+      if (this.#draining === undefined) this.#startDrain();
+    });
+  }
+
+  #startDrain(): void {
+    this.#draining = this.#drain().finally(() => {
+      this.#draining = undefined;
+      if (this.#queue.length > 0) this.#schedule();
+    });
+  }
+
+  /**
+   * Commits batches while appends keep arriving. The lock is kept across consecutive batches (up to
+   * {@link MAX_HOLD_MS}, then released so other processes get a turn), and the callers of one batch are
+   * resolved only after the next batch's write has been issued, so their CPU work overlaps our I/O.
+   */
+  async #drain(): Promise<void> {
+    let held = false;
+    let heldSince = 0;
+    let fresh = false;
+    let previous: { batch: readonly Pending[]; events: AuditEvent[] } | undefined;
+    const settle = () => {
+      if (previous === undefined) return;
+      const { batch, events } = previous;
+      previous = undefined;
+      this.#counters.appends += batch.length;
+      for (let index = 0; index < batch.length; index++) batch[index]!.resolve(events[index]!);
+    };
+    try {
+      while (true) {
+        if (this.#queue.length === 0) {
+          settle();
+          // Give the callers just resolved a turn to queue their next events before giving up the lock.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (this.#queue.length === 0) break;
+        }
+        if (held && Date.now() - heldSince > MAX_HOLD_MS) {
+          held = false;
+          await this.#lock.release().catch(() => undefined);
+          if (await this.#lock.othersWaiting()) await sleep(2 + Math.random() * 20);
+        }
+        if (!held) {
+          try {
+            await this.#lock.acquire();
+          } catch (error) {
+            this.#fail(this.#cut(), error);
+            continue;
+          }
+          held = true;
+          heldSince = Date.now();
+          fresh = true;
+        }
+        const batch = this.#cut();
+        const committing = this.#commit(batch, fresh);
+        fresh = false;
+        settle();
+        try {
+          previous = { batch, events: await committing };
+        } catch (error) {
+          this.#fail(batch, error);
+        }
+      }
+    } finally {
+      settle();
+      if (held) await this.#lock.release().catch(() => undefined);
+    }
+  }
+
+  #cut(): Pending[] {
+    if (this.#queue.length <= this.#maxBatch) {
+      const batch = this.#queue;
+      this.#queue = [];
+      return batch;
+    }
+    return this.#queue.splice(0, this.#maxBatch);
+  }
+
+  #fail(batch: readonly Pending[], error: unknown): void {
+    this.#counters.failedBatches++;
+    const failure =
+      error instanceof AgentSafeError ? error : writeFailed(this.path, 'appending a batch', error);
+    for (const pending of batch) pending.reject(failure);
+  }
+
+  /** One batch (the caller holds the lock): find the tail, chain, one write, one fdatasync. */
+  async #commit(batch: readonly Pending[], freshLock: boolean): Promise<AuditEvent[]> {
+    {
+      // While we have held the lock since our last write, nobody else can have written: skip the stat.
+      const cached = this.#cached;
+      const size = cached !== undefined && !freshLock ? cached.size : await this.#currentSize();
+      let tail: TailState;
+      if (cached !== undefined && cached.size === size) {
+        tail = { lastSequence: cached.lastSequence, lastHash: cached.lastHash, needsNewline: false };
+      } else {
+        this.#cached = undefined;
+        this.#counters.tailReads++;
+        try {
+          tail = await readTail(this.#handle, size, this.path);
+        } catch (error) {
+          if (error instanceof AgentSafeError) throw error;
+          throw writeFailed(this.path, 'reading the end of the log', error);
+        }
+      }
+      let sequence = tail.lastSequence;
+      let prevHash = tail.lastHash;
+      let length = tail.needsNewline ? 1 : 0;
+      const lines: string[] = [];
+      if (tail.torn !== undefined) {
+        const recovery = renderEvent(
+          prepareEvent(
+            {
+              event_id: randomId('evt'),
+              timestamp: new Date(this.#clock.now()).toISOString(),
+              event_type: 'recovery',
+              reason: `line ${tail.torn.line_number} was not a complete audit event (a write cut short by a crash, or damage); it is acknowledged here and the chain continues from the last valid event`,
+              torn_line: tail.torn,
+            },
+            { file: this.path, maxEventBytes: Number.MAX_SAFE_INTEGER, allowReserved: true },
+          ),
+          ++sequence,
+          prevHash,
+        );
+        prevHash = recovery.hash;
+        lines.push(recovery.line);
+        length += recovery.line.length + 1;
+      }
+      const events: AuditEvent[] = new Array(batch.length);
+      for (let index = 0; index < batch.length; index++) {
+        const pending = batch[index]!;
+        const rendered = renderEvent(pending.prepared, ++sequence, prevHash);
+        // The snapshot is this append's private copy: completing it in place saves a copy per event.
+        const event = pending.prepared.snapshot;
+        event.sequence = sequence;
+        event.prev_hash = prevHash;
+        event.hash = rendered.hash;
+        events[index] = event as AuditEvent;
+        prevHash = rendered.hash;
+        lines.push(rendered.line);
+        length += rendered.line.length + 1;
+      }
+      const bytes = this.#encode(lines, tail.needsNewline, length);
+      await this.#write(bytes, size);
+      this.#cached = { size: size + bytes.length, lastSequence: sequence, lastHash: prevHash };
+      if (tail.torn !== undefined) this.#counters.recoveries++;
+      this.#counters.batches++;
+      return events;
+    }
+  }
+
+  /** Size of the file at the path, reopening when the path now names a different file (e.g. rotated). */
+  async #currentSize(): Promise<number> {
+    let info: { readonly ino: number; readonly size: number };
+    try {
+      info = await stat(this.path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw writeFailed(this.path, 'stat', error);
+      info = { ino: -1, size: 0 };
+    }
+    if (info.ino !== this.#inode) {
+      const { handle, inode } = await openLogFile(this.path);
+      await this.#handle.close().catch(() => undefined);
+      this.#handle = handle;
+      this.#inode = inode;
+      this.#cached = undefined;
+      return (await handle.stat()).size;
+    }
+    return info.size;
+  }
+
+  /** Encodes the batch into the reused buffer (grown when a batch needs more). */
+  #encode(lines: readonly string[], leadingNewline: boolean, characters: number): Buffer {
+    // UTF-8 needs at most 3 bytes per UTF-16 code unit.
+    const worst = characters * 3;
+    if (this.#buffer.length < worst)
+      this.#buffer = Buffer.allocUnsafe(Math.max(worst, this.#buffer.length * 2));
+    const buffer = this.#buffer;
+    let offset = 0;
+    if (leadingNewline) buffer[offset++] = 0x0a;
+    for (const line of lines) {
+      offset += buffer.write(line, offset, 'utf8');
+      buffer[offset++] = 0x0a;
+    }
+    return buffer.subarray(0, offset);
+  }
+
+  /**
+   * Writes all bytes, then fdatasyncs when durability is 'fsync'. On failure the file is truncated back
+   * to `sizeBefore` (still under the lock), so no unacknowledged event stays in the log; if even that
+   * fails, the cache is dropped and the next batch finds and acknowledges the torn tail.
+   */
+  async #write(bytes: Buffer, sizeBefore: number): Promise<void> {
+    let written = 0;
+    let action = 'write';
+    try {
+      while (written < bytes.length) {
+        const { bytesWritten } = await this.#handle.write(bytes, written, bytes.length - written);
+        written += bytesWritten;
+      }
+      if (this.#durability === 'fsync') {
+        action = 'fdatasync';
+        await this.#handle.datasync();
+        this.#counters.fsyncs++;
+      }
+    } catch (error) {
+      this.#cached = undefined;
+      await this.#handle.truncate(sizeBefore).catch(() => undefined);
+      throw writeFailed(this.path, action, error);
+    }
+  }
+}
+
+async function openLogFile(path: string): Promise<{ handle: FileHandle; inode: number }> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, OPEN_FLAGS, 0o600);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      const directory = dirname(path);
+      throw new AgentSafeError(
+        'AUDIT_WRITE_FAILED',
+        `cannot open audit log ${path}: directory ${directory} does not exist`,
+        {
+          cause: error,
+          issues: [
+            { file: path, message: `create the directory ${directory} first (it is not created for you)` },
+          ],
+          details: { file: path, directory, errno: code },
+        },
+      );
+    }
+    if (code === 'ELOOP') {
+      throw new AgentSafeError('AUDIT_WRITE_FAILED', `cannot open audit log ${path}: it is a symbolic link`, {
+        cause: error,
+        issues: [{ file: path, message: 'point the audit log at the real file, not a symbolic link' }],
+        details: { file: path, errno: code },
+      });
+    }
+    throw writeFailed(path, 'open', error);
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) {
+      throw new AgentSafeError(
+        'AUDIT_WRITE_FAILED',
+        `cannot use ${path} as an audit log: not a regular file`,
+        {
+          issues: [{ file: path, message: 'the audit log must be a regular file' }],
+          details: { file: path },
+        },
+      );
+    }
+    return { handle, inode: info.ino };
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    if (error instanceof AgentSafeError) throw error;
+    throw writeFailed(path, 'stat', error);
+  }
+}

@@ -1,0 +1,236 @@
+import { randomBytes } from 'node:crypto';
+import { link, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { AgentSafeError } from '@agent-safe/core';
+
+/** Options of {@link LockFile}. */
+export interface LockFileOptions {
+  /** Give up after this long (ms). */
+  readonly timeoutMilliseconds: number;
+  /** A lock older than this (ms, by its file's mtime) is taken to be abandoned. */
+  readonly staleMilliseconds: number;
+  /** The log the lock protects (named in errors). */
+  readonly logPath: string;
+}
+
+/** Counters a test or operator can read. */
+export interface LockStatistics {
+  acquisitions: number;
+  /** Failed attempts that waited and retried. */
+  retries: number;
+  /** Stale locks removed. */
+  staleLocksRemoved: number;
+}
+
+interface LockContent {
+  readonly pid?: unknown;
+  readonly hostname?: unknown;
+  readonly token?: unknown;
+  readonly created?: unknown;
+}
+
+const HOST = hostname();
+const FIRST_BACKOFF_MS = 1;
+const MAX_BACKOFF_MS = 20;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function errorCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/**
+ * An exclusive lock shared by every process on the machine (and on a shared filesystem that honours
+ * O_EXCL), implemented as a file created with O_CREAT|O_EXCL (`wx`) holding pid, hostname and a random
+ * token. Node 20 has no flock. See the package README for the stale-lock protocol and its residual race.
+ */
+export class LockFile {
+  readonly path: string;
+  readonly statistics: LockStatistics = { acquisitions: 0, retries: 0, staleLocksRemoved: 0 };
+  readonly #options: LockFileOptions;
+  #token: string | undefined;
+  #acquiredAt = 0;
+
+  constructor(path: string, options: LockFileOptions) {
+    this.path = path;
+    this.#options = options;
+  }
+
+  /** Takes the lock, waiting with jittered exponential backoff; throws AUDIT_LOCK_TIMEOUT on timeout. */
+  async acquire(): Promise<void> {
+    const deadline = Date.now() + this.#options.timeoutMilliseconds;
+    let backoff = FIRST_BACKOFF_MS;
+    let waited = false;
+    while (true) {
+      const token = randomBytes(16).toString('hex');
+      const content = JSON.stringify({ pid: process.pid, hostname: HOST, token, created: Date.now() });
+      try {
+        await writeFile(this.path, content, { flag: 'wx', mode: 0o600 });
+        this.#token = token;
+        this.#acquiredAt = Date.now();
+        if (waited) await unlink(this.#waitingPath).catch(() => undefined);
+        this.statistics.acquisitions++;
+        return;
+      } catch (error) {
+        if (errorCode(error) !== 'EEXIST') {
+          throw new AgentSafeError(
+            'AUDIT_WRITE_FAILED',
+            `cannot create the audit lock file ${this.path}: ${(error as Error).message}`,
+            {
+              cause: error,
+              issues: [
+                {
+                  file: this.path,
+                  message:
+                    'the directory of the audit log must be writable: the lock file lives next to the log',
+                },
+              ],
+            },
+          );
+        }
+      }
+      if (await this.#removeIfStale()) continue;
+      // Tell a holder that keeps the lock across batches that someone is waiting (see othersWaiting).
+      await writeFile(this.#waitingPath, String(process.pid), { mode: 0o600 }).catch(() => undefined);
+      const now = Date.now();
+      if (now >= deadline) throw await this.#timeoutError();
+      this.statistics.retries++;
+      waited = true;
+      // Full jitter between half and all of the backoff so contending processes spread out.
+      const wait = Math.min(backoff * (0.5 + Math.random() * 0.5), deadline - now);
+      await sleep(wait);
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    }
+  }
+
+  /** True when another writer has signalled (through `<lock>.waiting`) that it waits for the lock. */
+  async othersWaiting(): Promise<boolean> {
+    try {
+      await stat(this.#waitingPath);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  get #waitingPath(): string {
+    return `${this.path}.waiting`;
+  }
+
+  /**
+   * Releases the lock. A lock can only be taken from us if it looked stale, which needs it held for
+   * `staleMilliseconds`; below half of that we unlink directly, saving a read on the hot path; above it
+   * we check the token first so we never delete another process's lock.
+   */
+  async release(): Promise<void> {
+    const token = this.#token;
+    if (token === undefined) return;
+    this.#token = undefined;
+    try {
+      if (Date.now() - this.#acquiredAt >= this.#options.staleMilliseconds / 2) {
+        const current = await this.#read(this.path);
+        if (current?.token !== token) return;
+      }
+      await unlink(this.path);
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') throw error;
+    }
+  }
+
+  async #read(path: string): Promise<LockContent | undefined> {
+    try {
+      const text = await readFile(path, 'utf8');
+      const parsed = JSON.parse(text) as unknown;
+      return parsed !== null && typeof parsed === 'object' ? (parsed as LockContent) : {};
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return undefined;
+      // Unreadable or half-written (created but not yet filled): judged by age alone.
+      return {};
+    }
+  }
+
+  /** Why the lock at `path` is stale, or undefined when it is (or may be) live. */
+  async #staleness(): Promise<{ reason: string; content: LockContent } | undefined> {
+    let modified: number;
+    try {
+      modified = (await stat(this.path)).mtimeMs;
+    } catch {
+      return undefined; // gone: the caller simply retries
+    }
+    const content = await this.#read(this.path);
+    if (content === undefined) return undefined;
+    const age = Date.now() - modified;
+    if (age > this.#options.staleMilliseconds) {
+      return { reason: `it is ${Math.round(age)} ms old`, content };
+    }
+    if (content.hostname === HOST && typeof content.pid === 'number' && Number.isSafeInteger(content.pid)) {
+      if (content.pid > 0 && !processAlive(content.pid)) {
+        return { reason: `its process ${content.pid} is not running`, content };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Removes a stale lock without ever removing a live one: rename it to a unique name (atomic, so at most
+   * one remover wins), re-read it, and delete it only if it still carries the stale token; otherwise a
+   * fresh lock was renamed by mistake and is linked back (link fails rather than overwrite).
+   */
+  async #removeIfStale(): Promise<boolean> {
+    const stale = await this.#staleness();
+    if (stale === undefined) return false;
+    const aside = `${this.path}.stale-${process.pid}-${randomBytes(6).toString('hex')}`;
+    try {
+      await rename(this.path, aside);
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return true; // someone else removed it: retry at once
+      return false;
+    }
+    const moved = await this.#read(aside);
+    if (moved !== undefined && moved.token === stale.content.token) {
+      await unlink(aside).catch(() => undefined);
+      this.statistics.staleLocksRemoved++;
+      return true;
+    }
+    // Not the lock we judged: put it back unless a new lock already took its place.
+    try {
+      await link(aside, this.path);
+    } catch {
+      // The residual race described in the README: two holders may now believe they hold the lock.
+    }
+    await unlink(aside).catch(() => undefined);
+    return false;
+  }
+
+  async #timeoutError(): Promise<AgentSafeError> {
+    const content = await this.#read(this.path);
+    const holder =
+      content === undefined
+        ? 'it was released just now'
+        : `held by pid ${String(content.pid ?? '?')} on host ${String(content.hostname ?? '?')}`;
+    return new AgentSafeError(
+      'AUDIT_LOCK_TIMEOUT',
+      `could not lock audit log ${this.#options.logPath} within ${this.#options.timeoutMilliseconds} ms: lock file ${this.path} is ${holder}`,
+      {
+        issues: [
+          {
+            file: this.path,
+            message:
+              'another writer is holding the lock; if no process is writing this log (the holder is gone), delete this lock file and retry',
+          },
+        ],
+        details: { lockFile: this.path, holder: content ?? null },
+      },
+    );
+  }
+}
+
+/** True when a process with this pid exists on this host (EPERM means it exists but is not ours). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errorCode(error) !== 'ESRCH';
+  }
+}

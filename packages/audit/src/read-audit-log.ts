@@ -1,0 +1,75 @@
+import { open } from 'node:fs/promises';
+import { AgentSafeError } from '@agent-safe/core';
+import type { AuditEvent } from '@agent-safe/core';
+import { parseEventLine } from './event-line.js';
+import { forEachLine } from './line-reader.js';
+import { linesFromEnd } from './tail.js';
+
+/** Options of {@link readAuditLog}. */
+export interface ReadAuditLogOptions {
+  /** Only events of this `event_type`. */
+  readonly eventType?: string;
+  /** Only the last N (matching) events; read from the end of the file, so cheap on large logs. */
+  readonly last?: number;
+}
+
+/**
+ * Reads stored events in file order, for display (`audit show`). Lines that are not events (a torn
+ * tail, damage) are skipped: use {@link verifyAuditLog} to check integrity.
+ */
+export async function readAuditLog(path: string, options: ReadAuditLogOptions = {}): Promise<AuditEvent[]> {
+  const { eventType, last } = options;
+  if (eventType !== undefined && typeof eventType !== 'string') {
+    throw new AgentSafeError('USAGE', 'eventType must be a string', {
+      issues: [{ path: 'eventType', message: `expected a string, got ${typeof eventType}` }],
+    });
+  }
+  if (last !== undefined && (!Number.isSafeInteger(last) || last < 0)) {
+    throw new AgentSafeError('USAGE', `last must be a non-negative integer, got ${String(last)}`, {
+      issues: [{ path: 'last', message: 'expected a non-negative integer' }],
+    });
+  }
+  const matches = (event: AuditEvent) => eventType === undefined || event.event_type === eventType;
+  if (last !== undefined) return readLast(path, last, matches);
+  const events: AuditEvent[] = [];
+  await forEachLine(path, (buffer, start, end, _offset, _terminated, tooLong) => {
+    if (tooLong) return;
+    const parsed = parseEventLine(buffer.subarray(start, end));
+    if (parsed.ok && matches(parsed.event)) events.push(parsed.event);
+  });
+  return events;
+}
+
+async function readLast(
+  path: string,
+  count: number,
+  matches: (event: AuditEvent) => boolean,
+): Promise<AuditEvent[]> {
+  if (count === 0) return [];
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    throw new AgentSafeError(
+      'FILE_UNREADABLE',
+      `cannot read audit log ${path}: ${(error as Error).message}`,
+      {
+        cause: error,
+        issues: [{ file: path, message: 'check the path and its permissions' }],
+      },
+    );
+  }
+  try {
+    const { size } = await handle.stat();
+    const found: AuditEvent[] = [];
+    for await (const line of linesFromEnd(handle, size, path)) {
+      const parsed = parseEventLine(line.bytes);
+      if (!parsed.ok || !matches(parsed.event)) continue;
+      found.push(parsed.event);
+      if (found.length === count) break;
+    }
+    return found.reverse();
+  } finally {
+    await handle.close();
+  }
+}
