@@ -20,6 +20,8 @@ export interface ActionLookup {
 /** What the policy decision point needs from a target inventory. */
 export interface TargetLookup {
   get(id: string): TargetDefinition | undefined;
+  /** Every target (used by policy analysis to reason about effective risk). */
+  list(): Iterable<TargetDefinition>;
   /** Every environment that some target is in. */
   environments(): ReadonlySet<string>;
   readonly revision: string;

@@ -1,0 +1,151 @@
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'clipanion';
+import type { Decision } from '@agent-safe/sdk';
+import { ConfigCommand } from '../base-command.js';
+import { EXIT } from '../exit-codes.js';
+import { colourResult, type Style } from '../output.js';
+
+export class CheckCommand extends ConfigCommand {
+  static override paths = [['check']];
+  static override usage = Command.Usage({
+    description: 'Evaluate a policy decision for an action and record it in the audit log',
+    details: `
+      Decides whether \`caller\` may perform \`action\` on \`--target\` with \`--params\`, prints the decision and
+      appends it to the audit log.
+
+      Exit codes: 0 ALLOW, 2 DENY, 3 REQUIRE_APPROVAL, 1 error (bad flags, unreadable or invalid config, audit
+      log unwritable). Only ALLOW exits 0, so \`agent-safe check … && run-the-action\` fails closed.
+    `,
+    examples: [
+      [
+        'Check a restart in dev',
+        `$0 check restart-deployment --target dev/test-app --caller deploy-agent --params '{"namespace":"dev","deployment":"app"}'`,
+      ],
+      [
+        'Show why a rule matched (or did not)',
+        '$0 check drain-node --target prod/worker-node-01 --params \'{"node":"w1"}\' --explain',
+      ],
+      [
+        'Link a change ticket and print JSON',
+        '$0 check restart-deployment --target prod/api-server --ticket-id JIRA-1234 --json-output',
+      ],
+    ],
+  });
+
+  action = Option.String({ name: 'action' });
+  target = Option.String('--target', { description: 'Inventory id of the target, e.g. prod/api-server' });
+  caller = Option.String('--caller', {
+    description: 'Agent id of the caller (default: agent-safe.yaml `caller`, else "anonymous")',
+  });
+  params = Option.String('--params', { description: 'Action parameters as a JSON object' });
+  paramsFile = Option.String('--params-file', {
+    description: 'Read the parameters from a JSON file instead',
+  });
+  ticketId = Option.String('--ticket-id', {
+    description: 'External change ticket to link (JIRA-1234, CHG0001 …)',
+  });
+  correlationId = Option.String('--correlation-id', { description: 'Id tying several events together' });
+  auditLog = Option.String('--audit-log', { description: 'Audit log file (default ./audit.jsonl)' });
+  audit = Option.Boolean('--audit', true, {
+    description: 'Record the decision (use --no-audit for a dry evaluation)',
+  });
+  jsonOutput = Option.Boolean('--json-output', false, { description: 'Print the decision as JSON' });
+  explain = Option.Boolean('--explain', false, {
+    description: 'Print which rules matched and why the others did not',
+  });
+
+  async run(): Promise<number> {
+    const params = this.readParams();
+    const config = await this.projectConfig();
+    const safe = await this.open({
+      auditLog: this.audit ? (this.auditLog ?? config.auditLog ?? './audit.jsonl') : false,
+    });
+    try {
+      const decision = await safe.check({
+        action: this.action,
+        target: this.target,
+        caller: this.caller ?? config.caller,
+        params,
+        ticketId: this.ticketId,
+        correlationId: this.correlationId,
+      });
+      if (this.jsonOutput) {
+        const { explanation, ...rest } = JSON.parse(JSON.stringify(decision)) as Record<string, unknown>;
+        this.printJson(this.explain ? { ...rest, explanation } : rest);
+      } else {
+        this.printDecision(decision, this.out);
+      }
+      if (decision.errors.some((error) => error.code === 'AUDIT_WRITE_FAILED')) return EXIT.ERROR;
+      return decision.result === 'ALLOW'
+        ? EXIT.OK
+        : decision.result === 'DENY'
+          ? EXIT.DENY
+          : EXIT.REQUIRE_APPROVAL;
+    } finally {
+      await safe.close();
+    }
+  }
+
+  private readParams(): Record<string, unknown> | undefined {
+    if (this.params !== undefined && this.paramsFile !== undefined) {
+      throw usage('give either --params or --params-file, not both');
+    }
+    let text = this.params;
+    let source = '--params';
+    if (this.paramsFile !== undefined) {
+      source = this.paramsFile;
+      try {
+        text = readFileSync(this.paramsFile, 'utf8');
+      } catch (error) {
+        throw usage(`cannot read --params-file ${this.paramsFile}: ${(error as Error).message}`);
+      }
+    }
+    if (text === undefined) return undefined;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      throw usage(
+        `${source} is not valid JSON (${(error as Error).message}); pass an object such as '{"namespace":"dev"}'`,
+      );
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw usage(`${source} must be a JSON object such as '{"namespace":"dev"}'`);
+    }
+    return value as Record<string, unknown>;
+  }
+
+  private printDecision(decision: Decision, style: Style): void {
+    const who = decision.caller + (decision.callerAuthenticated ? '' : style.dim(' (unauthenticated)'));
+    this.print(
+      `${colourResult(style, decision.result)}  ${style.bold(decision.action)} on ${decision.target || style.dim('(no target)')} by ${who}`,
+    );
+    const row = (label: string, value: string) => this.print(`  ${style.dim(label.padEnd(14))}${value}`);
+    row('reason', decision.reason);
+    row('matched rule', decision.matchedRule ?? style.dim('none'));
+    if (decision.riskClass)
+      row('risk', `${decision.riskClass} (effective ${decision.effectiveRisk ?? 'unknown'})`);
+    if (decision.ticketId) row('ticket', decision.ticketId);
+    row('audit id', decision.auditId || style.dim('not recorded'));
+    for (const error of decision.errors)
+      row('error', `${error.path ? `${error.path}: ` : ''}${error.message}`);
+    if (this.explain) {
+      const explanation = decision.explanation;
+      this.print();
+      this.print(style.bold('Explanation'));
+      for (const line of explanation.summary) this.print(`  ${line}`);
+      for (const trace of explanation.consideredRules) {
+        const mark = trace.matched ? style.green('✓') : style.dim('✗');
+        const where = trace.failedOn ? style.dim(` [${trace.failedOn}]`) : '';
+        this.print(
+          `  ${mark} ${trace.rule} ${style.dim(`(priority ${trace.priority}, ${trace.decision})`)}${where}: ${trace.detail}`,
+        );
+      }
+      if (explanation.defaultDeny) this.print(`  ${style.red('→')} no rule matched: default deny`);
+    }
+  }
+}
+
+function usage(message: string): Error {
+  return Object.assign(new Error(message), { code: 'USAGE', describe: () => message });
+}

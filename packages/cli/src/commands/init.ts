@@ -1,0 +1,66 @@
+import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { Command, Option } from 'clipanion';
+import { BaseCommand } from '../base-command.js';
+import { EXIT } from '../exit-codes.js';
+
+/** Where `init` copies from: the templates and catalogue bundled into dist at build time. */
+const TEMPLATES = join(import.meta.dirname, 'templates');
+
+export class InitCommand extends BaseCommand {
+  static override paths = [['init']];
+  static override usage = Command.Usage({
+    description: 'Scaffold a project: actions, policies, inventory, policy tests and agent-safe.yaml',
+    details: `
+      Creates \`dir\` (default: the current directory) with the curated Kubernetes actions, an example policy
+      (allow dev, approval for prod, deny prod namespace deletion), an inventory, a policy test suite and an
+      \`agent-safe.yaml\`. Existing files are never overwritten unless --force is given.
+    `,
+    examples: [
+      ['Scaffold into ./myproject', '$0 init myproject'],
+      ['Scaffold here', '$0 init'],
+    ],
+  });
+
+  dir = Option.String({ name: 'dir', required: false });
+  force = Option.Boolean('--force', false, { description: 'Overwrite files that already exist' });
+
+  async run(): Promise<number> {
+    const target = resolve(this.dir ?? '.');
+    const entries = ['actions', 'policies', 'inventory.yaml', 'tests', 'agent-safe.yaml'];
+    const existing = entries.filter((entry) => existsSync(join(target, entry)));
+    if (existing.length > 0 && !this.force) {
+      const { AgentSafeError } = await import('@agent-safe/sdk');
+      throw new AgentSafeError(
+        'USAGE',
+        `${target} already has ${existing.join(', ')}; choose an empty directory or pass --force to overwrite`,
+      );
+    }
+    mkdirSync(target, { recursive: true });
+    for (const entry of entries) {
+      const source = join(TEMPLATES, entry);
+      const destination = join(target, entry);
+      cpSync(source, destination, { recursive: true, force: this.force, errorOnExist: false });
+    }
+    const style = this.out;
+    const where = relative(process.cwd(), target) || '.';
+    const actionCount = readdirSync(join(target, 'actions')).filter((file) => file.endsWith('.yaml')).length;
+    this.print(`${style.green('Created')} an Agent-Safe project in ${style.bold(where)}:`);
+    this.print(`  actions/          ${actionCount} curated Kubernetes action definitions`);
+    this.print(
+      '  policies/         default.yaml (allow dev, approval for prod, deny prod namespace deletion)',
+    );
+    this.print('  inventory.yaml    example targets in dev, staging and prod');
+    this.print('  tests/            policy test suite');
+    this.print('  agent-safe.yaml   paths and defaults used by the CLI and SDK');
+    this.print();
+    this.print('Next:');
+    if (where !== '.') this.print(`  cd ${where}`);
+    this.print('  agent-safe validate');
+    this.print('  agent-safe test tests/');
+    this.print(
+      `  agent-safe check restart-deployment --target dev/test-app --caller deploy-agent --params '{"namespace":"dev","deployment":"app"}'`,
+    );
+    return EXIT.OK;
+  }
+}

@@ -1,0 +1,123 @@
+import { Command, Option } from 'clipanion';
+import { ConfigCommand } from '../base-command.js';
+import { EXIT } from '../exit-codes.js';
+
+interface Line {
+  severity: 'error' | 'warning' | 'ok';
+  subject: string;
+  message: string;
+}
+
+export class ValidateCommand extends ConfigCommand {
+  static override paths = [['validate']];
+  static override usage = Command.Usage({
+    description:
+      'Validate actions, policies and inventory, and analyse the policy for dead or conflicting rules',
+    details: `
+      Loads every file and reports every problem (not only the first), then analyses the rules: rules that can
+      never fire because a higher-priority rule matches a superset (shadowed), equal-priority rules with
+      different decisions that can match the same request (conflicts), and selectors naming unknown actions or
+      environments.
+
+      Exit codes: 0 valid (warnings allowed unless --strict), 1 errors found.
+    `,
+    examples: [
+      ['Validate the project', '$0 validate'],
+      [
+        'Validate explicit paths and regenerate the integrity manifest',
+        '$0 validate --registry ./actions --write-manifest',
+      ],
+    ],
+  });
+
+  writeManifest = Option.Boolean('--write-manifest', false, {
+    description: 'Write actions.manifest.json (SHA-256 of every action file) after a successful validation',
+  });
+  strict = Option.Boolean('--strict', false, { description: 'Treat warnings as errors' });
+  jsonOutput = Option.Boolean('--json-output', false, { description: 'Print JSON' });
+
+  async run(): Promise<number> {
+    const { ActionRegistry, Inventory, writeManifest } = await import('@agent-safe/sdk');
+    const { loadPolicies, analysePolicies } = await import('@agent-safe/sdk');
+    const config = await this.projectConfig();
+    const paths = {
+      registry: this.registry ?? config.registry ?? './actions',
+      policies: this.policies ?? config.policies ?? './policies',
+      inventory: this.inventory ?? config.inventory ?? './inventory.yaml',
+    };
+    const lines: Line[] = [];
+    const failure = (subject: string, error: unknown) => {
+      const issues = (error as { issues?: { file?: string; path?: string; message: string }[] }).issues ?? [];
+      lines.push({ severity: 'error', subject, message: (error as Error).message });
+      for (const issue of issues) {
+        lines.push({
+          severity: 'error',
+          subject,
+          message: [issue.file, issue.path, issue.message].filter(Boolean).join(': '),
+        });
+      }
+    };
+    const [registry, inventory, policies] = await Promise.all([
+      ActionRegistry.load(paths.registry).catch((error: unknown) => void failure('actions', error)),
+      Inventory.load(paths.inventory).catch((error: unknown) => void failure('inventory', error)),
+      loadPolicies(paths.policies).catch((error: unknown) => void failure('policies', error)),
+    ]);
+    if (registry)
+      lines.push({
+        severity: 'ok',
+        subject: 'actions',
+        message: `${registry.size} loaded from ${paths.registry}`,
+      });
+    if (inventory)
+      lines.push({
+        severity: 'ok',
+        subject: 'inventory',
+        message: `${inventory.size} targets in ${paths.inventory}`,
+      });
+    if (policies) {
+      lines.push({
+        severity: 'ok',
+        subject: 'policies',
+        message: `${policies.rules.length} rules from ${paths.policies}`,
+      });
+      for (const finding of analysePolicies({
+        rules: policies.rules,
+        actions: registry ?? undefined,
+        targets: inventory ?? undefined,
+      })) {
+        lines.push({ severity: finding.severity, subject: finding.kind, message: finding.message });
+      }
+    }
+    const errors = lines.filter((line) => line.severity === 'error').length;
+    const warnings = lines.filter((line) => line.severity === 'warning').length;
+    const failed = errors > 0 || (this.strict && warnings > 0);
+    if (!failed && this.writeManifest && registry) {
+      const manifest = await writeManifest(paths.registry);
+      lines.push({
+        severity: 'ok',
+        subject: 'manifest',
+        message: `wrote ${Object.keys(manifest.files).length} file hashes to ${paths.registry}/actions.manifest.json`,
+      });
+    }
+    if (this.jsonOutput) {
+      this.printJson({ valid: !failed, errors, warnings, findings: lines });
+    } else {
+      const style = this.out;
+      for (const line of lines) {
+        const mark =
+          line.severity === 'ok'
+            ? style.green('✓')
+            : line.severity === 'warning'
+              ? style.yellow('warning')
+              : style.red('error');
+        this.print(`${mark} ${style.bold(line.subject)}: ${line.message}`);
+      }
+      this.print(
+        failed
+          ? style.red(`Invalid: ${errors} error(s), ${warnings} warning(s)`)
+          : style.green(`Valid${warnings ? ` with ${warnings} warning(s)` : ''}`),
+      );
+    }
+    return failed ? EXIT.ERROR : EXIT.OK;
+  }
+}

@@ -1,0 +1,1 @@
+export { RISK_MATRIX, effectiveRisk } from './risk-matrix.js';

@@ -1,0 +1,452 @@
+import { resolve } from 'node:path';
+import {
+  type ActionLookup,
+  AgentSafeError,
+  type AuditEventBody,
+  type AuditSink,
+  type Caller,
+  type CheckRequest,
+  type Clock,
+  type Decision,
+  type DecisionError,
+  type Explanation,
+  MAX_ID_LENGTH,
+  type TargetLookup,
+  anonymousCaller,
+  randomId,
+  systemClock,
+} from '@agent-safe/core';
+import { AuditLog } from '@agent-safe/audit';
+import {
+  type Evaluation,
+  type PolicyRule,
+  type PolicySet,
+  PolicyDecisionPoint,
+  loadPoliciesSync,
+} from '@agent-safe/pdp';
+import { ActionRegistry, Inventory } from '@agent-safe/registry';
+import { maskParams } from './masking.js';
+import { DEFAULT_PATHS, type ProjectConfig, loadProjectConfig } from './project-config.js';
+
+/** Options of {@link AgentSafe}. Paths are relative to `cwd`; already-loaded objects are used as they are. */
+export interface AgentSafeOptions {
+  /** Directory of action YAML files, or a loaded registry. Default: `./actions`. */
+  readonly registry?: string | ActionLookup;
+  /** Directory or file of policy YAML, or loaded rules. Default: `./policies`. */
+  readonly policies?: string | PolicySet | readonly PolicyRule[];
+  /** Inventory YAML file, or a loaded inventory. Default: `./inventory.yaml`. */
+  readonly inventory?: string | TargetLookup;
+  /** JSONL audit log path, a sink, or `false` to turn auditing off. Default: `./audit.jsonl`. */
+  readonly auditLog?: string | AuditSink | false;
+  /** `fsync` (default): a check resolves only once its event is on disk. `write`: after the write call. */
+  readonly auditDurability?: 'fsync' | 'write';
+  /** IANA time zone for policy time windows. Default: UTC. */
+  readonly timeZone?: string;
+  /**
+   * DENY requests whose target's type is not one of the action's `target_types`. Default false, as in
+   * the original tool; `agent-safe init` turns it on for new projects.
+   */
+  readonly enforceTargetTypes?: boolean;
+  readonly clock?: Clock;
+  /** Working directory for relative paths and `agent-safe.yaml`. Default: `process.cwd()`. */
+  readonly cwd?: string;
+  /** Path of the project config file, or `false` to ignore `agent-safe.yaml`. */
+  readonly config?: string | false;
+}
+
+/** One step of a plan for {@link AgentSafe.checkPlan}. */
+export type PlanStep = CheckRequest;
+
+/** A request evaluated without writing the audit log (policy tests, dry runs). */
+export interface EvaluateOptions {
+  /** Evaluation time in ms since the epoch; default: the clock's now. */
+  readonly now?: number;
+}
+
+/**
+ * The Agent-Safe facade: decides whether an agent may perform an action on a target, and records every
+ * request and decision in the audit log.
+ *
+ * @example
+ * const safe = new AgentSafe({ registry: './actions', policies: './policies', inventory: './inventory.yaml' });
+ * const decision = await safe.check({ action: 'restart-deployment', target: 'dev/test-app',
+ *   caller: 'deploy-agent', params: { namespace: 'dev', deployment: 'app' } });
+ */
+export class AgentSafe {
+  /** The action registry in use. */
+  readonly registry: ActionLookup;
+  /** The target inventory in use. */
+  readonly inventory: TargetLookup;
+  /** The compiled policy decision point. */
+  readonly pdp: PolicyDecisionPoint;
+  /** Settings read from `agent-safe.yaml`, if any. */
+  readonly projectConfig: ProjectConfig;
+  readonly #clock: Clock;
+  readonly #auditTarget: string | AuditSink | false;
+  readonly #durability: 'fsync' | 'write';
+  #audit: Promise<AuditSink> | undefined;
+
+  /** Loads configuration synchronously, so that a bad file fails here with an error naming it. */
+  constructor(options: AgentSafeOptions = {}) {
+    const cwd = options.cwd ?? process.cwd();
+    this.projectConfig = options.config === false ? {} : loadProjectConfig({ cwd, file: options.config });
+    const config = this.projectConfig;
+    const path = (value: string) => resolve(cwd, value);
+    const registry = options.registry ?? config.registry ?? DEFAULT_PATHS.registry;
+    this.registry = typeof registry === 'string' ? ActionRegistry.loadSync(path(registry)) : registry;
+    const inventory = options.inventory ?? config.inventory ?? DEFAULT_PATHS.inventory;
+    this.inventory = typeof inventory === 'string' ? Inventory.loadSync(path(inventory)) : inventory;
+    const policies = options.policies ?? config.policies ?? DEFAULT_PATHS.policies;
+    this.pdp = new PolicyDecisionPoint({
+      actions: this.registry,
+      targets: this.inventory,
+      policies: typeof policies === 'string' ? loadPoliciesSync(path(policies)) : policies,
+      timeZone: options.timeZone ?? config.timeZone,
+      enforceTargetTypes: options.enforceTargetTypes ?? config.enforceTargetTypes ?? false,
+    });
+    const audit = options.auditLog ?? config.auditLog ?? DEFAULT_PATHS.auditLog;
+    this.#auditTarget = typeof audit === 'string' ? path(audit) : audit;
+    this.#durability = options.auditDurability ?? config.auditDurability ?? 'fsync';
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /**
+   * Decides one request and records it in the audit log. Never rejects because of bad input: a malformed
+   * request, an unknown action or target, or invalid params give a DENY with the reason. Resolves only
+   * once the audit event is stored; if it cannot be stored the answer is DENY (fail closed).
+   */
+  async check(request: CheckRequest): Promise<Decision> {
+    const now = this.#clock.now();
+    const { evaluation, caller, target, ticketId, correlationId } = this.#decide(request, now);
+    const eventId = randomId('evt');
+    if (this.#auditTarget === false) {
+      return new DecisionRecord(evaluation, request, caller, target, '', ticketId, correlationId);
+    }
+    const body = this.#auditBody(eventId, now, request, evaluation, caller, target, ticketId, correlationId);
+    try {
+      const sink = await this.#sink();
+      await appendRobustly(sink, body);
+      return new DecisionRecord(evaluation, request, caller, target, eventId, ticketId, correlationId);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const failed: Evaluation = denyEvaluation(
+        evaluation,
+        `Denied because the decision could not be recorded in the audit log: ${message}`,
+        { code: 'AUDIT_WRITE_FAILED', message },
+      );
+      return new DecisionRecord(failed, request, caller, target, '', ticketId, correlationId);
+    }
+  }
+
+  /**
+   * Decides every step of a plan; one Decision per step, in order. Steps share a correlation id (the
+   * first step's, or a new one) unless they carry their own, so the audit log ties them together.
+   */
+  async checkPlan(steps: readonly PlanStep[]): Promise<Decision[]> {
+    if (!Array.isArray(steps)) {
+      throw new AgentSafeError(
+        'INPUT_INVALID',
+        'checkPlan expects an array of steps ({ action, target, params, … })',
+      );
+    }
+    const planCorrelation = randomId('plan');
+    return Promise.all(
+      steps.map((step) =>
+        this.check(
+          step && typeof step === 'object'
+            ? { ...step, correlationId: step.correlationId ?? planCorrelation }
+            : (step as CheckRequest),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * Evaluates without writing the audit log: for policy tests and previews. `caller` may be a full
+   * Caller (roles, groups, delegation chain) so role- and delegation-based rules can be exercised.
+   */
+  evaluate(request: CheckRequest, options: EvaluateOptions = {}): Decision {
+    const now = options.now ?? this.#clock.now();
+    const { evaluation, caller, target, ticketId, correlationId } = this.#decide(request, now);
+    return new DecisionRecord(evaluation, request, caller, target, '', ticketId, correlationId);
+  }
+
+  /** Flushes and closes the audit log. */
+  async close(): Promise<void> {
+    if (this.#audit) await (await this.#audit).close();
+  }
+
+  #decide(request: CheckRequest, now: number) {
+    const shape = requestProblem(request);
+    const caller = resolveCaller(shape ? undefined : request.caller);
+    const target = shape ? '' : typeof request.target === 'string' ? request.target : '';
+    const ticketId =
+      !shape && typeof request.ticketId === 'string' && request.ticketId ? request.ticketId : null;
+    const correlationId =
+      !shape && typeof request.correlationId === 'string' && request.correlationId
+        ? request.correlationId
+        : null;
+    let evaluation: Evaluation;
+    if (shape) {
+      evaluation = inputDenial(this.pdp.revision, shape);
+    } else {
+      evaluation = this.pdp.evaluate({
+        action: request.action,
+        target: request.target,
+        caller,
+        params: request.params,
+        ticketId,
+        now,
+      });
+    }
+    return { evaluation, caller, target, ticketId, correlationId };
+  }
+
+  #sink(): Promise<AuditSink> {
+    if (!this.#audit) {
+      const target = this.#auditTarget as string | AuditSink;
+      this.#audit =
+        typeof target === 'string'
+          ? AuditLog.open(target, { durability: this.#durability, clock: this.#clock })
+          : Promise.resolve(target);
+      // A failed open is retried on the next check rather than cached forever.
+      this.#audit.catch(() => {
+        this.#audit = undefined;
+      });
+    }
+    return this.#audit;
+  }
+
+  #auditBody(
+    eventId: string,
+    now: number,
+    request: CheckRequest,
+    evaluation: Evaluation,
+    caller: Caller,
+    target: string,
+    ticketId: string | null,
+    correlationId: string | null,
+  ): AuditEventBody {
+    const action = typeof request?.action === 'string' ? request.action : '';
+    const given = evaluation.errors.length === 0 ? evaluation.params : (request?.params ?? {});
+    const masked = maskParams(this.registry.get(action), given as Record<string, unknown>);
+    return {
+      event_id: eventId,
+      timestamp: new Date(now).toISOString(),
+      event_type: 'decision',
+      action,
+      target,
+      caller: caller.agentId,
+      caller_authenticated: caller.authenticated,
+      ...(caller.delegationChain.length > 0
+        ? { delegation_chain: caller.delegationChain.map((l) => l.agentId) }
+        : {}),
+      params: masked.params,
+      ...(masked.maskedPaths.length > 0 ? { masked_paths: masked.maskedPaths } : {}),
+      decision: evaluation.result,
+      reason: evaluation.reason,
+      matched_rule: evaluation.matchedRule,
+      risk_class: evaluation.riskClass,
+      effective_risk: evaluation.effectiveRisk,
+      correlation_id: correlationId,
+      ticket_id: ticketId,
+      policy_revision: evaluation.policyRevision,
+      ...(evaluation.errors.length > 0 ? { errors: evaluation.errors } : {}),
+      context: request?.context && typeof request.context === 'object' ? request.context : null,
+    };
+  }
+}
+
+/** Appends; if the body cannot be serialised (hostile params), records a sanitised copy instead. */
+async function appendRobustly(sink: AuditSink, body: AuditEventBody): Promise<void> {
+  try {
+    await sink.append(body);
+  } catch (error) {
+    if (!(error instanceof AgentSafeError) || error.code !== 'INPUT_INVALID') throw error;
+    await sink.append({
+      ...body,
+      params: { _unrecordable: `params could not be serialised: ${error.message}` },
+      context: body.context ? { _unrecordable: 'context could not be serialised' } : null,
+    });
+  }
+}
+
+function resolveCaller(caller: CheckRequest['caller']): Caller {
+  if (caller === undefined || caller === null || caller === '') return anonymousCaller('anonymous');
+  if (typeof caller === 'string') return anonymousCaller(caller);
+  // A Caller object comes from in-process code; until identity verification is configured it is never
+  // treated as authenticated, whatever it claims.
+  return {
+    agentId: String(caller.agentId),
+    agentName: caller.agentName,
+    roles: Array.isArray(caller.roles) ? caller.roles.map(String) : [],
+    groups: Array.isArray(caller.groups) ? caller.groups.map(String) : [],
+    authenticated: false,
+    delegationChain: Array.isArray(caller.delegationChain) ? caller.delegationChain : [],
+  };
+}
+
+/** Describes what is wrong with the request's shape, or returns undefined when it is well formed. */
+function requestProblem(request: unknown): DecisionError | undefined {
+  if (request === null || typeof request !== 'object' || Array.isArray(request)) {
+    return {
+      code: 'INPUT_INVALID',
+      message: 'the request must be an object { action, target, caller, params }',
+    };
+  }
+  const r = request as Record<string, unknown>;
+  for (const key of ['target', 'ticketId', 'correlationId'] as const) {
+    const value = r[key];
+    if (
+      value !== undefined &&
+      value !== null &&
+      (typeof value !== 'string' || value.length > MAX_ID_LENGTH)
+    ) {
+      return {
+        code: 'INPUT_INVALID',
+        path: key,
+        message: `${key} must be a string of at most ${MAX_ID_LENGTH} characters`,
+      };
+    }
+  }
+  const caller = r.caller;
+  if (caller !== undefined && caller !== null) {
+    if (typeof caller === 'string') {
+      if (caller.length > MAX_ID_LENGTH) {
+        return {
+          code: 'INPUT_INVALID',
+          path: 'caller',
+          message: `caller must be at most ${MAX_ID_LENGTH} characters`,
+        };
+      }
+    } else if (
+      typeof caller !== 'object' ||
+      typeof (caller as Caller).agentId !== 'string' ||
+      !(caller as Caller).agentId
+    ) {
+      return {
+        code: 'INPUT_INVALID',
+        path: 'caller',
+        message: 'caller must be an agent id string or a Caller with an agentId',
+      };
+    }
+  }
+  if (
+    r.context !== undefined &&
+    r.context !== null &&
+    (typeof r.context !== 'object' || Array.isArray(r.context))
+  ) {
+    return { code: 'INPUT_INVALID', path: 'context', message: 'context must be an object' };
+  }
+  return undefined;
+}
+
+function inputDenial(policyRevision: string, error: DecisionError): Evaluation {
+  return {
+    result: 'DENY',
+    reason: `Invalid request: ${error.path ? `${error.path}: ` : ''}${error.message}`,
+    matchedRule: null,
+    riskClass: null,
+    effectiveRisk: null,
+    params: {},
+    errors: [error],
+    policyRevision,
+    explanation: {
+      matchedRules: [],
+      consideredRules: [],
+      defaultDeny: false,
+      summary: [`Denied before policy evaluation: ${error.message}`],
+    },
+  };
+}
+
+function denyEvaluation(base: Evaluation, reason: string, error: DecisionError): Evaluation {
+  return {
+    result: 'DENY',
+    reason,
+    matchedRule: null,
+    riskClass: base.riskClass,
+    effectiveRisk: base.effectiveRisk,
+    params: base.params,
+    errors: [...base.errors, error],
+    policyRevision: base.policyRevision,
+    explanation: {
+      matchedRules: [],
+      consideredRules: [],
+      defaultDeny: false,
+      summary: [reason],
+    },
+  };
+}
+
+/** A Decision whose explanation is computed only when read. */
+class DecisionRecord implements Decision {
+  readonly result;
+  readonly reason;
+  readonly action: string;
+  readonly target: string;
+  readonly caller: string;
+  readonly callerAuthenticated: boolean;
+  readonly matchedRule;
+  readonly riskClass;
+  readonly effectiveRisk;
+  readonly auditId: string;
+  readonly ticketId: string | null;
+  readonly correlationId: string | null;
+  readonly params;
+  readonly errors;
+  readonly policyRevision: string;
+  readonly #evaluation: Evaluation;
+
+  constructor(
+    evaluation: Evaluation,
+    request: CheckRequest,
+    caller: Caller,
+    target: string,
+    auditId: string,
+    ticketId: string | null,
+    correlationId: string | null,
+  ) {
+    this.#evaluation = evaluation;
+    this.result = evaluation.result;
+    this.reason = evaluation.reason;
+    this.action = typeof request?.action === 'string' ? request.action : '';
+    this.target = target;
+    this.caller = caller.agentId;
+    this.callerAuthenticated = caller.authenticated;
+    this.matchedRule = evaluation.matchedRule;
+    this.riskClass = evaluation.riskClass;
+    this.effectiveRisk = evaluation.effectiveRisk;
+    this.auditId = auditId;
+    this.ticketId = ticketId;
+    this.correlationId = correlationId;
+    this.params = evaluation.params;
+    this.errors = evaluation.errors;
+    this.policyRevision = evaluation.policyRevision;
+  }
+
+  get explanation(): Explanation {
+    return this.#evaluation.explanation;
+  }
+
+  toJSON(): Omit<Decision, never> {
+    return {
+      result: this.result,
+      reason: this.reason,
+      action: this.action,
+      target: this.target,
+      caller: this.caller,
+      callerAuthenticated: this.callerAuthenticated,
+      matchedRule: this.matchedRule,
+      riskClass: this.riskClass,
+      effectiveRisk: this.effectiveRisk,
+      auditId: this.auditId,
+      ticketId: this.ticketId,
+      correlationId: this.correlationId,
+      params: this.params,
+      errors: this.errors,
+      policyRevision: this.policyRevision,
+      explanation: this.explanation,
+    };
+  }
+}

@@ -1,0 +1,22 @@
+export { AgentSafe } from './agent-safe.js';
+export type { AgentSafeOptions, EvaluateOptions, PlanStep } from './agent-safe.js';
+export { MASK, maskParams } from './masking.js';
+export { loadPolicyTests, runPolicyTests } from './policy-tests.js';
+export type { PolicyTestCase, PolicyTestReport, PolicyTestResult } from './policy-tests.js';
+export { DEFAULT_PATHS, PROJECT_CONFIG_FILE, isValidTimeZone, loadProjectConfig } from './project-config.js';
+export type { ProjectConfig } from './project-config.js';
+export { AgentSafeError, DECISION_RESULTS, RISK_CLASSES, anonymousCaller } from '@agent-safe/core';
+export type {
+  Caller,
+  CheckRequest,
+  Decision,
+  DecisionResult,
+  Explanation,
+  RiskClass,
+} from '@agent-safe/core';
+// Building blocks the CLI and advanced users need, re-exported so they depend on the SDK alone.
+export { ActionRegistry, Inventory, generateManifest, parseYaml, writeManifest } from '@agent-safe/registry';
+export { PolicyDecisionPoint, analysePolicies, loadPolicies, loadPoliciesSync } from '@agent-safe/pdp';
+export type { Finding, PolicyRule, PolicySet } from '@agent-safe/pdp';
+export { AuditLog, readAuditLog, verifyAuditLog } from '@agent-safe/audit';
+export type { VerifyReport } from '@agent-safe/audit';

@@ -1,0 +1,130 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { AgentSafeError, type Issue } from '@agent-safe/core';
+import { parseYaml } from '@agent-safe/registry';
+
+/** Name of the optional project configuration file looked up in the working directory. */
+export const PROJECT_CONFIG_FILE = 'agent-safe.yaml';
+
+/** Settings an `agent-safe.yaml` may hold. Paths are resolved against the file's directory. */
+export interface ProjectConfig {
+  readonly registry?: string;
+  readonly policies?: string;
+  readonly inventory?: string;
+  readonly auditLog?: string;
+  readonly auditDurability?: 'fsync' | 'write';
+  readonly timeZone?: string;
+  /** Default caller id for CLI checks that give no `--caller`. */
+  readonly caller?: string;
+  /** DENY requests whose target type is not one of the action's `target_types`. */
+  readonly enforceTargetTypes?: boolean;
+  /** The file the settings came from. */
+  readonly file?: string;
+}
+
+const PATH_KEYS = {
+  registry: 'registry',
+  policies: 'policies',
+  inventory: 'inventory',
+  audit_log: 'auditLog',
+} as const;
+const KNOWN_KEYS = new Set([
+  ...Object.keys(PATH_KEYS),
+  'audit_durability',
+  'time_zone',
+  'caller',
+  'enforce_target_types',
+]);
+
+/** The original tool's default locations, relative to the working directory. */
+export const DEFAULT_PATHS = {
+  registry: './actions',
+  policies: './policies',
+  inventory: './inventory.yaml',
+  auditLog: './audit.jsonl',
+} as const;
+
+/**
+ * Reads `agent-safe.yaml` (or `file`) when present. Returns `{}` when there is none. Unknown keys and
+ * wrongly typed values are errors naming the key, so a typo never silently falls back to a default.
+ */
+export function loadProjectConfig(options: { cwd?: string; file?: string } = {}): ProjectConfig {
+  const cwd = options.cwd ?? process.cwd();
+  const file = options.file ? resolve(cwd, options.file) : resolve(cwd, PROJECT_CONFIG_FILE);
+  if (!existsSync(file)) {
+    if (options.file) {
+      throw new AgentSafeError(
+        'FILE_UNREADABLE',
+        `Config file ${file} does not exist; check the --config path`,
+      );
+    }
+    return {};
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new AgentSafeError('FILE_UNREADABLE', `Cannot read ${file}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const raw = parseYaml(text, file) ?? {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new AgentSafeError(
+      'CONFIG_INVALID',
+      `${file}: expected a mapping of settings (registry, policies, …)`,
+    );
+  }
+  const issues: Issue[] = [];
+  const record = raw as Record<string, unknown>;
+  const config: Record<string, unknown> = { file };
+  const base = dirname(file);
+  for (const [key, value] of Object.entries(record)) {
+    if (!KNOWN_KEYS.has(key)) {
+      issues.push({
+        file,
+        path: key,
+        message: `unknown setting; expected one of ${[...KNOWN_KEYS].join(', ')}`,
+      });
+      continue;
+    }
+    if (key === 'enforce_target_types') {
+      if (typeof value !== 'boolean')
+        issues.push({ file, path: key, message: `expected true or false, got ${JSON.stringify(value)}` });
+      else config.enforceTargetTypes = value;
+      continue;
+    }
+    if (typeof value !== 'string' || value.length === 0) {
+      issues.push({ file, path: key, message: `expected a non-empty string, got ${JSON.stringify(value)}` });
+      continue;
+    }
+    if (key in PATH_KEYS) {
+      config[PATH_KEYS[key as keyof typeof PATH_KEYS]] = isAbsolute(value) ? value : resolve(base, value);
+    } else if (key === 'audit_durability') {
+      if (value !== 'fsync' && value !== 'write') {
+        issues.push({ file, path: key, message: `expected "fsync" or "write", got "${value}"` });
+      } else config.auditDurability = value;
+    } else if (key === 'time_zone') {
+      if (!isValidTimeZone(value)) {
+        issues.push({
+          file,
+          path: key,
+          message: `unknown IANA time zone "${value}" (e.g. "UTC", "Europe/Berlin")`,
+        });
+      } else config.timeZone = value;
+    } else config.caller = value;
+  }
+  if (issues.length > 0)
+    throw new AgentSafeError('CONFIG_INVALID', `${file} has invalid settings`, { issues });
+  return config as ProjectConfig;
+}
+
+/** True when `Intl` knows the IANA time zone name. */
+export function isValidTimeZone(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Sets up everything, then runs lint, typecheck and every package's tests.
+# Prints a final "N passed, N failed" line summed over all packages.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export TURBO_TELEMETRY_DISABLED=1
+bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
+
+status=0
+pnpm turbo run lint typecheck --output-logs=errors-only || status=1
+[ $status -eq 0 ] || echo "lint/typecheck failed" >&2
+
+results=$PWD/.jest-results
+rm -rf "$results"
+JEST_RESULTS_DIR=$results pnpm turbo run test --concurrency=1 --continue || status=1
+
+node - "$results" "$status" <<'JS'
+const fs = require('node:fs');
+const path = require('node:path');
+const [dir, status] = process.argv.slice(2);
+const packages = fs.readdirSync('packages').filter((p) => fs.existsSync(path.join('packages', p, 'jest.config.js')));
+let passed = 0, failed = 0;
+for (const name of packages) {
+  const file = path.join(dir, `${name}.json`);
+  if (!fs.existsSync(file)) { console.log(`${name}: no test results (jest did not finish)`); failed += 1; continue; }
+  const r = JSON.parse(fs.readFileSync(file, 'utf8'));
+  passed += r.passed; failed += r.failed + r.pending;
+  if (r.pending) console.log(`${name}: ${r.pending} skipped/todo tests count as failures`);
+  if (r.suitesFailed && !r.failed) failed += r.suitesFailed;
+}
+if (status !== '0' && failed === 0) { console.log('lint, typecheck or a test run failed (see above)'); failed = 1; }
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 ? 1 : 0);
+JS
