@@ -4,7 +4,7 @@ import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
-const out = join(root, 'dist', 'commands', 'templates');
+const out = join(root, 'dist', 'templates');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 cpSync(join(root, 'templates'), out, { recursive: true });

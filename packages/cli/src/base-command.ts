@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { Command, Option } from 'clipanion';
-import type { AgentSafe, ProjectConfig } from '@agent-safe/sdk';
+import type { AgentSafe, FileParseCache, ProjectConfig } from '@agent-safe/sdk';
 import { EXIT } from './exit-codes.js';
 import { type Style, styleFor } from './output.js';
 
@@ -61,20 +63,49 @@ export abstract class ConfigCommand extends BaseCommand {
     description: 'Project config file (default ./agent-safe.yaml when present)',
   });
 
+  #parseCache: FileParseCache | undefined | null = null;
+
+  /**
+   * The CLI's parse cache (see FileParseCache): repeated runs on unchanged files skip YAML parsing.
+   * `AGENT_SAFE_NO_CACHE=1` turns it off.
+   */
+  protected async parseCache(): Promise<FileParseCache | undefined> {
+    if (this.#parseCache === null) {
+      const { FileParseCache, defaultCacheDirectory } = await import('@agent-safe/sdk');
+      const key = projectKey([this.registry, this.policies, this.inventory, this.config]);
+      this.#parseCache = process.env.AGENT_SAFE_NO_CACHE
+        ? undefined
+        : FileParseCache.open(join(defaultCacheDirectory(), `parse-${key}.json`));
+    }
+    return this.#parseCache;
+  }
+
   /** Builds the facade; flags win over agent-safe.yaml, which wins over the defaults. */
   protected async open(extra: { auditLog?: string | false } = {}): Promise<AgentSafe> {
     const { AgentSafe } = await import('@agent-safe/sdk');
-    return new AgentSafe({
+    const parseCache = await this.parseCache();
+    const safe = new AgentSafe({
       ...(this.registry ? { registry: this.registry } : {}),
       ...(this.policies ? { policies: this.policies } : {}),
       ...(this.inventory ? { inventory: this.inventory } : {}),
       ...(this.config ? { config: this.config } : {}),
       auditLog: extra.auditLog ?? false,
+      ...(parseCache ? { parseCache } : {}),
     });
+    parseCache?.save();
+    return safe;
   }
 
   protected async projectConfig(): Promise<ProjectConfig> {
     const { loadProjectConfig } = await import('@agent-safe/sdk');
-    return loadProjectConfig({ file: this.config });
+    return loadProjectConfig({ file: this.config, parseCache: await this.parseCache() });
   }
+}
+
+/** One parse-cache file per working directory and set of path flags, so projects do not evict each other. */
+function projectKey(flags: readonly (string | undefined)[]): string {
+  return createHash('sha256')
+    .update(JSON.stringify([process.cwd(), ...flags]))
+    .digest('hex')
+    .slice(0, 32);
 }

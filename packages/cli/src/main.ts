@@ -32,11 +32,21 @@ export async function runCli(
     binaryVersion: VERSION,
     enableColors: colourEnabled(context.stdout),
   });
-  for (const command of COMMANDS) cli.register(command as never);
+  for (const command of commandsFor(argv)) cli.register(command as never);
   return cli.run(argv, context);
 }
 
-if (process.argv[1] && import.meta.url.endsWith('/main.js')) {
-  const code = await runCli(process.argv.slice(2));
-  process.exitCode = code;
+/**
+ * Clipanion builds one state machine over every registered command, which costs milliseconds on each
+ * start. When the arguments name one command unambiguously (and no help is asked for), only that
+ * command is registered; anything else gets the full set, so help and error messages are unchanged.
+ */
+function commandsFor(argv: readonly string[]): readonly (typeof COMMANDS)[number][] {
+  if (argv.some((argument) => argument === '-h' || argument === '--help')) return COMMANDS;
+  const matching = COMMANDS.filter((command) =>
+    (command.paths ?? []).some(
+      (path) => path.length > 0 && path.every((segment, index) => argv[index] === segment),
+    ),
+  );
+  return matching.length === 1 ? matching : COMMANDS;
 }

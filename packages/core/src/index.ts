@@ -24,6 +24,6 @@ export { ManualClock, systemClock } from './ports.js';
 export type { AuditSink, Clock } from './ports.js';
 export { RISK_CLASSES, SENSITIVITIES, isRiskClass, isSensitivity, riskRank } from './risk-class.js';
 export type { RiskClass, Sensitivity } from './risk-class.js';
-export { CheckRequestSchema, DecisionWireSchema, MAX_ID_LENGTH } from './schemas.js';
 export type { TargetDefinition } from './target.js';
 export type { ActionLookup, ParamValidationResult, TargetLookup } from './lookups.js';
+export { MAX_ID_LENGTH } from './limits.js';

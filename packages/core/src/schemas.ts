@@ -2,8 +2,8 @@ import * as v from 'valibot';
 import { DECISION_RESULTS } from './decision.js';
 import { RISK_CLASSES } from './risk-class.js';
 
-/** Longest id (action, target, agent, ticket, correlation) a request may carry. */
-export const MAX_ID_LENGTH = 512;
+export { MAX_ID_LENGTH } from './limits.js';
+import { MAX_ID_LENGTH } from './limits.js';
 
 const id = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_ID_LENGTH));
 

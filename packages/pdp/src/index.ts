@@ -2,6 +2,7 @@ export { PolicyDecisionPoint } from './policy-decision-point.js';
 export type { PolicyDecisionPointOptions } from './policy-decision-point.js';
 export type { Evaluation, EvaluationRequest } from './evaluation.js';
 export { loadPolicies, loadPoliciesSync } from './load-policies.js';
+export type { LoadPoliciesOptions } from './load-policies.js';
 export { parsePolicyDocument } from './parse-policy-document.js';
 export type { ParsedPolicyDocument } from './parse-policy-document.js';
 export { policyRevision } from './policy-revision.js';

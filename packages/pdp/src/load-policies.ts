@@ -2,12 +2,18 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { AgentSafeError, type Issue, isAgentSafeError } from '@agent-safe/core';
-import { DEFAULT_MAX_YAML_BYTES, parseYaml } from '@agent-safe/registry';
+import { DEFAULT_MAX_YAML_BYTES, type ParseCache, parseConfigFile } from '@agent-safe/registry';
 import { parsePolicyDocument } from './parse-policy-document.js';
 import type { PolicyRule, PolicySet } from './policy-rule.js';
 import { policyRevision } from './policy-revision.js';
 
 const POLICY_EXTENSIONS = new Set(['.yaml', '.yml']);
+
+/** Options of {@link loadPolicies}. */
+export interface LoadPoliciesOptions {
+  /** Memo of YAML parse results; every rule is still validated. */
+  readonly parseCache?: ParseCache;
+}
 
 /**
  * Loads policies from a directory (every `*.yaml` / `*.yml` file in it, sorted by name; sub-directories
@@ -15,7 +21,7 @@ const POLICY_EXTENSIONS = new Set(['.yaml', '.yml']);
  * when a file is not valid YAML, otherwise CONFIG_INVALID listing each bad rule with file and path.
  * FILE_UNREADABLE when the path cannot be read.
  */
-export async function loadPolicies(path: string): Promise<PolicySet> {
+export async function loadPolicies(path: string, options: LoadPoliciesOptions = {}): Promise<PolicySet> {
   const info = await stat(path).catch((error: unknown) => unreadable(path, error));
   const files = info.isDirectory() ? await listPolicyFiles(path) : [path];
   const sources: Source[] = [];
@@ -29,11 +35,11 @@ export async function loadPolicies(path: string): Promise<PolicySet> {
     const text = await readFile(file, 'utf8').catch((error: unknown) => unreadable(file, error));
     sources.push({ file, text, size: fileInfo.size });
   }
-  return buildPolicySet(sources);
+  return buildPolicySet(sources, options.parseCache);
 }
 
 /** Synchronous {@link loadPolicies}, for start-up code and CLIs. */
-export function loadPoliciesSync(path: string): PolicySet {
+export function loadPoliciesSync(path: string, options: LoadPoliciesOptions = {}): PolicySet {
   let info: ReturnType<typeof statSync>;
   try {
     info = statSync(path);
@@ -41,7 +47,7 @@ export function loadPoliciesSync(path: string): PolicySet {
     unreadable(path, error);
   }
   const files = info.isDirectory() ? policyFilesIn(path, readDirectory(path)) : [path];
-  return buildPolicySet(files.map(readSourceSync));
+  return buildPolicySet(files.map(readSourceSync), options.parseCache);
 }
 
 function readSourceSync(file: string): Source {
@@ -100,7 +106,7 @@ function policyFilesIn(directory: string, names: readonly string[]): string[] {
   return files;
 }
 
-function buildPolicySet(sources: readonly Source[]): PolicySet {
+function buildPolicySet(sources: readonly Source[], parseCache?: ParseCache): PolicySet {
   const rules: PolicyRule[] = [];
   const issues: Issue[] = [];
   let yamlBroken = false;
@@ -115,7 +121,7 @@ function buildPolicySet(sources: readonly Source[]): PolicySet {
     }
     let raw: unknown;
     try {
-      raw = parseYaml(text, file);
+      raw = parseConfigFile(text, file, {}, parseCache);
     } catch (error) {
       if (!isAgentSafeError(error)) throw error;
       yamlBroken = true;

@@ -457,7 +457,10 @@ function checkCaller(caller: unknown): { path: string; message: string } | undef
 }
 
 function describeError(error: DecisionError): string {
-  return error.path ? `${error.path}: ${error.message}` : error.message;
+  // Registry messages usually start with the path already; do not repeat it.
+  return error.path && !error.message.startsWith(error.path)
+    ? `${error.path}: ${error.message}`
+    : error.message;
 }
 
 function quote(value: string): string {

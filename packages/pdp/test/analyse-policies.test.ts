@@ -61,11 +61,12 @@ describe('analysePolicies: shadowing by effective risk', () => {
   });
 
   it('does not claim it when the inventory cannot be listed (a public target is possible)', () => {
-    const opaque: TargetLookup = {
+    // A lookup from plain JavaScript that cannot list its targets.
+    const opaque = {
       revision: 'x',
-      get: (id) => targets.get(id),
+      get: (id: string) => targets.get(id),
       environments: () => targets.environments(),
-    };
+    } as unknown as TargetLookup;
     const findings = analysePolicies({ rules: loadPoliciesSync(fixtures), actions, targets: opaque });
     expect(findings.filter((finding) => finding.kind === 'shadowed')).toEqual([]);
   });
@@ -344,11 +345,12 @@ describe('analysePolicies: references', () => {
   });
 
   it('accepts an explicit inventory list', () => {
-    const opaque: TargetLookup = {
+    // A lookup from plain JavaScript that cannot list its targets.
+    const opaque = {
       revision: 'x',
-      get: (id) => targets.get(id),
+      get: (id: string) => targets.get(id),
       environments: () => targets.environments(),
-    };
+    } as unknown as TargetLookup;
     const findings = analysePolicies({
       rules: loadPoliciesSync(fixtures),
       actions,

@@ -15,7 +15,7 @@ import { quoteString } from './describe-value.js';
 import { defineEntry, isPlainObject } from './json-value.js';
 import { type ManifestMode, verifyManifest } from './manifest.js';
 import { compileParamValidator, type ParamValidator } from './param-validator.js';
-import { DEFAULT_MAX_YAML_BYTES, type YamlLimits, parseYaml } from './parse-yaml.js';
+import { DEFAULT_MAX_YAML_BYTES, type ParseCache, type YamlLimits, parseConfigFile } from './parse-yaml.js';
 import {
   MANIFEST_FILE_NAME,
   type ReadOutcome,
@@ -39,6 +39,8 @@ export interface ActionRegistryLoadOptions {
   readonly manifest?: ManifestMode;
   /** Limits for each YAML file. */
   readonly yaml?: YamlLimits;
+  /** Memo of parse results (see {@link ParseCache}); validation still runs in full. */
+  readonly parseCache?: ParseCache;
 }
 
 /** Filter of {@link ActionRegistry.list}. */
@@ -194,7 +196,7 @@ export class ActionRegistry implements ActionLookup {
     for (const file of files) {
       let raw: unknown;
       try {
-        raw = parseYaml(file.bytes.toString('utf8'), file.path, options.yaml);
+        raw = parseConfigFile(file.bytes.toString('utf8'), file.path, options.yaml, options.parseCache);
       } catch (error) {
         if (!isAgentSafeError(error)) throw error;
         issues.push(

@@ -8,6 +8,6 @@ export { generateManifest, verifyManifest, writeManifest } from './manifest.js';
 export type { ActionManifest, ManifestMode } from './manifest.js';
 export { compileParamValidator, compilePattern } from './param-validator.js';
 export type { ParamValidator } from './param-validator.js';
-export { DEFAULT_MAX_YAML_BYTES, parseConfigText, parseYaml } from './parse-yaml.js';
-export type { YamlLimits } from './parse-yaml.js';
+export { DEFAULT_MAX_YAML_BYTES, parseConfigFile, parseConfigText, parseYaml } from './parse-yaml.js';
+export type { ParseCache, YamlLimits } from './parse-yaml.js';
 export { MANIFEST_FILE_NAME } from './read-files.js';

@@ -9,7 +9,7 @@ import {
 } from '@agent-safe/core';
 import { describeValue, quoteString } from './describe-value.js';
 import { isPlainObject } from './json-value.js';
-import { type YamlLimits, parseConfigText } from './parse-yaml.js';
+import { type ParseCache, type YamlLimits, parseConfigFile } from './parse-yaml.js';
 import { type ReadOutcome, readRegularFile, readRegularFileSync, throwReadFailures } from './read-files.js';
 import { SchemaReader } from './schema-reader.js';
 import { sha256Hex } from './sha256.js';
@@ -18,6 +18,8 @@ import { sha256Hex } from './sha256.js';
 export interface InventoryLoadOptions {
   /** Limits for the YAML file; inventories may be large, so the default size limit is 64 MiB. */
   readonly yaml?: YamlLimits;
+  /** Memo of parse results (see {@link ParseCache}); validation still runs in full. */
+  readonly parseCache?: ParseCache;
 }
 
 /** Default size limit of an inventory file. */
@@ -81,10 +83,12 @@ export class Inventory implements TargetLookup {
       throwReadFailures([outcome], 'inventory');
       throw new Error('unreachable');
     }
-    const raw = parseConfigText(outcome.bytes.toString('utf8'), file, {
-      maxBytes: maxBytes(options),
-      ...options.yaml,
-    });
+    const raw = parseConfigFile(
+      outcome.bytes.toString('utf8'),
+      file,
+      { maxBytes: maxBytes(options), ...options.yaml },
+      options.parseCache,
+    );
     const reader = new SchemaReader(file);
     if (raw === null || raw === undefined) {
       throw invalid(file, [{ file, message: 'the file is empty; expected a mapping with a "targets" list' }]);

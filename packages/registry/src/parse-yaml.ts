@@ -1,5 +1,18 @@
-import { AgentSafeError, type Issue } from '@agent-safe/core';
-import { CST, Lexer, parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
+import { AgentSafeError, type Issue, canonicalJson } from '@agent-safe/core';
+import { sha256Hex } from './sha256.js';
+
+type YamlModule = typeof import('yaml');
+let yamlModule: YamlModule | undefined;
+
+/**
+ * The YAML library is loaded on first use: a CLI run whose files are all in the parse cache never pays
+ * for importing it.
+ */
+function yaml(): YamlModule {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as YamlModule;
+  return yamlModule;
+}
 
 /** Limits applied to every YAML file Agent-Safe reads. */
 export interface YamlLimits {
@@ -35,7 +48,7 @@ export function parseYaml(text: string, file: string, limits: YamlLimits = {}): 
     );
   }
   checkFlowDepth(text, file, limits.maxFlowDepth ?? DEFAULT_MAX_FLOW_DEPTH);
-  const document = parseDocument(text, {
+  const document = yaml().parseDocument(text, {
     schema: 'core',
     resolveKnownTags: false,
     uniqueKeys: true,
@@ -77,6 +90,7 @@ function checkFlowDepth(text: string, file: string, maxDepth: number): void {
   if (!text.includes('[') && !text.includes('{')) return;
   let depth = 0;
   let offset = 0;
+  const { CST, Lexer } = yaml();
   for (const token of new Lexer().lex(text)) {
     const type = CST.tokenType(token);
     if (type === 'flow-seq-start' || type === 'flow-map-start') {
@@ -129,4 +143,43 @@ export function parseConfigText(text: string, file: string, limits: YamlLimits =
       details: { file },
     });
   }
+}
+
+/**
+ * A memo of parse results, keyed by a digest of a file's text and the limits it was parsed under. Only
+ * the text-to-value step is memoised: loaders still read every file, hash it, verify manifests and
+ * validate every field, so a stale or tampered entry can never bypass validation, and a changed file
+ * simply misses. Used by the CLI to skip YAML parsing on repeated runs.
+ */
+export interface ParseCache {
+  /** The value stored under `key`, or undefined. */
+  get(key: string): unknown;
+  set(key: string, value: unknown): void;
+}
+
+/**
+ * {@link parseConfigText} through an optional {@link ParseCache}. Values that JSON cannot carry exactly
+ * (`.inf`, `.nan`) are never cached, so a cached value always equals a fresh parse.
+ */
+export function parseConfigFile(
+  text: string,
+  file: string,
+  limits: YamlLimits = {},
+  cache?: ParseCache,
+): unknown {
+  if (cache === undefined) return parseConfigText(text, file, limits);
+  const format = file.toLowerCase().endsWith('.json') ? 'json' : 'yaml';
+  const key = sha256Hex(
+    `${format}\0${limits.maxBytes ?? ''}\0${limits.maxAliasCount ?? ''}\0${limits.maxFlowDepth ?? ''}\0${text}`,
+  );
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  const value = parseConfigText(text, file, limits);
+  try {
+    canonicalJson(value);
+    cache.set(key, value);
+  } catch {
+    // Not representable in JSON: parse it again next time.
+  }
+  return value;
 }

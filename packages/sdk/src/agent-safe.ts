@@ -24,7 +24,7 @@ import {
   PolicyDecisionPoint,
   loadPoliciesSync,
 } from '@agent-safe/pdp';
-import { ActionRegistry, Inventory } from '@agent-safe/registry';
+import { ActionRegistry, Inventory, type ParseCache } from '@agent-safe/registry';
 import { maskParams } from './masking.js';
 import { DEFAULT_PATHS, type ProjectConfig, loadProjectConfig } from './project-config.js';
 
@@ -52,6 +52,11 @@ export interface AgentSafeOptions {
   readonly cwd?: string;
   /** Path of the project config file, or `false` to ignore `agent-safe.yaml`. */
   readonly config?: string | false;
+  /**
+   * Memo of YAML parse results for files loaded from paths (the CLI passes a FileParseCache).
+   * Files are still read, hashed and fully validated.
+   */
+  readonly parseCache?: ParseCache;
 }
 
 /** One step of a plan for {@link AgentSafe.checkPlan}. */
@@ -89,18 +94,24 @@ export class AgentSafe {
   /** Loads configuration synchronously, so that a bad file fails here with an error naming it. */
   constructor(options: AgentSafeOptions = {}) {
     const cwd = options.cwd ?? process.cwd();
-    this.projectConfig = options.config === false ? {} : loadProjectConfig({ cwd, file: options.config });
+    this.projectConfig =
+      options.config === false
+        ? {}
+        : loadProjectConfig({ cwd, file: options.config, parseCache: options.parseCache });
     const config = this.projectConfig;
     const path = (value: string) => resolve(cwd, value);
+    const parseCache = options.parseCache;
     const registry = options.registry ?? config.registry ?? DEFAULT_PATHS.registry;
-    this.registry = typeof registry === 'string' ? ActionRegistry.loadSync(path(registry)) : registry;
+    this.registry =
+      typeof registry === 'string' ? ActionRegistry.loadSync(path(registry), { parseCache }) : registry;
     const inventory = options.inventory ?? config.inventory ?? DEFAULT_PATHS.inventory;
-    this.inventory = typeof inventory === 'string' ? Inventory.loadSync(path(inventory)) : inventory;
+    this.inventory =
+      typeof inventory === 'string' ? Inventory.loadSync(path(inventory), { parseCache }) : inventory;
     const policies = options.policies ?? config.policies ?? DEFAULT_PATHS.policies;
     this.pdp = new PolicyDecisionPoint({
       actions: this.registry,
       targets: this.inventory,
-      policies: typeof policies === 'string' ? loadPoliciesSync(path(policies)) : policies,
+      policies: typeof policies === 'string' ? loadPoliciesSync(path(policies), { parseCache }) : policies,
       timeZone: options.timeZone ?? config.timeZone,
       enforceTargetTypes: options.enforceTargetTypes ?? config.enforceTargetTypes ?? false,
     });

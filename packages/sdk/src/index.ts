@@ -1,5 +1,6 @@
 export { AgentSafe } from './agent-safe.js';
 export type { AgentSafeOptions, EvaluateOptions, PlanStep } from './agent-safe.js';
+export { FileParseCache, defaultCacheDirectory } from './file-parse-cache.js';
 export { MASK, maskParams } from './masking.js';
 export { loadPolicyTests, runPolicyTests } from './policy-tests.js';
 export type { PolicyTestCase, PolicyTestReport, PolicyTestResult } from './policy-tests.js';

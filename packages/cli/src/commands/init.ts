@@ -1,11 +1,22 @@
 import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base-command.js';
 import { EXIT } from '../exit-codes.js';
 
-/** Where `init` copies from: the templates and catalogue bundled into dist at build time. */
-const TEMPLATES = join(import.meta.dirname, 'templates');
+/**
+ * Where `init` copies from: the templates and catalogue copied into `dist/templates` at build time,
+ * found from the package root so it works from dist/ and from the single-file bundle alike.
+ */
+function templatesDirectory(): string {
+  let directory = import.meta.dirname;
+  while (!existsSync(join(directory, 'package.json'))) {
+    const parent = dirname(directory);
+    if (parent === directory) throw new Error('cannot find the @agent-safe/cli package root');
+    directory = parent;
+  }
+  return join(directory, 'dist', 'templates');
+}
 
 export class InitCommand extends BaseCommand {
   static override paths = [['init']];
@@ -38,7 +49,7 @@ export class InitCommand extends BaseCommand {
     }
     mkdirSync(target, { recursive: true });
     for (const entry of entries) {
-      const source = join(TEMPLATES, entry);
+      const source = join(templatesDirectory(), entry);
       const destination = join(target, entry);
       cpSync(source, destination, { recursive: true, force: this.force, errorOnExist: false });
     }
