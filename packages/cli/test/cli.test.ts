@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { colourEnabled } from '../src/output.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'agent-safe.js');
+const CACHE = mkdtempSync(join(tmpdir(), 'agent-safe-cli-cache-'));
 
 function cli(args: string[], cwd: string, env: Record<string, string> = {}) {
   const base: Record<string, string | undefined> = { ...process.env };
