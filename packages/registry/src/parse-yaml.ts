@@ -152,9 +152,9 @@ export function parseConfigText(text: string, file: string, limits: YamlLimits =
  * simply misses. Used by the CLI to skip YAML parsing on repeated runs.
  */
 export interface ParseCache {
-  /** The value stored under `key`, or undefined. */
-  get(key: string): unknown;
-  set(key: string, value: unknown): void;
+  /** The value stored under `key` for `file`, or undefined (a cache may decline to serve a file). */
+  get(key: string, file: string): unknown;
+  set(key: string, value: unknown, file: string): void;
 }
 
 /**
@@ -172,12 +172,12 @@ export function parseConfigFile(
   const key = sha256Hex(
     `${format}\0${limits.maxBytes ?? ''}\0${limits.maxAliasCount ?? ''}\0${limits.maxFlowDepth ?? ''}\0${text}`,
   );
-  const hit = cache.get(key);
+  const hit = cache.get(key, file);
   if (hit !== undefined) return hit;
   const value = parseConfigText(text, file, limits);
   try {
     canonicalJson(value);
-    cache.set(key, value);
+    cache.set(key, value, file);
   } catch {
     // Not representable in JSON: parse it again next time.
   }

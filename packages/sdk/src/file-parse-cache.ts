@@ -1,4 +1,14 @@
-import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { randomId } from '@agent-safe/core';
@@ -18,9 +28,10 @@ export function defaultCacheDirectory(env: NodeJS.ProcessEnv = process.env): str
 
 /**
  * A {@link ParseCache} kept in one JSON file, so that a short-lived process (the CLI) skips YAML
- * parsing when the configuration has not changed. Best effort by design: an unreadable, corrupt,
- * foreign-owned or group/world-writable cache file is ignored, and a failed save is silent, because the
- * cache only ever saves time — every file is still read, hashed and validated on every run.
+ * parsing when the configuration has not changed. Every file is still read, hashed and validated on
+ * every run. Best effort by design: an unreadable, corrupt, foreign-owned or group/world-writable cache
+ * file is ignored, and a failed save is silent. Entries are only used for files the current user can
+ * write (see {@link FileParseCache.get}).
  */
 export class FileParseCache implements ParseCache {
   readonly file: string;
@@ -38,13 +49,20 @@ export class FileParseCache implements ParseCache {
     return new FileParseCache(file, readEntries(file));
   }
 
-  get(key: string): unknown {
+  /**
+   * Served only for files this process may write. Whoever can write the cache can forge parse results,
+   * so the cache must never hold more authority than the files: a policy the current user cannot edit
+   * (root-owned configuration read by a service account) is always parsed from the file itself.
+   */
+  get(key: string, file: string): unknown {
+    if (!writable(file)) return undefined;
     const value = this.#stored.get(key);
     if (value !== undefined) this.#used.set(key, value);
     return value;
   }
 
-  set(key: string, value: unknown): void {
+  set(key: string, value: unknown, file: string): void {
+    if (!writable(file)) return;
     this.#used.set(key, value);
     this.#dirty = true;
   }
@@ -64,6 +82,15 @@ export class FileParseCache implements ParseCache {
     } catch {
       rmSync(temporary, { force: true });
     }
+  }
+}
+
+function writable(file: string): boolean {
+  try {
+    accessSync(file, constants.W_OK);
+    return true;
+  } catch {
+    return false;
   }
 }
 

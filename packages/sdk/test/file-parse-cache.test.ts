@@ -111,3 +111,21 @@ describe('FileParseCache', () => {
     expect(defaultCacheDirectory({})).toMatch(/\.cache\/agent-safe$/);
   });
 });
+
+describe('FileParseCache authority', () => {
+  it('does not serve or store entries for files the user cannot write', () => {
+    const dir = copyProject();
+    const cacheFile = join(dir, 'parse.json');
+    const cache = FileParseCache.open(cacheFile);
+    const file = join(dir, 'inventory.yaml');
+    cache.set('k', { targets: [] }, file);
+    cache.save();
+    expect(FileParseCache.open(cacheFile).get('k', file)).toEqual({ targets: [] });
+    // Access checks do not bind root; only assert the refusal where they apply.
+    if (process.getuid?.() !== 0) {
+      chmodSync(file, 0o444);
+      expect(FileParseCache.open(cacheFile).get('k', file)).toBeUndefined();
+    }
+    expect(FileParseCache.open(cacheFile).get('k', join(dir, 'no-such-file.yaml'))).toBeUndefined();
+  });
+});
