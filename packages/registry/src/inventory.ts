@@ -159,10 +159,18 @@ function parseTargets(
   const reader = new SchemaReader(file);
   const targets = new Map<string, TargetDefinition>();
   const firstIndex = new Map<string, number>();
+  // Types, environments, owners and labels repeat across thousands of targets: keep one copy of each.
+  const strings = new Map<string, string>();
+  const intern = (value: string): string => {
+    const known = strings.get(value);
+    if (known !== undefined) return known;
+    strings.set(value, value);
+    return value;
+  };
   for (let index = 0; index < raw.length; index++) {
     if (reader.issues.length >= MAX_REPORTED_ISSUES) break;
     const target =
-      readTargetQuickly(raw[index]) ?? readTargetCarefully(reader, raw[index], `${base}[${index}]`);
+      readTargetQuickly(raw[index], intern) ?? readTargetCarefully(reader, raw[index], `${base}[${index}]`);
     if (target === undefined) continue;
     const earlier = firstIndex.get(target.id);
     if (earlier !== undefined) {
@@ -184,7 +192,7 @@ function parseTargets(
   return targets;
 }
 
-function readTargetQuickly(value: unknown): TargetDefinition | undefined {
+function readTargetQuickly(value: unknown, intern: (value: string) => string): TargetDefinition | undefined {
   if (!isPlainObject(value)) return undefined;
   let id: unknown;
   let type: unknown;
@@ -234,16 +242,26 @@ function readTargetQuickly(value: unknown): TargetDefinition | undefined {
   let frozenLabels = NO_LABELS;
   if (labels !== undefined && labels !== null) {
     if (!isPlainObject(labels)) return undefined;
-    const copy: Record<string, string> = Object.create(null);
+    const entries: [string, string][] = [];
     for (const key in labels) {
       if (!Object.hasOwn(labels, key)) continue;
       const label = labels[key];
       if (typeof label !== 'string') return undefined;
-      copy[key] = label;
+      entries.push([intern(key), intern(label)]);
     }
-    frozenLabels = Object.freeze(copy);
+    // fromEntries defines own data properties (even `__proto__`) on an ordinary object, which stays in
+    // V8's compact representation; a null-prototype object would cost several times the memory at 100k
+    // targets. Readers must use Object.hasOwn, as the policy matcher does.
+    frozenLabels = Object.freeze(Object.fromEntries(entries));
   }
-  return Object.freeze({ id, type, environment, sensitivity, owner, labels: frozenLabels });
+  return Object.freeze({
+    id,
+    type: intern(type),
+    environment: intern(environment),
+    sensitivity,
+    owner: intern(owner),
+    labels: frozenLabels,
+  });
 }
 
 function readTargetCarefully(
