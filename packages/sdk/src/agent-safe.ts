@@ -129,10 +129,10 @@ export class AgentSafe {
   async check(request: CheckRequest): Promise<Decision> {
     const now = this.#clock.now();
     const { evaluation, caller, target, ticketId, correlationId } = this.#decide(request, now);
-    const eventId = randomId('evt');
     if (this.#auditTarget === false) {
       return new DecisionRecord(evaluation, request, caller, target, '', ticketId, correlationId);
     }
+    const eventId = randomId('evt');
     const body = this.#auditBody(eventId, now, request, evaluation, caller, target, ticketId, correlationId);
     try {
       const sink = await this.#sink();
@@ -282,9 +282,23 @@ async function appendRobustly(sink: AuditSink, body: AuditEventBody): Promise<vo
   }
 }
 
+/** Plain-id callers are immutable values: reuse them instead of allocating one per check. */
+const plainCallers = new Map<string, Caller>();
+const MAX_PLAIN_CALLERS = 10_000;
+
+function plainCaller(agentId: string): Caller {
+  let caller = plainCallers.get(agentId);
+  if (caller === undefined) {
+    if (plainCallers.size >= MAX_PLAIN_CALLERS) plainCallers.clear();
+    caller = Object.freeze(anonymousCaller(agentId));
+    plainCallers.set(agentId, caller);
+  }
+  return caller;
+}
+
 function resolveCaller(caller: CheckRequest['caller']): Caller {
-  if (caller === undefined || caller === null || caller === '') return anonymousCaller('anonymous');
-  if (typeof caller === 'string') return anonymousCaller(caller);
+  if (caller === undefined || caller === null || caller === '') return plainCaller('anonymous');
+  if (typeof caller === 'string') return plainCaller(caller);
   // A Caller object comes from in-process code; until identity verification is configured it is never
   // treated as authenticated, whatever it claims.
   return {

@@ -1,0 +1,105 @@
+// Benchmarks AgentSafe.check() on dist: (1) without audit, one caller at a time (the policy path plus
+// the facade), (2) with the durable audit log (fsync, group commit) at 64 concurrent callers.
+// Run: pnpm --filter @agent-safe/sdk build && pnpm --filter @agent-safe/sdk bench
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AgentSafe } from '../dist/index.js';
+
+const CHECKS = Number(process.env.BENCH_CHECKS ?? 50_000);
+const CONCURRENCY = 64;
+const dir = mkdtempSync(join(tmpdir(), 'agent-safe-sdk-bench-'));
+cpSync(join(import.meta.dirname, '..', 'test', 'fixtures', 'project'), dir, { recursive: true });
+
+const requests = [
+  {
+    action: 'restart-deployment',
+    target: 'dev/app',
+    caller: 'bench',
+    params: { namespace: 'dev', deployment: 'app' },
+  },
+  {
+    action: 'scale-deployment',
+    target: 'staging/app',
+    caller: { agentId: 'bench', roles: ['deployer'], groups: [], authenticated: false, delegationChain: [] },
+    params: { namespace: 'staging', deployment: 'app', replicas: 3 },
+  },
+  {
+    action: 'restart-deployment',
+    target: 'prod/app',
+    caller: 'bench',
+    params: { namespace: 'prod', deployment: 'app' },
+    ticketId: 'CHG-1',
+  },
+  {
+    action: 'scale-deployment',
+    target: 'dev/app',
+    caller: 'bench',
+    params: { namespace: 'dev', deployment: 'app', replicas: 99 },
+  },
+];
+
+function percentiles(samples) {
+  const sorted = Float64Array.from(samples).sort();
+  return (q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
+}
+
+async function withoutAudit() {
+  const safe = new AgentSafe({ cwd: dir, config: false, auditLog: false });
+  for (let i = 0; i < 200_000; i++) await safe.check(requests[i % requests.length]);
+  const samples = new Float64Array(200_000);
+  for (let i = 0; i < samples.length; i++) {
+    const started = process.hrtime.bigint();
+    await safe.check(requests[i % requests.length]);
+    samples[i] = Number(process.hrtime.bigint() - started);
+  }
+  const at = percentiles(samples);
+  const iterations = 1_000_000;
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < iterations; i++) await safe.check(requests[i % requests.length]);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  console.log(
+    `check() without audit (seed-sized config, 1 caller): p50 ${Math.round(at(0.5))} ns, p99 ${Math.round(at(0.99))} ns, ${Math.round(iterations / seconds).toLocaleString('en-US')} checks/s`,
+  );
+}
+
+async function withDurableAudit() {
+  const safe = new AgentSafe({
+    cwd: dir,
+    config: false,
+    auditLog: join(dir, 'bench-audit.jsonl'),
+    auditDurability: 'fsync',
+  });
+  await safe.check(requests[0]);
+  const latencies = new Float64Array(CHECKS);
+  let next = 0;
+  const started = performance.now();
+  async function caller() {
+    while (true) {
+      const index = next++;
+      if (index >= CHECKS) return;
+      const t0 = performance.now();
+      await safe.check(requests[index % requests.length]);
+      latencies[index] = performance.now() - t0;
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, caller));
+  const seconds = (performance.now() - started) / 1000;
+  await safe.close();
+  const at = percentiles(latencies);
+  console.log(
+    `check() with durable audit (fsync, group commit), ${CONCURRENCY} concurrent, ${CHECKS} checks: ${Math.round(CHECKS / seconds).toLocaleString('en-US')} checks/s, p50 ${at(0.5).toFixed(2)} ms, p99 ${at(0.99).toFixed(2)} ms`,
+  );
+}
+
+try {
+  console.log(
+    `node ${process.version}; load average ${loadavg()
+      .map((value) => value.toFixed(2))
+      .join(' ')}`,
+  );
+  await withoutAudit();
+  await withDurableAudit();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
