@@ -1,4 +1,5 @@
 import type { RiskClass } from './risk-class.js';
+import type { ExecutionTicket } from './tickets.js';
 
 /** The three answers Agent-Safe gives. */
 export const DECISION_RESULTS = ['ALLOW', 'DENY', 'REQUIRE_APPROVAL'] as const;
@@ -60,4 +61,6 @@ export interface Decision {
   readonly explanation: Explanation;
   /** Policy revision (content hash) the decision was made under. */
   readonly policyRevision: string;
+  /** On ALLOW, when ticket signing is configured: the signed single-use execution ticket. */
+  readonly ticket?: ExecutionTicket | null;
 }

@@ -12,6 +12,9 @@ export const ERROR_CODES = {
   AUDIT_WRITE_FAILED: 'The audit log could not be written',
   AUDIT_LOCK_TIMEOUT: 'The audit log lock could not be taken in time',
   AUDIT_CHAIN_BROKEN: 'The audit log hash chain does not verify',
+  IDENTITY_INVALID: 'An identity or delegation token failed verification',
+  TICKET_INVALID: 'An execution ticket failed validation',
+  KEY_INVALID: 'Key material is missing, malformed or of the wrong kind',
   USAGE: 'A command or API was called the wrong way',
   INTERNAL: 'An unexpected internal failure (the request failed closed)',
 } as const;

@@ -27,3 +27,10 @@ export type { RiskClass, Sensitivity } from './risk-class.js';
 export type { TargetDefinition } from './target.js';
 export type { ActionLookup, ParamValidationResult, TargetLookup } from './lookups.js';
 export { MAX_ID_LENGTH } from './limits.js';
+export type {
+  ExecutionTicket,
+  NonceStore,
+  TicketExpectations,
+  TicketFailureCode,
+  TicketValidationResult,
+} from './tickets.js';
