@@ -54,7 +54,8 @@ export type TicketFailureCode =
   | 'CALLER_MISMATCH'
   | 'PARAMS_MISMATCH'
   | 'REPLAYED'
-  | 'NONCE_STORE';
+  | 'NONCE_STORE'
+  | 'AUDIT';
 
 /**
  * Records single-use nonces. `consume` must be atomic: of any number of concurrent calls with the same

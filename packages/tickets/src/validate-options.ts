@@ -1,0 +1,46 @@
+import { AgentSafeError, MAX_ID_LENGTH } from '@agent-safe/core';
+
+/** True for a non-empty string of at most {@link MAX_ID_LENGTH} characters. */
+export function isIdString(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH;
+}
+
+/** Throws `code` naming `path` unless `value` is a non-empty string of at most 512 characters. */
+export function requireIdString(
+  value: unknown,
+  path: string,
+  code: 'INPUT_INVALID' | 'USAGE' = 'INPUT_INVALID',
+): string {
+  if (!isIdString(value)) {
+    throw new AgentSafeError(
+      code,
+      `${path} must be a non-empty string of at most ${MAX_ID_LENGTH} characters`,
+      {
+        issues: [
+          { path, message: `expected a string of 1-${MAX_ID_LENGTH} characters, got ${describe(value)}` },
+        ],
+      },
+    );
+  }
+  return value;
+}
+
+/** Throws `USAGE` unless `value` is an integer within [min, max]. */
+export function requireIntegerInRange(value: unknown, path: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new AgentSafeError('USAGE', `${path} must be an integer from ${min} to ${max}`, {
+      issues: [{ path, message: `expected an integer in ${min}…${max}, got ${describe(value)}` }],
+    });
+  }
+  return value;
+}
+
+/** A short description of a value for error messages (never the whole value: it may be huge or secret). */
+export function describe(value: unknown): string {
+  if (typeof value === 'string')
+    return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
+  if (typeof value === 'number') return String(value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
