@@ -47,3 +47,4 @@ export { looksLikeToken } from './looks-like-token.js';
 export { MAX_SCOPE_ENTRIES } from './token-claims.js';
 export { VerificationCache } from './verification-cache.js';
 export type { VerificationCacheOptions, VerificationCacheStats } from './verification-cache.js';
+export type { JSONWebKeySet, JWK } from 'jose';

@@ -9,6 +9,7 @@ import {
   type Clock,
   type Decision,
   type DecisionError,
+  type ExecutionTicket,
   type Explanation,
   MAX_ID_LENGTH,
   type TargetLookup,
@@ -24,8 +25,17 @@ import {
   PolicyDecisionPoint,
   loadPoliciesSync,
 } from '@agent-safe/pdp';
+import type {
+  CreateTokenOptions,
+  DelegateOptions,
+  DelegationResult,
+  DelegationVerificationResult,
+  IdentityVerificationResult,
+  JSONWebKeySet,
+} from '@agent-safe/identity';
 import { ActionRegistry, Inventory, type ParseCache } from '@agent-safe/registry';
 import { maskParams } from './masking.js';
+import { type CallerResolution, Security, type SecurityOptions } from './security.js';
 import { DEFAULT_PATHS, type ProjectConfig, loadProjectConfig } from './project-config.js';
 
 /** Options of {@link AgentSafe}. Paths are relative to `cwd`; already-loaded objects are used as they are. */
@@ -57,6 +67,20 @@ export interface AgentSafeOptions {
    * Files are still read, hashed and fully validated.
    */
   readonly parseCache?: ParseCache;
+  /**
+   * Identity tokens and execution tickets (see SecurityOptions). The seeds' `signing_key` is
+   * `signingKey` here, or `signing_key: env:NAME` in agent-safe.yaml.
+   */
+  readonly security?: SecurityOptions;
+}
+
+/** `safe.identity`: the identity manager's operations, usable before keys finish importing. */
+export interface IdentityFacade {
+  createToken(options: CreateTokenOptions): Promise<string>;
+  verify(token: string): Promise<IdentityVerificationResult>;
+  verifyDelegation(token: string): Promise<DelegationVerificationResult>;
+  /** Public keys (EdDSA/ES256 only), for verifiers that must not be able to mint. */
+  jwks(): Promise<JSONWebKeySet>;
 }
 
 /** One step of a plan for {@link AgentSafe.checkPlan}. */
@@ -90,6 +114,7 @@ export class AgentSafe {
   readonly #auditTarget: string | AuditSink | false;
   readonly #durability: 'fsync' | 'write';
   #audit: Promise<AuditSink> | undefined;
+  readonly #security: Promise<Security> | undefined;
 
   /** Loads configuration synchronously, so that a bad file fails here with an error naming it. */
   constructor(options: AgentSafeOptions = {}) {
@@ -119,6 +144,49 @@ export class AgentSafe {
     this.#auditTarget = typeof audit === 'string' ? path(audit) : audit;
     this.#durability = options.auditDurability ?? config.auditDurability ?? 'fsync';
     this.#clock = options.clock ?? systemClock;
+    const security: SecurityOptions = { ...config.security, ...options.security };
+    if (Security.configured(security)) {
+      this.#security = Security.create(security, this.#clock, cwd);
+      // Reported by check() (fail closed) and by ready(); not an unhandled rejection meanwhile.
+      this.#security.catch(() => undefined);
+    }
+  }
+
+  /**
+   * Resolves once keys are imported; rejects with KEY_INVALID naming the key source when they cannot
+   * be. Optional: `check()` waits by itself and denies (fail closed) if the keys are unusable.
+   */
+  async ready(): Promise<void> {
+    await this.#security;
+  }
+
+  /** Identity tokens: create, verify, delegate, JWKS. Throws USAGE when no keys are configured. */
+  get identity(): IdentityFacade {
+    const security = this.#requireSecurity();
+    return {
+      createToken: async (options) => (await security).identity.createToken(options),
+      verify: async (token) => (await security).identity.verify(token),
+      verifyDelegation: async (token) => (await security).identity.verifyDelegation(token),
+      jwks: async () => (await security).identity.jwks(),
+    };
+  }
+
+  /**
+   * Delegates from a parent token to a child agent with narrowed roles and groups (never wider, never
+   * outliving the parent, depth-capped). The child's token carries the verified chain.
+   */
+  async delegate(options: DelegateOptions): Promise<DelegationResult> {
+    return (await this.#requireSecurity()).identity.delegate(options);
+  }
+
+  #requireSecurity(): Promise<Security> {
+    if (!this.#security) {
+      throw new AgentSafeError(
+        'USAGE',
+        'identity is not configured: pass security.signingKey (or signing_key: env:NAME in agent-safe.yaml)',
+      );
+    }
+    return this.#security;
   }
 
   /**
@@ -128,16 +196,90 @@ export class AgentSafe {
    */
   async check(request: CheckRequest): Promise<Decision> {
     const now = this.#clock.now();
-    const { evaluation, caller, target, ticketId, correlationId } = this.#decide(request, now);
-    if (this.#auditTarget === false) {
+    let security: Security | undefined;
+    let resolution: CallerResolution | undefined;
+    if (this.#security) {
+      try {
+        security = await this.#security;
+        if (!requestProblem(request))
+          resolution = await security.resolveCaller(request.caller, (value) =>
+            resolveCaller(value as CheckRequest['caller']),
+          );
+      } catch (error) {
+        const message = `identity keys could not be loaded, so no caller can be verified: ${error instanceof Error ? error.message : String(error)}`;
+        resolution = {
+          ok: false,
+          caller: plainCaller('(unverified)'),
+          error: { code: 'KEY_INVALID', message },
+        };
+      }
+    }
+    const decided = this.#decide(request, now, resolution);
+    const { caller, target, ticketId, correlationId } = decided;
+    let evaluation = decided.evaluation;
+    if (this.#auditTarget === false && !security?.tickets) {
       return new DecisionRecord(evaluation, request, caller, target, '', ticketId, correlationId);
     }
     const eventId = randomId('evt');
-    const body = this.#auditBody(eventId, now, request, evaluation, caller, target, ticketId, correlationId);
+    let ticket: ExecutionTicket | undefined;
+    if (evaluation.result === 'ALLOW' && security?.tickets) {
+      try {
+        ticket = await security.issueTicket({
+          action: request.action,
+          target,
+          caller: caller.agentId,
+          params: evaluation.params,
+          auditId: eventId,
+          policyRevision: evaluation.policyRevision,
+        });
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        evaluation = denyEvaluation(
+          evaluation,
+          `Denied because the execution ticket could not be issued: ${message}`,
+          {
+            code: 'INTERNAL',
+            message,
+          },
+        );
+      }
+    }
+    if (this.#auditTarget === false) {
+      return new DecisionRecord(
+        evaluation,
+        request,
+        caller,
+        target,
+        eventId,
+        ticketId,
+        correlationId,
+        ticket,
+      );
+    }
+    const body = this.#auditBody(
+      eventId,
+      now,
+      request,
+      evaluation,
+      caller,
+      target,
+      ticketId,
+      correlationId,
+      ticket,
+    );
     try {
       const sink = await this.#sink();
       await appendRobustly(sink, body);
-      return new DecisionRecord(evaluation, request, caller, target, eventId, ticketId, correlationId);
+      return new DecisionRecord(
+        evaluation,
+        request,
+        caller,
+        target,
+        eventId,
+        ticketId,
+        correlationId,
+        ticket,
+      );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const failed: Evaluation = denyEvaluation(
@@ -145,6 +287,7 @@ export class AgentSafe {
         `Denied because the decision could not be recorded in the audit log: ${message}`,
         { code: 'AUDIT_WRITE_FAILED', message },
       );
+      // The minted ticket is dropped with the ALLOW: nobody ever receives it.
       return new DecisionRecord(failed, request, caller, target, '', ticketId, correlationId);
     }
   }
@@ -187,9 +330,9 @@ export class AgentSafe {
     if (this.#audit) await (await this.#audit).close();
   }
 
-  #decide(request: CheckRequest, now: number) {
-    const shape = requestProblem(request);
-    const caller = resolveCaller(shape ? undefined : request.caller);
+  #decide(request: CheckRequest, now: number, resolution?: CallerResolution) {
+    const shape = requestProblem(request) ?? (resolution && !resolution.ok ? resolution.error : undefined);
+    const caller = resolution ? resolution.caller : resolveCaller(shape ? undefined : request.caller);
     const target = shape ? '' : typeof request.target === 'string' ? request.target : '';
     const ticketId =
       !shape && typeof request.ticketId === 'string' && request.ticketId ? request.ticketId : null;
@@ -237,6 +380,7 @@ export class AgentSafe {
     target: string,
     ticketId: string | null,
     correlationId: string | null,
+    ticket?: ExecutionTicket,
   ): AuditEventBody {
     const action = typeof request?.action === 'string' ? request.action : '';
     const given = evaluation.errors.length === 0 ? evaluation.params : (request?.params ?? {});
@@ -262,6 +406,9 @@ export class AgentSafe {
       correlation_id: correlationId,
       ticket_id: ticketId,
       policy_revision: evaluation.policyRevision,
+      ...(ticket
+        ? { execution_ticket: { nonce: ticket.nonce, expires_at: new Date(ticket.expiresAt).toISOString() } }
+        : {}),
       ...(evaluation.errors.length > 0 ? { errors: evaluation.errors } : {}),
       context: request?.context && typeof request.context === 'object' ? request.context : null,
     };
@@ -281,6 +428,9 @@ async function appendRobustly(sink: AuditSink, body: AuditEventBody): Promise<vo
     });
   }
 }
+
+/** Longest caller token accepted (a 10-level delegation chain with EdDSA is about 37 KB). */
+const MAX_CALLER_TOKEN_LENGTH = 64 * 1024;
 
 /** Plain-id callers are immutable values: reuse them instead of allocating one per check. */
 const plainCallers = new Map<string, Caller>();
@@ -337,7 +487,9 @@ function requestProblem(request: unknown): DecisionError | undefined {
   const caller = r.caller;
   if (caller !== undefined && caller !== null) {
     if (typeof caller === 'string') {
-      if (caller.length > MAX_ID_LENGTH) {
+      // Identity tokens (three dot-separated parts) carry delegation chains and may be long.
+      const limit = caller.split('.', 4).length === 3 ? MAX_CALLER_TOKEN_LENGTH : MAX_ID_LENGTH;
+      if (caller.length > limit) {
         return {
           code: 'INPUT_INVALID',
           path: 'caller',
@@ -421,6 +573,7 @@ class DecisionRecord implements Decision {
   readonly params;
   readonly errors;
   readonly policyRevision: string;
+  readonly ticket: ExecutionTicket | null;
   readonly #evaluation: Evaluation;
 
   constructor(
@@ -431,8 +584,10 @@ class DecisionRecord implements Decision {
     auditId: string,
     ticketId: string | null,
     correlationId: string | null,
+    ticket?: ExecutionTicket,
   ) {
     this.#evaluation = evaluation;
+    this.ticket = ticket ?? null;
     this.result = evaluation.result;
     this.reason = evaluation.reason;
     this.action = typeof request?.action === 'string' ? request.action : '';
@@ -471,6 +626,7 @@ class DecisionRecord implements Decision {
       params: this.params,
       errors: this.errors,
       policyRevision: this.policyRevision,
+      ticket: this.ticket,
       explanation: this.explanation,
     };
   }

@@ -1,5 +1,7 @@
 export { AgentSafe } from './agent-safe.js';
-export type { AgentSafeOptions, EvaluateOptions, PlanStep } from './agent-safe.js';
+export type { AgentSafeOptions, EvaluateOptions, IdentityFacade, PlanStep } from './agent-safe.js';
+export { Security } from './security.js';
+export type { CallerResolution, SecurityOptions } from './security.js';
 export { FileParseCache, defaultCacheDirectory } from './file-parse-cache.js';
 export { MASK, maskParams } from './masking.js';
 export { loadPolicyTests, runPolicyTests } from './policy-tests.js';
@@ -21,3 +23,21 @@ export { PolicyDecisionPoint, analysePolicies, loadPolicies, loadPoliciesSync } 
 export type { Finding, PolicyRule, PolicySet } from '@agent-safe/pdp';
 export { AuditLog, readAuditLog, verifyAuditLog } from '@agent-safe/audit';
 export type { VerifyReport } from '@agent-safe/audit';
+export {
+  IdentityManager,
+  generateKeyPair,
+  exportSigningKeyPem,
+  loadKeyMaterial,
+  loadSigningKey,
+  loadVerificationKeys,
+  looksLikeToken,
+} from '@agent-safe/identity';
+export type { IdentityAlgorithm, IdentityVerificationResult, DelegationResult } from '@agent-safe/identity';
+export {
+  FileNonceStore,
+  InMemoryNonceStore,
+  TicketIssuer,
+  TicketValidator,
+  parseTicketKeyMaterial,
+} from '@agent-safe/tickets';
+export type { ExecutionTicket, TicketValidationResult } from '@agent-safe/core';

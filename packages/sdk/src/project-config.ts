@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { AgentSafeError, type Issue } from '@agent-safe/core';
 import { type ParseCache, parseConfigFile } from '@agent-safe/registry';
+import type { SecurityOptions } from './security.js';
 
 /** Name of the optional project configuration file looked up in the working directory. */
 export const PROJECT_CONFIG_FILE = 'agent-safe.yaml';
@@ -18,6 +19,8 @@ export interface ProjectConfig {
   readonly caller?: string;
   /** DENY requests whose target type is not one of the action's `target_types`. */
   readonly enforceTargetTypes?: boolean;
+  /** Identity and ticket settings (`signing_key`, `verification_keys`, `signing_algorithm` …). */
+  readonly security?: SecurityOptions;
   /** The file the settings came from. */
   readonly file?: string;
 }
@@ -29,6 +32,12 @@ const PATH_KEYS = {
   audit_log: 'auditLog',
 } as const;
 const KNOWN_KEYS = new Set([
+  'signing_key',
+  'signing_algorithm',
+  'verification_keys',
+  'allow_plain_callers',
+  'ticket_ttl_seconds',
+  'issuer',
   ...Object.keys(PATH_KEYS),
   'audit_durability',
   'time_zone',
@@ -81,6 +90,7 @@ export function loadProjectConfig(
   const record = raw as Record<string, unknown>;
   const config: Record<string, unknown> = { file };
   const base = dirname(file);
+  const security: { -readonly [K in keyof SecurityOptions]: SecurityOptions[K] } = {};
   for (const [key, value] of Object.entries(record)) {
     if (!KNOWN_KEYS.has(key)) {
       issues.push({
@@ -88,6 +98,22 @@ export function loadProjectConfig(
         path: key,
         message: `unknown setting; expected one of ${[...KNOWN_KEYS].join(', ')}`,
       });
+      continue;
+    }
+    if (key === 'allow_plain_callers') {
+      if (typeof value !== 'boolean')
+        issues.push({ file, path: key, message: `expected true or false, got ${JSON.stringify(value)}` });
+      else security.allowPlainCallers = value;
+      continue;
+    }
+    if (key === 'ticket_ttl_seconds') {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 3600)
+        issues.push({
+          file,
+          path: key,
+          message: `expected whole seconds from 1 to 3600, got ${JSON.stringify(value)}`,
+        });
+      else security.ticketTtlSeconds = value;
       continue;
     }
     if (key === 'enforce_target_types') {
@@ -106,6 +132,23 @@ export function loadProjectConfig(
       if (value !== 'fsync' && value !== 'write') {
         issues.push({ file, path: key, message: `expected "fsync" or "write", got "${value}"` });
       } else config.auditDurability = value;
+    } else if (key === 'signing_key' || key === 'verification_keys') {
+      const source = keySource(value, base);
+      if (source === undefined) {
+        issues.push({
+          file,
+          path: key,
+          message:
+            'expected a key source, env:NAME or file:PATH; never put the key itself in this file (it would be committed with it)',
+        });
+      } else if (key === 'signing_key') security.signingKeySource = source;
+      else security.verificationKeysSource = source;
+    } else if (key === 'signing_algorithm') {
+      if (value !== 'HS256' && value !== 'EdDSA' && value !== 'ES256') {
+        issues.push({ file, path: key, message: `expected HS256, EdDSA or ES256, got "${value}"` });
+      } else security.signingAlgorithm = value;
+    } else if (key === 'issuer') {
+      security.issuer = value;
     } else if (key === 'time_zone') {
       if (!isValidTimeZone(value)) {
         issues.push({
@@ -118,6 +161,7 @@ export function loadProjectConfig(
   }
   if (issues.length > 0)
     throw new AgentSafeError('CONFIG_INVALID', `${file} has invalid settings`, { issues });
+  if (Object.keys(security).length > 0) config.security = security;
   return config as ProjectConfig;
 }
 
@@ -131,4 +175,12 @@ export function isValidTimeZone(timeZone: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** `env:NAME` stays as it is; `file:PATH` and a bare path are resolved against the config file's folder. */
+function keySource(value: string, base: string): string | undefined {
+  if (/^env:[A-Za-z_][A-Za-z0-9_]*$/.test(value)) return value;
+  const path = value.startsWith('file:') ? value.slice(5) : value;
+  if (path.length === 0 || /\s/.test(path) || path.length > 4096) return undefined;
+  return `file:${isAbsolute(path) ? path : resolve(base, path)}`;
 }
