@@ -1,7 +1,7 @@
 // Benchmarks the built package (run `pnpm build` first): group-committed appends with fsync
 // durability at 64 concurrent callers, and verification speed on a large log.
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog, verifyAuditLog } from '../dist/index.js';
 
@@ -89,6 +89,12 @@ async function benchVerify(directory) {
   );
 }
 
+// Other work on the machine skews every figure below; print how busy it was so noisy runs stand out.
+console.log(
+  `load average ${loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ')} (1, 5, 15 min) on ${availableParallelism()} CPUs, node ${process.version}`,
+);
 const directory = await mkdtemp(join(tmpdir(), 'agent-safe-audit-bench-'));
 try {
   await benchAppends(directory);

@@ -3,8 +3,9 @@ import { type FileHandle, open, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { AgentSafeError, randomId, systemClock } from '@agent-safe/core';
 import type { AuditEvent, AuditEventBody, AuditSink, Clock } from '@agent-safe/core';
+import { BatchEncoder, worstCaseBytes } from './batch-encoder.js';
 import { LockFile } from './lock-file.js';
-import { type PreparedEvent, prepareEvent, renderEvent } from './prepared-event.js';
+import { type PreparedEvent, prepareEvent } from './prepared-event.js';
 import { type TailState, readTail } from './tail.js';
 
 /** Options of {@link AuditLog.open}. */
@@ -32,6 +33,7 @@ export interface AuditLogStatistics {
   readonly appends: number;
   /** Batches committed (each one write). */
   readonly batches: number;
+  /** Durable writes: fdatasync calls, or batch writes through O_DSYNC where the platform has it. */
   readonly fsyncs: number;
   /** Times the tail had to be read from the file because another writer (or a failure) changed it. */
   readonly tailReads: number;
@@ -64,13 +66,38 @@ const DEFAULTS = {
   maxEventBytes: 1024 * 1024,
 } as const;
 
-// O_NOFOLLOW: a log path that is a symlink is refused, so a planted link cannot redirect the log.
-/** Longest continuous hold of the cross-process lock by one writer (ms). */
+/**
+ * How often a writer that keeps the cross-process lock across batches checks whether another writer is
+ * waiting for it (ms); a waiting writer gets the lock within about this long.
+ */
 const MAX_HOLD_MS = 10;
+/**
+ * Longest continuous hold when nobody is waiting (ms). Releasing now and then keeps the lock file young,
+ * far from the age at which another process would judge it abandoned (staleLockMilliseconds).
+ */
+const MAX_UNCONTENDED_HOLD_MS = 1000;
+
+/**
+ * Largest encoded batch (worst case), so the write buffer stays bounded however large maxBatch and
+ * maxEventBytes are; a single larger event still gets a batch of its own.
+ */
+const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+// O_NOFOLLOW: a log path that is a symlink is refused, so a planted link cannot redirect the log.
 const OPEN_FLAGS = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
+/**
+ * With O_DSYNC each write returns only once its data is durable, exactly as if fdatasync followed it, but
+ * in one system call and one trip through libuv's thread pool instead of two. Platforms without it
+ * (Windows) write, then fdatasync.
+ */
+const SYNC_ON_WRITE: number | undefined =
+  typeof constants.O_DSYNC === 'number' ? constants.O_DSYNC : undefined;
+
+function openFlags(durability: 'fsync' | 'write'): number {
+  return durability === 'fsync' && SYNC_ON_WRITE !== undefined ? OPEN_FLAGS | SYNC_ON_WRITE : OPEN_FLAGS;
+}
 
 function usage(message: string, path: string): AgentSafeError {
   return new AgentSafeError('USAGE', message, { issues: [{ message, path }] });
@@ -123,6 +150,7 @@ export class AuditLog implements AuditSink {
   readonly #clock: Clock;
   readonly #maxBatch: number;
   readonly #maxEventBytes: number;
+  readonly #maxUncontendedHold: number;
   readonly #lock: LockFile;
   #handle: FileHandle;
   #inode: number;
@@ -131,7 +159,7 @@ export class AuditLog implements AuditSink {
   #scheduled = false;
   #draining: Promise<void> | undefined;
   #closed = false;
-  #buffer = Buffer.allocUnsafe(256 * 1024);
+  readonly #encoder = new BatchEncoder();
   #counters = { appends: 0, batches: 0, fsyncs: 0, tailReads: 0, recoveries: 0, failedBatches: 0 };
 
   private constructor(path: string, handle: FileHandle, inode: number, options: AuditLogOptions) {
@@ -142,10 +170,12 @@ export class AuditLog implements AuditSink {
     this.#clock = options.clock ?? systemClock;
     this.#maxBatch = options.maxBatch ?? DEFAULTS.maxBatch;
     this.#maxEventBytes = options.maxEventBytes ?? DEFAULTS.maxEventBytes;
+    const staleMilliseconds = options.staleLockMilliseconds ?? DEFAULTS.staleLockMilliseconds;
+    this.#maxUncontendedHold = Math.min(MAX_UNCONTENDED_HOLD_MS, staleMilliseconds / 4);
     this.#lock = new LockFile(`${path}.lock`, {
       logPath: path,
       timeoutMilliseconds: options.lockTimeoutMilliseconds ?? DEFAULTS.lockTimeoutMilliseconds,
-      staleMilliseconds: options.staleLockMilliseconds ?? DEFAULTS.staleLockMilliseconds,
+      staleMilliseconds,
     });
   }
 
@@ -159,7 +189,7 @@ export class AuditLog implements AuditSink {
     }
     validateOptions(options);
     const absolute = resolve(path);
-    const { handle, inode } = await openLogFile(absolute);
+    const { handle, inode } = await openLogFile(absolute, options.durability ?? DEFAULTS.durability);
     return new AuditLog(absolute, handle, inode, options);
   }
 
@@ -224,13 +254,17 @@ export class AuditLog implements AuditSink {
   }
 
   /**
-   * Commits batches while appends keep arriving. The lock is kept across consecutive batches (up to
-   * {@link MAX_HOLD_MS}, then released so other processes get a turn), and the callers of one batch are
-   * resolved only after the next batch's write has been issued, so their CPU work overlaps our I/O.
+   * Commits batches while appends keep arriving. The lock is kept across consecutive batches; every
+   * {@link MAX_HOLD_MS} the writer checks whether another process waits for it and, if so, releases it
+   * and pauses so that process gets a turn. The callers of one batch are resolved only after the next
+   * batch's write has been issued, so their CPU work overlaps our I/O.
    */
   async #drain(): Promise<void> {
     let held = false;
     let heldSince = 0;
+    let checkedSince = 0;
+    let probing = false;
+    let othersWaiting = false;
     let fresh = false;
     let previous: { batch: readonly Pending[]; events: AuditEvent[] } | undefined;
     const settle = () => {
@@ -248,10 +282,28 @@ export class AuditLog implements AuditSink {
           await new Promise<void>((resolve) => setImmediate(resolve));
           if (this.#queue.length === 0) break;
         }
-        if (held && Date.now() - heldSince > MAX_HOLD_MS) {
+        if (held && Date.now() - checkedSince > MAX_HOLD_MS) {
+          // Ask in the background whether someone waits, so the check costs this batch no round trip;
+          // the answer is used at the next batch boundary.
+          checkedSince = Date.now();
+          if (!probing) {
+            probing = true;
+            void this.#lock.othersWaiting().then((answer) => {
+              probing = false;
+              othersWaiting = answer;
+            });
+          }
+        }
+        if (held && (othersWaiting || Date.now() - heldSince > this.#maxUncontendedHold)) {
+          const signalled = othersWaiting;
           held = false;
+          othersWaiting = false;
           await this.#lock.release().catch(() => undefined);
-          if (await this.#lock.othersWaiting()) await sleep(2 + Math.random() * 20);
+          // Also pause for a signal of any age at the periodic release: on a filesystem with coarse
+          // timestamps a live waiter's signal can look old, and it must still get its turn.
+          if (signalled || (await this.#lock.othersWaiting(Number.POSITIVE_INFINITY))) {
+            await sleep(2 + Math.random() * 20);
+          }
         }
         if (!held) {
           try {
@@ -262,6 +314,7 @@ export class AuditLog implements AuditSink {
           }
           held = true;
           heldSince = Date.now();
+          checkedSince = heldSince;
           fresh = true;
         }
         const batch = this.#cut();
@@ -280,13 +333,22 @@ export class AuditLog implements AuditSink {
     }
   }
 
+  /** Takes the next batch off the queue: at most maxBatch events and (past its first) MAX_BATCH_BYTES. */
   #cut(): Pending[] {
-    if (this.#queue.length <= this.#maxBatch) {
-      const batch = this.#queue;
-      this.#queue = [];
-      return batch;
+    const queue = this.#queue;
+    const limit = Math.min(queue.length, this.#maxBatch);
+    let count = 0;
+    let bytes = 0;
+    while (count < limit) {
+      bytes += worstCaseBytes(queue[count]!.prepared);
+      if (count > 0 && bytes > MAX_BATCH_BYTES) break;
+      count++;
     }
-    return this.#queue.splice(0, this.#maxBatch);
+    if (count === queue.length) {
+      this.#queue = [];
+      return queue;
+    }
+    return queue.splice(0, count);
   }
 
   #fail(batch: readonly Pending[], error: unknown): void {
@@ -315,44 +377,37 @@ export class AuditLog implements AuditSink {
           throw writeFailed(this.path, 'reading the end of the log', error);
         }
       }
+      const encoder = this.#encoder;
+      encoder.reset();
+      if (tail.needsNewline) encoder.newline();
       let sequence = tail.lastSequence;
       let prevHash = tail.lastHash;
-      let length = tail.needsNewline ? 1 : 0;
-      const lines: string[] = [];
       if (tail.torn !== undefined) {
-        const recovery = renderEvent(
-          prepareEvent(
-            {
-              event_id: randomId('evt'),
-              timestamp: new Date(this.#clock.now()).toISOString(),
-              event_type: 'recovery',
-              reason: `line ${tail.torn.line_number} was not a complete audit event (a write cut short by a crash, or damage); it is acknowledged here and the chain continues from the last valid event`,
-              torn_line: tail.torn,
-            },
-            { file: this.path, maxEventBytes: Number.MAX_SAFE_INTEGER, allowReserved: true },
-          ),
-          ++sequence,
-          prevHash,
+        const recovery = prepareEvent(
+          {
+            event_id: randomId('evt'),
+            timestamp: new Date(this.#clock.now()).toISOString(),
+            event_type: 'recovery',
+            reason: `line ${tail.torn.line_number} was not a complete audit event (a write cut short by a crash, or damage); it is acknowledged here and the chain continues from the last valid event`,
+            torn_line: tail.torn,
+          },
+          { file: this.path, maxEventBytes: Number.MAX_SAFE_INTEGER, allowReserved: true },
         );
-        prevHash = recovery.hash;
-        lines.push(recovery.line);
-        length += recovery.line.length + 1;
+        prevHash = encoder.append(recovery, ++sequence, prevHash);
       }
       const events: AuditEvent[] = new Array(batch.length);
       for (let index = 0; index < batch.length; index++) {
-        const pending = batch[index]!;
-        const rendered = renderEvent(pending.prepared, ++sequence, prevHash);
+        const prepared = batch[index]!.prepared;
+        const hash = encoder.append(prepared, ++sequence, prevHash);
         // The snapshot is this append's private copy: completing it in place saves a copy per event.
-        const event = pending.prepared.snapshot;
+        const event = prepared.snapshot;
         event.sequence = sequence;
         event.prev_hash = prevHash;
-        event.hash = rendered.hash;
+        event.hash = hash;
         events[index] = event as AuditEvent;
-        prevHash = rendered.hash;
-        lines.push(rendered.line);
-        length += rendered.line.length + 1;
+        prevHash = hash;
       }
-      const bytes = this.#encode(lines, tail.needsNewline, length);
+      const bytes = encoder.bytes();
       await this.#write(bytes, size);
       this.#cached = { size: size + bytes.length, lastSequence: sequence, lastHash: prevHash };
       if (tail.torn !== undefined) this.#counters.recoveries++;
@@ -371,7 +426,7 @@ export class AuditLog implements AuditSink {
       info = { ino: -1, size: 0 };
     }
     if (info.ino !== this.#inode) {
-      const { handle, inode } = await openLogFile(this.path);
+      const { handle, inode } = await openLogFile(this.path, this.#durability);
       await this.#handle.close().catch(() => undefined);
       this.#handle = handle;
       this.#inode = inode;
@@ -381,26 +436,11 @@ export class AuditLog implements AuditSink {
     return info.size;
   }
 
-  /** Encodes the batch into the reused buffer (grown when a batch needs more). */
-  #encode(lines: readonly string[], leadingNewline: boolean, characters: number): Buffer {
-    // UTF-8 needs at most 3 bytes per UTF-16 code unit.
-    const worst = characters * 3;
-    if (this.#buffer.length < worst)
-      this.#buffer = Buffer.allocUnsafe(Math.max(worst, this.#buffer.length * 2));
-    const buffer = this.#buffer;
-    let offset = 0;
-    if (leadingNewline) buffer[offset++] = 0x0a;
-    for (const line of lines) {
-      offset += buffer.write(line, offset, 'utf8');
-      buffer[offset++] = 0x0a;
-    }
-    return buffer.subarray(0, offset);
-  }
-
   /**
-   * Writes all bytes, then fdatasyncs when durability is 'fsync'. On failure the file is truncated back
-   * to `sizeBefore` (still under the lock), so no unacknowledged event stays in the log; if even that
-   * fails, the cache is dropped and the next batch finds and acknowledges the torn tail.
+   * Writes all bytes, durably when durability is 'fsync' (through O_DSYNC, or fdatasync after the
+   * write). On failure the file is truncated back to `sizeBefore` (still under the lock), so no
+   * unacknowledged event stays in the log; if even that fails, the cache is dropped and the next batch
+   * finds and acknowledges the torn tail.
    */
   async #write(bytes: Buffer, sizeBefore: number): Promise<void> {
     let written = 0;
@@ -411,8 +451,10 @@ export class AuditLog implements AuditSink {
         written += bytesWritten;
       }
       if (this.#durability === 'fsync') {
-        action = 'fdatasync';
-        await this.#handle.datasync();
+        if (SYNC_ON_WRITE === undefined) {
+          action = 'fdatasync';
+          await this.#handle.datasync();
+        }
         this.#counters.fsyncs++;
       }
     } catch (error) {
@@ -423,10 +465,13 @@ export class AuditLog implements AuditSink {
   }
 }
 
-async function openLogFile(path: string): Promise<{ handle: FileHandle; inode: number }> {
+async function openLogFile(
+  path: string,
+  durability: 'fsync' | 'write',
+): Promise<{ handle: FileHandle; inode: number }> {
   let handle: FileHandle;
   try {
-    handle = await open(path, OPEN_FLAGS, 0o600);
+    handle = await open(path, openFlags(durability), 0o600);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {

@@ -1,13 +1,36 @@
 import { canonicalJson } from '@agent-safe/core';
+import { ShapeCache } from './shape-cache.js';
+
+/** Sorted keys of an object shape with each key's member opening: `{"key":` first, `,"key":` after. */
+interface Shape {
+  readonly sorted: readonly string[];
+  readonly opening: readonly string[];
+  readonly separated: readonly string[];
+}
+
+const shapes = new ShapeCache<Shape>(
+  (keys) => {
+    // The default sort compares UTF-16 code units, which is RFC 8785's order.
+    const sorted = [...keys].sort();
+    const quoted = sorted.map((key) => JSON.stringify(key));
+    return {
+      sorted,
+      opening: quoted.map((key) => `{${key}:`),
+      separated: quoted.map((key) => `,${key}:`),
+    };
+  },
+  { slots: 32, maxKeys: 64 },
+);
 
 /** Deeper than this, hand over to core's implementation, which detects cycles. */
 const MAX_FAST_DEPTH = 200;
 
 /**
  * The same function as core's {@link canonicalJson} (RFC 8785), about three times faster on audit
- * bodies: string concatenation instead of map/join, and a depth bound instead of a `seen` set (a cyclic
- * value exceeds the bound and is handed to core's version, which throws for it). A property test checks
- * the two agree. Throws TypeError for values JSON cannot represent.
+ * bodies: string concatenation instead of map/join, key order and quoted keys remembered per object
+ * shape, and a depth bound instead of a `seen` set (a cyclic value exceeds the bound and is handed to
+ * core's version, which throws for it). A property test checks the two agree. Throws TypeError for
+ * values JSON cannot represent.
  */
 export function fastCanonicalJson(value: unknown): string {
   return serialise(value, 0, value);
@@ -37,17 +60,14 @@ function serialise(value: unknown, depth: number, root: unknown): string {
       const toJSON = (value as { toJSON?: unknown }).toJSON;
       if (typeof toJSON === 'function') return serialise(toJSON.call(value), depth + 1, root);
       const record = value as Record<string, unknown>;
-      const keys = Object.keys(record).sort();
-      let out = '{';
-      let first = true;
-      for (const key of keys) {
-        const member = record[key];
+      const { sorted, opening, separated } = shapes.get(Object.keys(record));
+      let out = '';
+      for (let index = 0; index < sorted.length; index++) {
+        const member = record[sorted[index]!];
         if (member === undefined) continue;
-        if (!first) out += ',';
-        first = false;
-        out += `${JSON.stringify(key)}:${serialise(member, depth + 1, root)}`;
+        out += (out.length === 0 ? opening[index]! : separated[index]!) + serialise(member, depth + 1, root);
       }
-      return `${out}}`;
+      return out.length === 0 ? '{}' : `${out}}`;
     }
     default:
       throw new TypeError(`canonicalJson: a ${typeof value} has no JSON form`);

@@ -32,6 +32,8 @@ interface LockContent {
 const HOST = hostname();
 const FIRST_BACKOFF_MS = 1;
 const MAX_BACKOFF_MS = 20;
+/** A waiting signal older than this is ignored (see othersWaiting). */
+const WAITING_FRESH_MS = 1000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -103,11 +105,16 @@ export class LockFile {
     }
   }
 
-  /** True when another writer has signalled (through `<lock>.waiting`) that it waits for the lock. */
-  async othersWaiting(): Promise<boolean> {
+  /**
+   * True when another writer has signalled (through `<lock>.waiting`) within `maxAgeMilliseconds` that
+   * it waits for the lock. A waiter rewrites that file on every retry, at least every
+   * {@link MAX_BACKOFF_MS} ms, so by default a file untouched for {@link WAITING_FRESH_MS} is taken to be
+   * left by a writer that gave up or died (on a filesystem with coarse timestamps it may merely look so).
+   */
+  async othersWaiting(maxAgeMilliseconds: number = WAITING_FRESH_MS): Promise<boolean> {
     try {
-      await stat(this.#waitingPath);
-      return true;
+      const { mtimeMs } = await stat(this.#waitingPath);
+      return Date.now() - mtimeMs < maxAgeMilliseconds;
     } catch {
       return false;
     }
