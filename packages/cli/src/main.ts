@@ -1,6 +1,9 @@
 import { Builtins, Cli } from 'clipanion';
 import { AuditShowCommand, AuditVerifyCommand } from './commands/audit.js';
 import { CheckCommand } from './commands/check.js';
+import { DelegationCreateCommand, DelegationVerifyCommand } from './commands/delegation.js';
+import { IdentityCreateCommand, IdentityKeygenCommand } from './commands/identity.js';
+import { TicketVerifyCommand } from './commands/ticket.js';
 import { InitCommand } from './commands/init.js';
 import { ListActionsCommand } from './commands/list-actions.js';
 import { TestCommand } from './commands/test.js';
@@ -17,6 +20,11 @@ export const COMMANDS = [
   TestCommand,
   AuditVerifyCommand,
   AuditShowCommand,
+  IdentityCreateCommand,
+  IdentityKeygenCommand,
+  DelegationCreateCommand,
+  DelegationVerifyCommand,
+  TicketVerifyCommand,
   Builtins.HelpCommand,
   Builtins.VersionCommand,
 ];

@@ -8,7 +8,7 @@ import { colourEnabled } from '../src/output.js';
 const BIN = join(import.meta.dirname, '..', 'bin', 'agent-safe.js');
 const CACHE = mkdtempSync(join(tmpdir(), 'agent-safe-cli-cache-'));
 
-function cli(args: string[], cwd: string, env: Record<string, string> = {}) {
+function cli(args: string[], cwd: string, env: Record<string, string> = {}, input?: string) {
   const base: Record<string, string | undefined> = { ...process.env };
   delete base.NO_COLOR;
   delete base.FORCE_COLOR;

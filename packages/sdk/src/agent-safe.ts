@@ -331,13 +331,15 @@ export class AgentSafe {
   }
 
   #decide(request: CheckRequest, now: number, resolution?: CallerResolution) {
-    const shape = requestProblem(request) ?? (resolution && !resolution.ok ? resolution.error : undefined);
-    const caller = resolution ? resolution.caller : resolveCaller(shape ? undefined : request.caller);
-    const target = shape ? '' : typeof request.target === 'string' ? request.target : '';
+    const malformed = requestProblem(request);
+    // A refused identity still leaves a well-formed request: its target and ids are recorded.
+    const shape = malformed ?? (resolution && !resolution.ok ? resolution.error : undefined);
+    const caller = resolution ? resolution.caller : resolveCaller(malformed ? undefined : request.caller);
+    const target = malformed ? '' : typeof request.target === 'string' ? request.target : '';
     const ticketId =
-      !shape && typeof request.ticketId === 'string' && request.ticketId ? request.ticketId : null;
+      !malformed && typeof request.ticketId === 'string' && request.ticketId ? request.ticketId : null;
     const correlationId =
-      !shape && typeof request.correlationId === 'string' && request.correlationId
+      !malformed && typeof request.correlationId === 'string' && request.correlationId
         ? request.correlationId
         : null;
     let evaluation: Evaluation;

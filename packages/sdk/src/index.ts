@@ -14,6 +14,7 @@ export type {
   CheckRequest,
   Decision,
   DecisionResult,
+  DelegationLink,
   Explanation,
   RiskClass,
 } from '@agent-safe/core';

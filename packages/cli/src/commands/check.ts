@@ -35,7 +35,8 @@ export class CheckCommand extends ConfigCommand {
   action = Option.String({ name: 'action' });
   target = Option.String('--target', { description: 'Inventory id of the target, e.g. prod/api-server' });
   caller = Option.String('--caller', {
-    description: 'Agent id of the caller (default: agent-safe.yaml `caller`, else "anonymous")',
+    description:
+      'Agent id, identity token, or env:NAME / file:PATH / - (stdin) holding a token (default: agent-safe.yaml `caller`)',
   });
   params = Option.String('--params', { description: 'Action parameters as a JSON object' });
   paramsFile = Option.String('--params-file', {
@@ -64,7 +65,7 @@ export class CheckCommand extends ConfigCommand {
       const decision = await safe.check({
         action: this.action,
         target: this.target,
-        caller: this.caller ?? config.caller,
+        caller: callerArgument(this.caller) ?? config.caller,
         params,
         ticketId: this.ticketId,
         correlationId: this.correlationId,
@@ -125,7 +126,16 @@ export class CheckCommand extends ConfigCommand {
     row('matched rule', decision.matchedRule ?? style.dim('none'));
     if (decision.riskClass)
       row('risk', `${decision.riskClass} (effective ${decision.effectiveRisk ?? 'unknown'})`);
-    if (decision.ticketId) row('ticket', decision.ticketId);
+    if (decision.ticketId) row('change ticket', decision.ticketId);
+    if (decision.ticket) {
+      row('exec ticket', `${decision.ticket.token}`);
+      row(
+        '',
+        style.dim(
+          `nonce ${decision.ticket.nonce}, expires ${new Date(decision.ticket.expiresAt).toISOString()}`,
+        ),
+      );
+    }
     row('audit id', decision.auditId || style.dim('not recorded'));
     for (const error of decision.errors)
       row('error', `${error.path ? `${error.path}: ` : ''}${error.message}`);
@@ -148,4 +158,27 @@ export class CheckCommand extends ConfigCommand {
 
 function usage(message: string): Error {
   return Object.assign(new Error(message), { code: 'USAGE', describe: () => message });
+}
+
+/**
+ * `--caller` is an agent id, an identity token, or `env:NAME` / `file:PATH` / `-` (stdin) holding a
+ * token, so a token need not appear in the process list.
+ */
+function callerArgument(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (value === '-') return readFileSync(0, 'utf8').trim();
+  const env = /^env:([A-Za-z_][A-Za-z0-9_]*)$/.exec(value);
+  if (env) {
+    const token = process.env[env[1]!];
+    if (!token) throw usage(`--caller ${value}: environment variable ${env[1]} is not set`);
+    return token.trim();
+  }
+  if (value.startsWith('file:')) {
+    try {
+      return readFileSync(value.slice(5), 'utf8').trim();
+    } catch (error) {
+      throw usage(`--caller ${value}: ${(error as Error).message}`);
+    }
+  }
+  return value;
 }

@@ -1,0 +1,144 @@
+import { Command, Option } from 'clipanion';
+import type { DelegationLink } from '@agent-safe/sdk';
+import { BaseCommand } from '../base-command.js';
+import { EXIT } from '../exit-codes.js';
+import { algorithmOf, list, readTokenArgument, seconds, signingKeySource } from '../key-options.js';
+
+function chainText(chain: readonly DelegationLink[], leaf: string): string {
+  return [...chain.map((link) => `${link.agentId} [${link.roles.join(', ')}]`), leaf].join(' → ');
+}
+
+export class DelegationCreateCommand extends BaseCommand {
+  static override paths = [['delegation', 'create']];
+  static override usage = Command.Usage({
+    description: 'Delegate from a parent identity token to a child agent with narrowed scope',
+    details: `
+      Mints a token for \`--child-id\` whose roles and groups must be subsets of the parent's, which cannot outlive
+      the parent, and whose depth is capped (\`--max-depth\`, never above the parent's limit). The child token
+      carries the whole chain, verified link by link whenever it is used. Pass \`-\` as the token to read it from
+      standard input. Exit codes: 0 created, 1 refused or error.
+    `,
+    examples: [
+      [
+        'Delegate deploy rights to a worker',
+        '$0 delegation create "$PARENT_TOKEN" --child-id worker-01 --roles deployer --signing-key env:AGENT_SAFE_SIGNING_KEY',
+      ],
+    ],
+  });
+
+  parentToken = Option.String({ name: 'parent-token' });
+  childId = Option.String('--child-id', { required: true, description: 'Agent id of the child' });
+  roles = Option.String('--roles', { description: "Comma-separated child roles (default: the parent's)" });
+  groups = Option.String('--groups', { description: "Comma-separated child groups (default: the parent's)" });
+  ttl = Option.String('--ttl', { description: "Lifetime in seconds (default: up to the parent's expiry)" });
+  maxDepth = Option.String('--max-depth', { description: 'Most further hops below the child' });
+  signingKey = Option.String('--signing-key', { description: 'Key source: env:NAME or file:PATH' });
+  algorithm = Option.String('--algorithm', { description: 'HS256 (default), EdDSA or ES256' });
+  config = Option.String('--config', { description: 'Project config file (default ./agent-safe.yaml)' });
+  jsonOutput = Option.Boolean('--json-output', false, { description: 'Print JSON' });
+
+  async run(): Promise<number> {
+    const { IdentityManager, loadProjectConfig, loadSigningKey } = await import('@agent-safe/sdk');
+    const config = loadProjectConfig({ file: this.config });
+    const algorithm = algorithmOf(this.algorithm, config);
+    const signingKey = await loadSigningKey(signingKeySource(this.signingKey, config), { algorithm });
+    const manager = await IdentityManager.create({
+      algorithm,
+      signingKey,
+      ...(config.security?.issuer ? { issuer: config.security.issuer } : {}),
+    });
+    const result = await manager.delegate({
+      parentToken: readTokenArgument(this.parentToken, 'parent-token'),
+      childAgentId: this.childId,
+      ...(this.roles !== undefined ? { childRoles: list(this.roles) } : {}),
+      ...(this.groups !== undefined ? { childGroups: list(this.groups) } : {}),
+      ...(this.ttl ? { ttl: seconds(this.ttl, '--ttl') } : {}),
+      ...(this.maxDepth !== undefined ? { maxDepth: Number(this.maxDepth) } : {}),
+    });
+    if (this.jsonOutput) {
+      this.printJson(
+        result.success
+          ? {
+              success: true,
+              token: result.token,
+              chain: result.chain,
+              expiresAt: new Date(result.expiresAt).toISOString(),
+              depth: result.depth,
+              maxDepth: result.maxDepth,
+            }
+          : result,
+      );
+      return result.success ? EXIT.OK : EXIT.ERROR;
+    }
+    if (!result.success) {
+      this.context.stderr.write(`${this.err.red('refused')} (${result.code}) ${result.reason}\n`);
+      return EXIT.ERROR;
+    }
+    this.print(result.token);
+    this.context.stderr.write(
+      `${this.err.dim(`chain: ${chainText(result.chain, this.childId)}; expires ${new Date(result.expiresAt).toISOString()}`)}\n`,
+    );
+    return EXIT.OK;
+  }
+}
+
+export class DelegationVerifyCommand extends BaseCommand {
+  static override paths = [['delegation', 'verify']];
+  static override usage = Command.Usage({
+    description: 'Verify an identity or delegation token and show its chain',
+    details: `
+      Verifies every link of the chain (signature, algorithm, issuer, audience, expiry, scope narrowing, depth).
+      Use \`--signing-key\` (HS256 secret or private key) or \`--jwks\` (public keys only). Exit codes: 0 valid,
+      1 invalid or error.
+    `,
+    examples: [
+      [
+        'Verify with the public JWKS',
+        '$0 delegation verify "$CHILD_TOKEN" --algorithm EdDSA --jwks file:keys/jwks.json',
+      ],
+    ],
+  });
+
+  token = Option.String({ name: 'token' });
+  signingKey = Option.String('--signing-key', { description: 'Key source: env:NAME or file:PATH' });
+  jwks = Option.String('--jwks', { description: 'Public JWKS source: env:NAME or file:PATH' });
+  algorithm = Option.String('--algorithm', { description: 'HS256 (default), EdDSA or ES256' });
+  config = Option.String('--config', { description: 'Project config file (default ./agent-safe.yaml)' });
+  jsonOutput = Option.Boolean('--json-output', false, { description: 'Print JSON' });
+
+  async run(): Promise<number> {
+    const { IdentityManager, loadProjectConfig, loadSigningKey, loadVerificationKeys } = await import(
+      '@agent-safe/sdk'
+    );
+    const config = loadProjectConfig({ file: this.config });
+    const algorithm = algorithmOf(this.algorithm, config);
+    const jwksSource = this.jwks ?? (this.signingKey ? undefined : config.security?.verificationKeysSource);
+    const manager = jwksSource
+      ? await IdentityManager.create({
+          algorithm,
+          verificationKeys: await loadVerificationKeys(jwksSource, { algorithm }),
+        })
+      : await IdentityManager.create({
+          algorithm,
+          signingKey: await loadSigningKey(signingKeySource(this.signingKey, config), { algorithm }),
+        });
+    const result = await manager.verifyDelegation(readTokenArgument(this.token, 'token'));
+    if (this.jsonOutput) {
+      this.printJson(result);
+      return result.ok ? EXIT.OK : EXIT.ERROR;
+    }
+    const style = this.out;
+    if (!result.ok) {
+      this.print(`${style.red('✗ invalid')} (${result.code}) ${result.reason}`);
+      return EXIT.ERROR;
+    }
+    const caller = result.caller;
+    this.print(
+      `${style.green('✓ valid')} ${style.bold(caller.agentId)} roles [${caller.roles.join(', ')}] groups [${caller.groups.join(', ')}]`,
+    );
+    this.print(`  chain    ${chainText(caller.delegationChain, caller.agentId)}`);
+    this.print(`  depth    ${caller.delegationChain.length}`);
+    this.print(`  expires  ${new Date(result.expiresAt).toISOString()}`);
+    return EXIT.OK;
+  }
+}

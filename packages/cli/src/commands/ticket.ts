@@ -1,0 +1,98 @@
+import { Command, Option } from 'clipanion';
+import { BaseCommand } from '../base-command.js';
+import { EXIT } from '../exit-codes.js';
+import { algorithmOf, readTokenArgument, signingKeySource } from '../key-options.js';
+
+export class TicketVerifyCommand extends BaseCommand {
+  static override paths = [['ticket', 'verify']];
+  static override usage = Command.Usage({
+    description: 'Verify a signed execution ticket',
+    details: `
+      Checks the signature (with the pinned algorithm), type, issuer, expiry (with bounded clock skew) and,
+      when given, that the ticket is for \`--action\` and \`--target\`. Use \`--signing-key\` (HS256 secret) or
+      \`--jwks\` (public keys of an EdDSA/ES256 issuer: an executor that can verify but not mint).
+
+      Single use: with \`--nonce-store DIR\` the ticket's nonce is consumed in that directory (shared safely by
+      every process on this machine), so a second verification reports it as replayed. Without it nothing is
+      consumed and the ticket stays usable. Pass \`-\` as the token to read it from standard input.
+
+      Exit codes: 0 valid, 1 invalid or error.
+    `,
+    examples: [
+      [
+        'Check a ticket before running the action',
+        '$0 ticket verify "$TICKET" --signing-key env:AGENT_SAFE_SIGNING_KEY --action restart-deployment --target dev/test-app --nonce-store /var/lib/agent-safe/nonces',
+      ],
+      [
+        'Verify with public keys only',
+        '$0 ticket verify - --algorithm EdDSA --jwks file:keys/jwks.json --json-output < ticket.jwt',
+      ],
+    ],
+  });
+
+  token = Option.String({ name: 'token' });
+  signingKey = Option.String('--signing-key', { description: 'HS256 secret source: env:NAME or file:PATH' });
+  jwks = Option.String('--jwks', { description: 'Public JWKS source: env:NAME or file:PATH' });
+  algorithm = Option.String('--algorithm', { description: 'HS256 (default), EdDSA or ES256' });
+  action = Option.String('--action', { description: 'The action the ticket must be for' });
+  target = Option.String('--target', { description: 'The target the ticket must be for' });
+  issuer = Option.String('--issuer', { description: 'Expected issuer (default agent-safe)' });
+  nonceStore = Option.String('--nonce-store', {
+    description: 'Directory of consumed nonces (enforces single use)',
+  });
+  config = Option.String('--config', { description: 'Project config file (default ./agent-safe.yaml)' });
+  jsonOutput = Option.Boolean('--json-output', false, { description: 'Print the result as JSON' });
+
+  async run(): Promise<number> {
+    const { FileNonceStore, TicketValidator, loadKeyMaterial, loadProjectConfig } = await import(
+      '@agent-safe/sdk'
+    );
+    const config = loadProjectConfig({ file: this.config });
+    const algorithm = algorithmOf(this.algorithm, config);
+    const source =
+      this.jwks ??
+      (this.signingKey ? undefined : config.security?.verificationKeysSource) ??
+      signingKeySource(this.signingKey, config);
+    const material = await loadKeyMaterial(source);
+    const keyOptions =
+      material.kind === 'jwks'
+        ? { jwks: material.jwks }
+        : {
+            key:
+              material.kind === 'secret'
+                ? material.secret
+                : material.kind === 'jwk'
+                  ? material.jwk
+                  : material.pem,
+          };
+    const validator = new TicketValidator({
+      algorithm,
+      ...keyOptions,
+      issuer: this.issuer ?? config.security?.issuer ?? 'agent-safe',
+      ...(this.nonceStore ? { nonceStore: new FileNonceStore({ directory: this.nonceStore }) } : {}),
+    });
+    const result = await validator.validate(readTokenArgument(this.token, 'token'), {
+      ...(this.action ? { action: this.action } : {}),
+      ...(this.target ? { target: this.target } : {}),
+    });
+    if (this.jsonOutput) {
+      this.printJson(result);
+      return result.valid ? EXIT.OK : EXIT.ERROR;
+    }
+    const style = this.out;
+    if (result.valid) this.print(`${style.green('✓ valid')} ${result.reason}`);
+    else this.print(`${style.red('✗ invalid')} (${result.code}) ${result.reason}`);
+    const ticket = result.ticket;
+    if (ticket) {
+      this.print(`  action    ${ticket.action}`);
+      this.print(`  target    ${ticket.target}`);
+      this.print(`  caller    ${ticket.caller}`);
+      this.print(`  audit id  ${ticket.auditId}`);
+      this.print(
+        `  nonce     ${ticket.nonce}${this.nonceStore ? (result.valid ? ' (consumed)' : '') : style.dim(' (not consumed: no --nonce-store)')}`,
+      );
+      this.print(`  expires   ${new Date(ticket.expiresAt).toISOString()}`);
+    }
+    return result.valid ? EXIT.OK : EXIT.ERROR;
+  }
+}

@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import type { ProjectConfig } from '@agent-safe/sdk';
+
+/** Environment variable consulted when neither a flag nor agent-safe.yaml names a signing key. */
+export const SIGNING_KEY_ENV = 'AGENT_SAFE_SIGNING_KEY';
+
+const ALGORITHMS = ['HS256', 'EdDSA', 'ES256'] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+
+function usage(message: string): Error {
+  return Object.assign(new Error(message), { code: 'USAGE', describe: () => message });
+}
+
+/**
+ * The signing key source: `--signing-key`, else agent-safe.yaml's `signing_key`, else
+ * `env:AGENT_SAFE_SIGNING_KEY` when that variable is set. Sources are `env:NAME` or `file:PATH` (or a
+ * path): keys never travel as command-line values, which other users can read in `ps`.
+ */
+export function signingKeySource(flag: string | undefined, config: ProjectConfig): string {
+  const source =
+    flag ??
+    config.security?.signingKeySource ??
+    (process.env[SIGNING_KEY_ENV] ? `env:${SIGNING_KEY_ENV}` : undefined);
+  if (source === undefined) {
+    throw usage(
+      `no signing key: pass --signing-key env:NAME or --signing-key file:PATH, set signing_key in agent-safe.yaml, or export ${SIGNING_KEY_ENV}`,
+    );
+  }
+  return source;
+}
+
+/** `--algorithm`, else agent-safe.yaml's `signing_algorithm`, else HS256. */
+export function algorithmOf(flag: string | undefined, config: ProjectConfig): Algorithm {
+  const value = flag ?? config.security?.signingAlgorithm ?? 'HS256';
+  if (!(ALGORITHMS as readonly string[]).includes(value)) {
+    throw usage(`--algorithm must be one of ${ALGORITHMS.join(', ')}, got "${value}"`);
+  }
+  return value as Algorithm;
+}
+
+/** A token argument: the token itself, or `-` to read it from standard input (keeps it out of `ps`). */
+export function readTokenArgument(value: string, name: string): string {
+  const token = value === '-' ? readFileSync(0, 'utf8').trim() : value.trim();
+  if (token.length === 0) throw usage(`${name} is empty`);
+  return token;
+}
+
+/** Splits `a,b , c` into `['a','b','c']`. */
+export function list(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+/** Parses a whole number of seconds. */
+export function seconds(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1)
+    throw usage(`${flag} must be a whole number of seconds ≥ 1, got "${value}"`);
+  return number;
+}

@@ -1,0 +1,219 @@
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'agent-safe.js');
+const CACHE = mkdtempSync(join(tmpdir(), 'agent-safe-cli-cache-'));
+
+function cli(args: string[], cwd: string, env: Record<string, string> = {}, input?: string) {
+  const base: Record<string, string | undefined> = { ...process.env };
+  delete base.NO_COLOR;
+  delete base.FORCE_COLOR;
+  delete base.AGENT_SAFE_SIGNING_KEY;
+  const result = spawnSync(process.execPath, [BIN, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...base, AGENT_SAFE_CACHE_DIR: CACHE, ...env },
+    ...(input !== undefined ? { input } : {}),
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+let project: string;
+let deployerToken: string;
+const scale = ['--params', '{"namespace":"staging","deployment":"api","replicas":2}'];
+
+beforeAll(() => {
+  const root = mkdtempSync(join(tmpdir(), 'agent-safe-identity-'));
+  project = join(root, 'p');
+  expect(cli(['init', project], root).code).toBe(0);
+  const keygen = cli(['identity', 'keygen', '--out', 'keys'], project);
+  expect(keygen.code).toBe(0);
+  expect(statSync(join(project, 'keys', 'signing-key.secret')).mode & 0o777).toBe(0o600);
+  appendFileSync(join(project, 'agent-safe.yaml'), 'signing_key: file:keys/signing-key.secret\n');
+  const created = cli(['identity', 'create', '--agent-id', 'deploy-bot', '--roles', 'deployer'], project);
+  expect(created.stderr).toBe('');
+  deployerToken = created.stdout.trim();
+  expect(deployerToken.split('.')).toHaveLength(3);
+});
+
+describe('identity tokens and execution tickets from the CLI', () => {
+  it('checks with a token caller, prints an execution ticket, and verifies it exactly once', () => {
+    const check = cli(
+      [
+        'check',
+        'scale-deployment',
+        '--target',
+        'staging/api-server',
+        '--caller',
+        'env:TOKEN',
+        ...scale,
+        '--json-output',
+      ],
+      project,
+      { TOKEN: deployerToken },
+    );
+    expect(check.code).toBe(0);
+    const decision = JSON.parse(check.stdout);
+    expect(decision).toMatchObject({ result: 'ALLOW', caller: 'deploy-bot', callerAuthenticated: true });
+    const ticket = decision.ticket.token as string;
+    const store = join(project, 'nonces');
+    const wrong = cli(
+      ['ticket', 'verify', ticket, '--action', 'delete-pod', '--nonce-store', store],
+      project,
+    );
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toMatch(/ACTION_MISMATCH/);
+    const first = cli(
+      [
+        'ticket',
+        'verify',
+        '-',
+        '--action',
+        'scale-deployment',
+        '--target',
+        'staging/api-server',
+        '--nonce-store',
+        store,
+      ],
+      project,
+      {},
+      ticket,
+    );
+    expect(first.stdout).toMatch(/✓ valid/);
+    expect(first.code).toBe(0);
+    const replay = cli(['ticket', 'verify', ticket, '--nonce-store', store, '--json-output'], project);
+    expect(replay.code).toBe(1);
+    expect(JSON.parse(replay.stdout)).toMatchObject({ valid: false, code: 'REPLAYED' });
+  });
+
+  it('refuses plain caller ids once identity is configured, and tokens signed with another key', () => {
+    const plain = cli(
+      [
+        'check',
+        'restart-deployment',
+        '--target',
+        'dev/test-app',
+        '--caller',
+        'deploy-bot',
+        '--params',
+        '{"namespace":"dev","deployment":"app"}',
+      ],
+      project,
+    );
+    expect(plain.code).toBe(2);
+    expect(plain.stdout).toMatch(/identity token is required/);
+    const other = mkdtempSync(join(tmpdir(), 'agent-safe-other-'));
+    cli(['identity', 'keygen', '--out', other], project);
+    const forged = cli(
+      [
+        'identity',
+        'create',
+        '--agent-id',
+        'deploy-bot',
+        '--roles',
+        'deployer',
+        '--signing-key',
+        `file:${join(other, 'signing-key.secret')}`,
+      ],
+      project,
+    ).stdout.trim();
+    const denied = cli(
+      [
+        'check',
+        'restart-deployment',
+        '--target',
+        'dev/test-app',
+        '--caller',
+        forged,
+        '--params',
+        '{"namespace":"dev","deployment":"app"}',
+      ],
+      project,
+    );
+    expect(denied.code).toBe(2);
+    expect(denied.stdout).toMatch(/identity token refused \(SIGNATURE\)/);
+  });
+
+  it('delegates with narrowed scope, refuses widening, and verifies the chain', () => {
+    const widened = cli(
+      ['delegation', 'create', deployerToken, '--child-id', 'worker-1', '--roles', 'admin'],
+      project,
+    );
+    expect(widened.code).toBe(1);
+    expect(widened.stderr).toMatch(/refused.*admin/);
+    const child = cli(
+      ['delegation', 'create', '-', '--child-id', 'worker-1', '--roles', 'deployer'],
+      project,
+      {},
+      deployerToken,
+    );
+    expect(child.code).toBe(0);
+    const verify = cli(['delegation', 'verify', child.stdout.trim()], project);
+    expect(verify.code).toBe(0);
+    expect(verify.stdout).toMatch(/deploy-bot \[deployer\] → worker-1/);
+    const tampered = `${child.stdout.trim().slice(0, -4)}AAAA`;
+    expect(cli(['delegation', 'verify', tampered], project).code).toBe(1);
+  });
+
+  it('never takes a key as a literal argument and never echoes it', () => {
+    const secret = 's3cr3t-value-that-must-not-leak-0123456789abcdef';
+    const result = cli(['identity', 'create', '--agent-id', 'x', '--signing-key', secret], project);
+    expect(result.code).toBe(1);
+    expect(result.stderr).not.toContain(secret);
+    expect(result.stderr).toMatch(/env:|file:/);
+  });
+
+  it('lets an executor verify EdDSA tickets with the public JWKS only', () => {
+    const root = mkdtempSync(join(tmpdir(), 'agent-safe-eddsa-'));
+    const dir = join(root, 'p');
+    cli(['init', dir], root);
+    expect(cli(['identity', 'keygen', '--algorithm', 'EdDSA', '--out', 'keys'], dir).code).toBe(0);
+    appendFileSync(
+      join(dir, 'agent-safe.yaml'),
+      'signing_key: file:keys/signing-key.pem\nsigning_algorithm: EdDSA\nallow_plain_callers: true\n',
+    );
+    const check = cli(
+      [
+        'check',
+        'restart-deployment',
+        '--target',
+        'dev/test-app',
+        '--caller',
+        'bot',
+        '--params',
+        '{"namespace":"dev","deployment":"app"}',
+        '--json-output',
+      ],
+      dir,
+    );
+    expect(check.code).toBe(0);
+    const { ticket, callerAuthenticated } = JSON.parse(check.stdout);
+    expect(callerAuthenticated).toBe(false);
+    const jwks = JSON.parse(readFileSync(join(dir, 'keys', 'jwks.json'), 'utf8'));
+    expect(JSON.stringify(jwks)).not.toMatch(/"d"/);
+    const verified = cli(
+      [
+        'ticket',
+        'verify',
+        ticket.token,
+        '--algorithm',
+        'EdDSA',
+        '--jwks',
+        'file:keys/jwks.json',
+        '--action',
+        'restart-deployment',
+      ],
+      dir,
+    );
+    expect(verified.stdout).toMatch(/✓ valid/);
+    expect(verified.code).toBe(0);
+    const confused = cli(
+      ['ticket', 'verify', ticket.token, '--algorithm', 'HS256', '--signing-key', 'file:keys/public-key.pem'],
+      dir,
+    );
+    expect(confused.code).toBe(1);
+  });
+});
