@@ -322,6 +322,16 @@ export class IdentityManager {
     }
   }
 
+  /**
+   * The result of an earlier successful {@link verify} of this exact token while it is still valid,
+   * without any asynchronous work; undefined when the token must be verified. Lets hot paths skip a
+   * promise round trip for the common case of an agent reusing its token.
+   */
+  verifyCached(token: string): IdentityVerified | undefined {
+    if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) return undefined;
+    return this.#cache.get(token, this.#clock.now())?.result as IdentityVerified | undefined;
+  }
+
   /** The same verification as {@link verify}, with the chain (root first) for display. */
   async verifyDelegation(token: unknown): Promise<DelegationVerificationResult> {
     const result = await this.verify(token);

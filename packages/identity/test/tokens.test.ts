@@ -305,6 +305,18 @@ describe('verification cache', () => {
     expect(manager.cacheStats()).toMatchObject({ hits: 1, misses: 2, size: 0 });
   });
 
+  it('answers verifyCached synchronously only for a token that verified and has not expired', async () => {
+    const clock = new ManualClock(T0);
+    const manager = await hsManager({ clock });
+    const token = await manager.createToken({ agentId: 'a', roles: ['r'], ttl: 60 });
+    expect(manager.verifyCached(token)).toBeUndefined();
+    const verified = await manager.verify(token);
+    expect(manager.verifyCached(token)).toEqual(verified);
+    expect(manager.verifyCached(`${token}x`)).toBeUndefined();
+    clock.advance((60 + 30) * 1000);
+    expect(manager.verifyCached(token)).toBeUndefined();
+  });
+
   it('does not cache failures', async () => {
     const manager = await hsManager();
     await manager.verify('not-a-token');

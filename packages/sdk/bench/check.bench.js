@@ -44,22 +44,51 @@ function percentiles(samples) {
   return (q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
 }
 
-async function withoutAudit() {
-  const safe = new AgentSafe({ cwd: dir, config: false, auditLog: false });
-  for (let i = 0; i < 200_000; i++) await safe.check(requests[i % requests.length]);
+async function measureChecks(label, safe, list) {
+  for (let i = 0; i < 200_000; i++) await safe.check(list[i % list.length]);
   const samples = new Float64Array(200_000);
   for (let i = 0; i < samples.length; i++) {
     const started = process.hrtime.bigint();
-    await safe.check(requests[i % requests.length]);
+    await safe.check(list[i % list.length]);
     samples[i] = Number(process.hrtime.bigint() - started);
   }
   const at = percentiles(samples);
-  const iterations = 1_000_000;
+  const iterations = 500_000;
   const started = process.hrtime.bigint();
-  for (let i = 0; i < iterations; i++) await safe.check(requests[i % requests.length]);
+  for (let i = 0; i < iterations; i++) await safe.check(list[i % list.length]);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   console.log(
-    `check() without audit (seed-sized config, 1 caller): p50 ${Math.round(at(0.5))} ns, p99 ${Math.round(at(0.99))} ns, ${Math.round(iterations / seconds).toLocaleString('en-US')} checks/s`,
+    `${label}: p50 ${Math.round(at(0.5))} ns, p99 ${Math.round(at(0.99))} ns, ${Math.round(iterations / seconds).toLocaleString('en-US')} checks/s`,
+  );
+  return at(0.5);
+}
+
+async function withoutAudit() {
+  const plain = await measureChecks(
+    'check() without audit, plain caller (seed-sized config, 1 caller)',
+    new AgentSafe({ cwd: dir, config: false, auditLog: false }),
+    requests,
+  );
+  const security = { signingKey: 'b'.repeat(48), allowPlainCallers: true, tickets: false };
+  const safe = new AgentSafe({ cwd: dir, config: false, auditLog: false, security });
+  const token = await safe.identity.createToken({ agentId: 'bench', roles: ['deployer'] });
+  const tokenRequests = requests.map((request) => ({ ...request, caller: token }));
+  const verified = await measureChecks(
+    'check() without audit, token caller (verification cached)',
+    safe,
+    tokenRequests,
+  );
+  console.log(`  token caller / plain caller p50: ${(verified / plain).toFixed(2)}x`);
+  const ticketing = new AgentSafe({
+    cwd: dir,
+    config: false,
+    auditLog: false,
+    security: { ...security, tickets: true },
+  });
+  await measureChecks(
+    'check() without audit, token caller, HS256 ticket issued on ALLOW',
+    ticketing,
+    tokenRequests,
   );
 }
 

@@ -115,6 +115,8 @@ export class AgentSafe {
   readonly #durability: 'fsync' | 'write';
   #audit: Promise<AuditSink> | undefined;
   readonly #security: Promise<Security> | undefined;
+  /** The resolved security layer, once keys are imported: spares the hot path an await. */
+  #securityReady: Security | undefined;
 
   /** Loads configuration synchronously, so that a bad file fails here with an error naming it. */
   constructor(options: AgentSafeOptions = {}) {
@@ -148,7 +150,12 @@ export class AgentSafe {
     if (Security.configured(security)) {
       this.#security = Security.create(security, this.#clock, cwd);
       // Reported by check() (fail closed) and by ready(); not an unhandled rejection meanwhile.
-      this.#security.catch(() => undefined);
+      this.#security.then(
+        (ready) => {
+          this.#securityReady = ready;
+        },
+        () => undefined,
+      );
     }
   }
 
@@ -200,8 +207,11 @@ export class AgentSafe {
     let resolution: CallerResolution | undefined;
     if (this.#security) {
       try {
-        security = await this.#security;
-        if (!requestProblem(request))
+        security = this.#securityReady ?? (await this.#security);
+        const cached =
+          typeof request?.caller === 'string' ? security.identity.verifyCached(request.caller) : undefined;
+        if (cached) resolution = { ok: true, caller: cached.caller };
+        else if (!requestProblem(request))
           resolution = await security.resolveCaller(request.caller, (value) =>
             resolveCaller(value as CheckRequest['caller']),
           );
