@@ -87,6 +87,14 @@ describe('identity tokens and execution tickets from the CLI', () => {
     const replay = cli(['ticket', 'verify', ticket, '--nonce-store', store, '--json-output'], project);
     expect(replay.code).toBe(1);
     expect(JSON.parse(replay.stdout)).toMatchObject({ valid: false, code: 'REPLAYED' });
+    const events = readFileSync(join(project, 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(
+      events.filter((event) => event.event_type === 'ticket_validation').map((event) => event.failure_code),
+    ).toEqual(['ACTION_MISMATCH', null, 'REPLAYED']);
+    expect(cli(['audit', 'verify', 'audit.jsonl'], project).code).toBe(0);
   });
 
   it('refuses plain caller ids once identity is configured, and tokens signed with another key', () => {

@@ -11,6 +11,7 @@ import {
   type DecisionError,
   type ExecutionTicket,
   type Explanation,
+  type NonceStore,
   MAX_ID_LENGTH,
   type TargetLookup,
   anonymousCaller,
@@ -34,6 +35,7 @@ import type {
   JSONWebKeySet,
 } from '@agent-safe/identity';
 import { ActionRegistry, Inventory, type ParseCache } from '@agent-safe/registry';
+import type { TicketValidator } from '@agent-safe/tickets';
 import { maskParams } from './masking.js';
 import { type CallerResolution, Security, type SecurityOptions } from './security.js';
 import { DEFAULT_PATHS, type ProjectConfig, loadProjectConfig } from './project-config.js';
@@ -184,6 +186,22 @@ export class AgentSafe {
    */
   async delegate(options: DelegateOptions): Promise<DelegationResult> {
     return (await this.#requireSecurity()).identity.delegate(options);
+  }
+
+  /**
+   * A validator for this instance's execution tickets, with the same key and issuer, that records every
+   * validation outcome in this instance's audit log (when auditing is on). Give it a shared nonce store
+   * (e.g. a FileNonceStore) when several processes execute tickets.
+   */
+  async createTicketValidator(
+    options: { nonceStore?: NonceStore; clockSkewSeconds?: number } = {},
+  ): Promise<TicketValidator> {
+    const security = await this.#requireSecurity();
+    const auditSink: AuditSink | undefined =
+      this.#auditTarget === false
+        ? undefined
+        : { append: async (body) => (await this.#sink()).append(body), close: async () => undefined };
+    return security.createValidator({ ...options, clock: this.#clock, ...(auditSink ? { auditSink } : {}) });
   }
 
   #requireSecurity(): Promise<Security> {

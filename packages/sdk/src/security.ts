@@ -1,7 +1,9 @@
 import {
   AgentSafeError,
+  type AuditSink,
   type Caller,
   type Clock,
+  type NonceStore,
   type DecisionError,
   type ExecutionTicket,
   anonymousCaller,
@@ -16,7 +18,7 @@ import {
   loadKeyMaterial,
   looksLikeToken,
 } from '@agent-safe/identity';
-import { TicketIssuer } from '@agent-safe/tickets';
+import { TicketIssuer, TicketValidator } from '@agent-safe/tickets';
 
 /** Identity and execution-ticket settings of {@link AgentSafe}. */
 export interface SecurityOptions {
@@ -56,15 +58,43 @@ export class Security {
   readonly identity: IdentityManager;
   readonly tickets: TicketIssuer | undefined;
   readonly allowPlainCallers: boolean;
+  readonly #signingKey: SigningKey | undefined;
+  readonly #issuer: string | undefined;
 
   private constructor(
     identity: IdentityManager,
     tickets: TicketIssuer | undefined,
     allowPlainCallers: boolean,
+    signingKey: SigningKey | undefined,
+    issuer: string | undefined,
   ) {
     this.identity = identity;
     this.tickets = tickets;
     this.allowPlainCallers = allowPlainCallers;
+    this.#signingKey = signingKey;
+    this.#issuer = issuer;
+  }
+
+  /** A validator for tickets this layer issues (same algorithm, key and issuer). */
+  createValidator(options: {
+    nonceStore?: NonceStore;
+    clockSkewSeconds?: number;
+    clock: Clock;
+    auditSink?: AuditSink;
+  }): TicketValidator {
+    if (!this.#signingKey || !this.tickets) {
+      throw new AgentSafeError(
+        'USAGE',
+        'no ticket signing key is configured, so there are no tickets to validate',
+      );
+    }
+    const algorithm = this.#signingKey.algorithm;
+    return new TicketValidator({
+      algorithm,
+      ...(algorithm === 'HS256' ? { key: this.#signingKey.privateKey } : { jwks: this.tickets.jwks() }),
+      ...(this.#issuer ? { issuer: this.#issuer } : {}),
+      ...options,
+    });
   }
 
   /** Whether the options configure identity at all. */
@@ -120,7 +150,7 @@ export class Security {
             clock,
           })
         : undefined;
-    return new Security(identity, tickets, options.allowPlainCallers === true);
+    return new Security(identity, tickets, options.allowPlainCallers === true, signingKey, options.issuer);
   }
 
   /**

@@ -188,6 +188,36 @@ describe('execution tickets', () => {
   });
 });
 
+describe('audited ticket validation', () => {
+  it('records every validation outcome in the same chained log', async () => {
+    const dir = copyProject();
+    const clock = new ManualClock(START);
+    const safe = open(dir, { signingAlgorithm: 'EdDSA', signingKey: undefined }, clock);
+    expect(() => safe.identity).toThrow();
+    await safe.close();
+    const hs = open(dir, {}, clock);
+    const token = await hs.identity.createToken({ agentId: 'deploy-bot', roles: ['deployer'] });
+    const decision = await hs.check({
+      action: 'scale-deployment',
+      target: 'staging/app',
+      caller: token,
+      params: scaleStaging,
+    });
+    const validator = await hs.createTicketValidator();
+    expect((await validator.validate(decision.ticket!.token, { target: 'staging/app' })).valid).toBe(true);
+    expect((await validator.validate(decision.ticket!.token)).valid).toBe(false);
+    await hs.close();
+    const events = await readJsonl(join(dir, 'audit.jsonl'));
+    expect(events.map((event) => [event.event_type, event.decision, event.failure_code ?? null])).toEqual([
+      ['decision', 'ALLOW', null],
+      ['ticket_validation', 'VALID', null],
+      ['ticket_validation', 'INVALID', 'REPLAYED'],
+    ]);
+    expect(events[1]?.audit_ref).toBe(decision.auditId);
+    expect((await verifyAuditLog(join(dir, 'audit.jsonl'))).ok).toBe(true);
+  });
+});
+
 describe('delegation', () => {
   it('narrows scope, records the chain, and feeds delegated_from rules', async () => {
     const dir = copyProject();

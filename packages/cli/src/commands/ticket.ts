@@ -16,6 +16,9 @@ export class TicketVerifyCommand extends BaseCommand {
       every process on this machine), so a second verification reports it as replayed. Without it nothing is
       consumed and the ticket stays usable. Pass \`-\` as the token to read it from standard input.
 
+      Every outcome, valid or not, is recorded in the audit log (\`--audit-log\`, default agent-safe.yaml's
+      \`audit_log\` or ./audit.jsonl; \`--no-audit\` to skip).
+
       Exit codes: 0 valid, 1 invalid or error.
     `,
     examples: [
@@ -40,11 +43,15 @@ export class TicketVerifyCommand extends BaseCommand {
   nonceStore = Option.String('--nonce-store', {
     description: 'Directory of consumed nonces (enforces single use)',
   });
+  auditLog = Option.String('--audit-log', {
+    description: 'Audit log to record the outcome in (default ./audit.jsonl)',
+  });
+  audit = Option.Boolean('--audit', true, { description: 'Record the outcome (--no-audit to skip)' });
   config = Option.String('--config', { description: 'Project config file (default ./agent-safe.yaml)' });
   jsonOutput = Option.Boolean('--json-output', false, { description: 'Print the result as JSON' });
 
   async run(): Promise<number> {
-    const { FileNonceStore, TicketValidator, loadKeyMaterial, loadProjectConfig } = await import(
+    const { AuditLog, FileNonceStore, TicketValidator, loadKeyMaterial, loadProjectConfig } = await import(
       '@agent-safe/sdk'
     );
     const config = loadProjectConfig({ file: this.config });
@@ -65,16 +72,22 @@ export class TicketVerifyCommand extends BaseCommand {
                   ? material.jwk
                   : material.pem,
           };
+    const auditSink = this.audit
+      ? await AuditLog.open(this.auditLog ?? config.auditLog ?? './audit.jsonl')
+      : undefined;
     const validator = new TicketValidator({
       algorithm,
       ...keyOptions,
       issuer: this.issuer ?? config.security?.issuer ?? 'agent-safe',
       ...(this.nonceStore ? { nonceStore: new FileNonceStore({ directory: this.nonceStore }) } : {}),
+      ...(auditSink ? { auditSink } : {}),
     });
-    const result = await validator.validate(readTokenArgument(this.token, 'token'), {
-      ...(this.action ? { action: this.action } : {}),
-      ...(this.target ? { target: this.target } : {}),
-    });
+    const result = await validator
+      .validate(readTokenArgument(this.token, 'token'), {
+        ...(this.action ? { action: this.action } : {}),
+        ...(this.target ? { target: this.target } : {}),
+      })
+      .finally(() => auditSink?.close());
     if (this.jsonOutput) {
       this.printJson(result);
       return result.valid ? EXIT.OK : EXIT.ERROR;
