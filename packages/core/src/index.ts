@@ -34,3 +34,13 @@ export type {
   TicketFailureCode,
   TicketValidationResult,
 } from './tickets.js';
+export type {
+  BreakerAdmission,
+  BreakerRecord,
+  BreakerSettings,
+  BreakerStateName,
+  CircuitBreakerStore,
+  SlidingWindowStore,
+  WindowAdd,
+  WindowTake,
+} from './guard-stores.js';
