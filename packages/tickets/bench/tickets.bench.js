@@ -1,6 +1,6 @@
 // Throughput of ticket issuing and validation on one core (sequential awaits), and of FileNonceStore.
 // Run after a build: `pnpm --filter @agent-safe/tickets bench`.
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +51,21 @@ const ed = generateKeyPairSync('ed25519');
 await bench('EdDSA', ed.privateKey, ed.publicKey);
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 await bench('ES256', ec.privateKey, ec.publicKey);
+
+// The ceiling for asymmetric validation: the bare OpenSSL verify of a ticket-sized message, no JWS.
+{
+  const data = Buffer.alloc(420, 0x61);
+  const edSignature = sign(null, data, ed.privateKey);
+  const ecKey = { key: ec.publicKey, dsaEncoding: 'ieee-p1363' };
+  const ecSignature = sign('sha256', data, { key: ec.privateKey, dsaEncoding: 'ieee-p1363' });
+  const count = Math.min(COUNT, 20_000);
+  let startedAt = performance.now();
+  for (let index = 0; index < count; index += 1) verify(null, data, ed.publicKey, edSignature);
+  const edRate = rate(count, startedAt);
+  startedAt = performance.now();
+  for (let index = 0; index < count; index += 1) verify('sha256', data, ecKey, ecSignature);
+  console.log(`raw node:crypto verify   EdDSA ${edRate}/s   ES256 ${rate(count, startedAt)}/s`);
+}
 
 const directory = mkdtempSync(join(tmpdir(), 'tickets-bench-'));
 try {

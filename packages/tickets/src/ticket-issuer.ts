@@ -1,6 +1,7 @@
-import { type KeyObject, randomBytes, type webcrypto } from 'node:crypto';
+import { type KeyObject, randomBytes } from 'node:crypto';
 import { AgentSafeError, type Clock, type ExecutionTicket, systemClock } from '@agent-safe/core';
-import { CompactSign, type JSONWebKeySet } from 'jose';
+import type { JSONWebKeySet } from 'jose';
+import { encodeSegment, signCompactJws } from './compact-jws.js';
 import {
   DEFAULT_TICKET_ISSUER,
   DEFAULT_TICKET_TTL_SECONDS,
@@ -10,14 +11,7 @@ import {
   isTicketAlgorithm,
 } from './constants.js';
 import { isPlainObject, ticketParamsDigest } from './params-digest.js';
-import {
-  type TicketKeyInput,
-  isKeyId,
-  keyThumbprint,
-  publicJwk,
-  toCryptoKey,
-  toKeyObject,
-} from './ticket-keys.js';
+import { type TicketKeyInput, isKeyId, keyThumbprint, publicJwk, toKeyObject } from './ticket-keys.js';
 import { requireIdString, requireIntegerInRange } from './validate-options.js';
 
 /** Options of {@link TicketIssuer}. */
@@ -48,8 +42,6 @@ export interface TicketRequest {
   readonly policyRevision: string;
 }
 
-const encoder = new TextEncoder();
-
 let noncePool = Buffer.alloc(0);
 let nonceOffset = 0;
 
@@ -66,7 +58,7 @@ function randomNonce(): string {
 
 /**
  * Mints signed single-use execution tickets. The key is checked at construction (a wrong key throws
- * `KEY_INVALID` there, not on first use) and imported into WebCrypto once.
+ * `KEY_INVALID` there, not on first use) and imported once; signing is synchronous node:crypto.
  */
 export class TicketIssuer {
   readonly algorithm: TicketAlgorithm;
@@ -75,7 +67,8 @@ export class TicketIssuer {
   readonly ttlSeconds: number;
   readonly #clock: Clock;
   readonly #keyObject: KeyObject;
-  readonly #signingKey: Promise<webcrypto.CryptoKey>;
+  /** The protected header is the same for every ticket, so it is serialised once. */
+  readonly #encodedHeader: string;
 
   constructor(options: TicketIssuerOptions) {
     if (!isPlainObject(options)) {
@@ -104,9 +97,9 @@ export class TicketIssuer {
       });
     }
     this.keyId = options.keyId ?? keyThumbprint(this.#keyObject);
-    this.#signingKey = toCryptoKey(this.algorithm, this.#keyObject, 'sign');
-    // The rejection is reported by issue(); this only keeps it from being "unhandled" meanwhile.
-    this.#signingKey.catch(() => undefined);
+    this.#encodedHeader = encodeSegment(
+      JSON.stringify({ alg: this.algorithm, typ: TICKET_TYPE, kid: this.keyId }),
+    );
   }
 
   /** Signs a ticket for exactly this request. Throws `INPUT_INVALID` for a malformed request. */
@@ -146,18 +139,20 @@ export class TicketIssuer {
       nbf: issuedAt,
       exp: expiresAt,
     };
-    let key: webcrypto.CryptoKey;
+    let token: string;
     try {
-      key = await this.#signingKey;
+      token = signCompactJws({
+        algorithm: this.algorithm,
+        key: this.#keyObject,
+        encodedHeader: this.#encodedHeader,
+        payload: JSON.stringify(claims),
+      });
     } catch (error) {
-      throw new AgentSafeError('KEY_INVALID', 'The ticket signing key could not be imported', {
+      throw new AgentSafeError('KEY_INVALID', 'The ticket could not be signed with the configured key', {
         cause: error,
         issues: [{ path: 'key', message: (error as Error).message }],
       });
     }
-    const token = await new CompactSign(encoder.encode(JSON.stringify(claims)))
-      .setProtectedHeader({ alg: this.algorithm, typ: TICKET_TYPE, kid: this.keyId })
-      .sign(key);
     return {
       token,
       nonce,

@@ -6,7 +6,7 @@ import {
   createPrivateKey,
   createPublicKey,
   createSecretKey,
-  webcrypto,
+  type webcrypto,
 } from 'node:crypto';
 import { types } from 'node:util';
 import { AgentSafeError } from '@agent-safe/core';
@@ -26,12 +26,6 @@ export type TicketJwks = JSONWebKeySet;
 
 /** Which half of a key pair a caller needs. */
 export type KeyRole = 'sign' | 'verify';
-
-const WEB_CRYPTO_PARAMS = {
-  HS256: { name: 'HMAC', hash: 'SHA-256' },
-  EdDSA: { name: 'Ed25519' },
-  ES256: { name: 'ECDSA', namedCurve: 'P-256' },
-} as const;
 
 function keyError(message: string, path: string, fix: string, cause?: unknown): AgentSafeError {
   return new AgentSafeError('KEY_INVALID', message, {
@@ -220,20 +214,6 @@ export function toKeyObject(
 ): KeyObject {
   if (algorithm === 'HS256') return secretKeyObject(input, path);
   return asymmetricKeyObject(algorithm, input, role, path);
-}
-
-/** Imports a checked KeyObject into WebCrypto once, so signing and verifying never re-import. */
-export async function toCryptoKey(
-  algorithm: TicketAlgorithm,
-  key: KeyObject,
-  role: KeyRole,
-): Promise<webcrypto.CryptoKey> {
-  const usages: webcrypto.KeyUsage[] = algorithm === 'HS256' ? ['sign', 'verify'] : [role];
-  if (key.type === 'secret') {
-    return webcrypto.subtle.importKey('raw', key.export(), WEB_CRYPTO_PARAMS.HS256, false, usages);
-  }
-  const jwk = key.export({ format: 'jwk' }) as webcrypto.JsonWebKey;
-  return webcrypto.subtle.importKey('jwk', jwk, WEB_CRYPTO_PARAMS[algorithm], false, usages);
 }
 
 /** RFC 7638 thumbprint (SHA-256, base64url) of a key: the default `kid`. */

@@ -1,4 +1,4 @@
-import type { KeyObject, webcrypto } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import {
   AgentSafeError,
   type AuditSink,
@@ -11,7 +11,6 @@ import {
   randomId,
   systemClock,
 } from '@agent-safe/core';
-import { compactVerify, errors as joseErrors } from 'jose';
 import {
   DEFAULT_CLOCK_SKEW_SECONDS,
   DEFAULT_TICKET_ISSUER,
@@ -22,16 +21,10 @@ import {
   type TicketAlgorithm,
   isTicketAlgorithm,
 } from './constants.js';
+import { parseCompactJws, verifyCompactJws } from './compact-jws.js';
 import { InMemoryNonceStore } from './in-memory-nonce-store.js';
 import { isPlainObject, ticketParamsDigest } from './params-digest.js';
-import {
-  type TicketJwks,
-  type TicketKeyInput,
-  isKeyId,
-  readJwks,
-  toCryptoKey,
-  toKeyObject,
-} from './ticket-keys.js';
+import { type TicketJwks, type TicketKeyInput, isKeyId, readJwks, toKeyObject } from './ticket-keys.js';
 import { describe, isIdString, requireIdString, requireIntegerInRange } from './validate-options.js';
 
 /** Options of {@link TicketValidator}. Give exactly one of `key` and `jwks`. */
@@ -64,10 +57,9 @@ type Failure = {
 
 interface VerificationKey {
   readonly keyId: string | undefined;
-  readonly key: Promise<webcrypto.CryptoKey>;
+  readonly key: KeyObject;
 }
 
-const SEGMENT = /^[A-Za-z0-9_-]*$/;
 const HEX_DIGEST = /^[0-9a-f]{64}$/;
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -147,14 +139,10 @@ export class TicketValidator {
     }
     this.#keyId = options.keyId;
     this.#fromJwks = hasJwks;
-    const entries: { keyId: string | undefined; key: KeyObject }[] = hasJwks
+    // Checked and imported once here; verifying is then synchronous node:crypto on these KeyObjects.
+    this.#keys = hasJwks
       ? readJwks(algorithm, options.jwks)
       : [{ keyId: options.keyId, key: toKeyObject(algorithm, options.key, 'verify') }];
-    this.#keys = entries.map((entry) => {
-      const key = toCryptoKey(algorithm, entry.key, 'verify');
-      key.catch(() => undefined);
-      return { keyId: entry.keyId, key };
-    });
     if (options.nonceStore !== undefined && typeof options.nonceStore?.consume !== 'function') {
       throw new AgentSafeError('USAGE', 'nonceStore must implement consume(nonce, expiresAt)', {
         issues: [
@@ -212,23 +200,9 @@ export class TicketValidator {
         `The ticket is ${token.length} characters; at most ${MAX_TICKET_LENGTH} are accepted`,
       );
     }
-    const parts = token.split('.');
-    if (
-      parts.length !== 3 ||
-      !parts.every((part) => SEGMENT.test(part)) ||
-      parts[0] === '' ||
-      parts[1] === ''
-    ) {
-      return fail('MALFORMED', 'The ticket is not a compact JWS (three base64url segments)');
-    }
-    let headerText: string;
-    try {
-      headerText = decoder.decode(Buffer.from(parts[0]!, 'base64url'));
-    } catch {
-      return fail('MALFORMED', 'The ticket header is not UTF-8');
-    }
-    const header = parseJsonObject(headerText);
-    if (header === undefined) return fail('MALFORMED', 'The ticket header is not a JSON object');
+    const parsed = parseCompactJws(token);
+    if (!parsed.ok) return fail('MALFORMED', parsed.reason);
+    const header = parsed.jws.header;
 
     // 2. Algorithm pinned by configuration, never chosen by the token.
     const alg = own(header, 'alg');
@@ -248,21 +222,9 @@ export class TicketValidator {
       return fail('MALFORMED', 'The ticket header has an invalid "kid"');
     const selected = this.#selectKey(kid);
     if (typeof selected === 'string') return fail('SIGNATURE', selected);
-    let payloadBytes: Uint8Array;
-    try {
-      const verified = await compactVerify(token, await selected.key, { algorithms: [this.algorithm] });
-      payloadBytes = verified.payload;
-    } catch (error) {
-      if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
-        return fail(
-          'SIGNATURE',
-          'The ticket signature does not verify with the configured key (forged or signed by another key)',
-        );
-      }
-      if (error instanceof joseErrors.JOSEAlgNotAllowed)
-        return fail('ALGORITHM', 'The ticket algorithm is not allowed');
-      return fail('MALFORMED', `The ticket could not be verified: ${(error as Error).message}`);
-    }
+    const verified = verifyCompactJws(parsed.jws, this.algorithm, selected.key);
+    if (!verified.ok) return fail(verified.code, verified.reason);
+    const payloadBytes = verified.payload;
 
     // 4. Type: other JWTs signed with a shared key (agent tokens) are not tickets.
     const typ = own(header, 'typ');
