@@ -44,3 +44,14 @@ export type {
   WindowAdd,
   WindowTake,
 } from './guard-stores.js';
+export {
+  DEFAULT_MAX_STORE_KEYS,
+  InMemoryCircuitBreakerStore,
+  InMemorySlidingWindowStore,
+  MAX_STORE_KEY_LENGTH,
+} from './memory-stores.js';
+export type {
+  CircuitBreakerStoreSync,
+  InMemoryStoreOptions,
+  SlidingWindowStoreSync,
+} from './memory-stores.js';
