@@ -1,0 +1,10 @@
+export { MAX_GUARD_WINDOWS, RedisStore } from './redis-store.js';
+export type {
+  GuardCheckBreaker,
+  GuardCheckInput,
+  GuardCheckResult,
+  GuardCheckWindow,
+  RedisStoreOptions,
+  RedisStoreTime,
+} from './redis-store.js';
+export { MAX_RAW_KEY_LENGTH, encodeCallerKey } from './redis-key.js';

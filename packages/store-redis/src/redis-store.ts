@@ -1,0 +1,473 @@
+import {
+  AgentSafeError,
+  type BreakerAdmission,
+  type BreakerRecord,
+  type BreakerSettings,
+  type BreakerStateName,
+  type CircuitBreakerStore,
+  type NonceStore,
+  type SlidingWindowStore,
+  type WindowAdd,
+  type WindowTake,
+} from '@agent-safe/core';
+import { Redis, type RedisOptions } from 'ioredis';
+import {
+  ADD_BELOW_SCRIPT,
+  ADMIT_SCRIPT,
+  ALL_SCRIPTS,
+  CONSUME_SCRIPT,
+  GUARD_CHECK_SCRIPT,
+  type LuaScript,
+  RECORD_SCRIPT,
+  TAKE_SCRIPT,
+} from './lua-scripts.js';
+import { encodeCallerKey } from './redis-key.js';
+import {
+  MAX_DURATION_MS,
+  requireBreakerSettings,
+  requireCeiling,
+  requireDuration,
+  requireFinite,
+  requireInteger,
+  requireKey,
+  requireNonce,
+  requireNonceExpiry,
+  requireWeight,
+} from './validate.js';
+
+/** Which clock the scripts read. */
+export type RedisStoreTime = 'server' | 'client';
+
+/** Options of {@link RedisStore.connect}. */
+export interface RedisStoreOptions {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://…`; wins over `host`/`port`. */
+  readonly url?: string;
+  /** Default `127.0.0.1`. */
+  readonly host?: string;
+  /** Default 6379. */
+  readonly port?: number;
+  /** Prefix of every key this store writes; default `agent-safe:`. */
+  readonly keyPrefix?: string;
+  /**
+   * `'server'` (default): the scripts read Redis `TIME`, so all replicas share one clock and the `now`
+   * passed by callers is ignored. `'client'`: the scripts use the caller's `now` (tests with a
+   * ManualClock; replicas must then keep their clocks in sync).
+   */
+  readonly time?: RedisStoreTime;
+  /** An operation without a reply after this long rejects; default 250. */
+  readonly commandTimeoutMs?: number;
+  /** `connect` gives up after this long; default 1000. */
+  readonly connectTimeoutMs?: number;
+  /** Nonces are kept this long past their expiry, to absorb clock skew between replicas; default 60,000. */
+  readonly nonceGraceMs?: number;
+  /** An open or half-open breaker nobody touches is forgotten (closes) after this long; default 1 day. */
+  readonly breakerIdleMs?: number;
+}
+
+/** One rate-limit window of a {@link RedisStore.guardCheck}. */
+export interface GuardCheckWindow {
+  readonly key: string;
+  readonly windowMs: number;
+  readonly limit: number;
+}
+
+/** The breaker of a {@link RedisStore.guardCheck}. */
+export interface GuardCheckBreaker {
+  readonly key: string;
+  readonly settings: BreakerSettings;
+}
+
+/** Input of {@link RedisStore.guardCheck}. */
+export interface GuardCheckInput {
+  /** Ignored with `time: 'server'`. */
+  readonly now: number;
+  /** At most {@link MAX_GUARD_WINDOWS}, with distinct keys. */
+  readonly windows: readonly GuardCheckWindow[];
+  readonly breaker?: GuardCheckBreaker;
+}
+
+/** Outcome of {@link RedisStore.guardCheck}. */
+export interface GuardCheckResult {
+  /** True when the breaker admitted and every window had room; only then was anything recorded. */
+  readonly allowed: boolean;
+  /** Present when a breaker was given. When `allowed` is false no probe was taken. */
+  readonly breaker?: BreakerAdmission;
+  /**
+   * One per input window, in order. `allowed` says whether that window had room; `count` is the entries
+   * after the call (incremented only when the whole check was allowed).
+   */
+  readonly windows: readonly WindowTake[];
+}
+
+/** Most windows in one {@link RedisStore.guardCheck}. */
+export const MAX_GUARD_WINDOWS = 16;
+
+const MAX_NONCE_TTL_MS = 100 * 366 * 86_400_000;
+const DEFAULT_PORT = 6379;
+
+interface ResolvedOptions {
+  readonly address: string;
+  readonly keyPrefix: string;
+  readonly time: RedisStoreTime;
+  readonly nonceGraceMs: number;
+  readonly breakerIdleMs: number;
+  readonly connectTimeoutMs: number;
+}
+
+/**
+ * Shared state for many Agent-Safe replicas on one Redis (standalone or primary): sliding windows,
+ * circuit breakers and ticket nonces. Every operation is one Lua script, so it is atomic across all
+ * processes using the same Redis and key prefix. Fails fast and closed: with Redis unreachable, every
+ * operation rejects with an `INTERNAL` AgentSafeError within about `commandTimeoutMs` (no offline queue,
+ * no retries of a command), while the connection keeps reconnecting with backoff in the background.
+ */
+export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, NonceStore {
+  readonly #client: Redis;
+  readonly #options: ResolvedOptions;
+  #closed = false;
+
+  private constructor(client: Redis, options: ResolvedOptions) {
+    this.#client = client;
+    this.#options = options;
+  }
+
+  /** Connects, loads the scripts and resolves when Redis answers; rejects (`INTERNAL`) otherwise. */
+  static async connect(options: RedisStoreOptions = {}): Promise<RedisStore> {
+    const { client, resolved } = createClient(options);
+    const store = new RedisStore(client, resolved);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no connection within ${resolved.connectTimeoutMs} ms`)),
+          resolved.connectTimeoutMs,
+        );
+      });
+      await Promise.race([client.connect(), timeout]);
+      for (const script of ALL_SCRIPTS) await client.call('SCRIPT', 'LOAD', script.source);
+    } catch (error) {
+      // Disconnecting an ended client arms a 2 s timer for a socket that is already gone.
+      if (client.status !== 'end') client.disconnect();
+      throw store.#failure(error, 'connect');
+    } finally {
+      clearTimeout(timer);
+    }
+    return store;
+  }
+
+  /** `host:port` of the server (never the password). */
+  get address(): string {
+    return this.#options.address;
+  }
+
+  /** The key prefix in use. */
+  get keyPrefix(): string {
+    return this.#options.keyPrefix;
+  }
+
+  /** The clock the scripts read. */
+  get time(): RedisStoreTime {
+    return this.#options.time;
+  }
+
+  async take(key: string, now: number, windowMs: number, limit: number): Promise<WindowTake> {
+    const keys = this.#windowKeys(requireKey(key));
+    const args = [
+      this.#now(now),
+      String(requireDuration(windowMs, 'windowMs')),
+      String(requireInteger(limit, 'limit', 0, Number.MAX_SAFE_INTEGER)),
+    ];
+    const reply = (await this.#run(TAKE_SCRIPT, keys, args)) as [number, string, string];
+    return { allowed: reply[0] === 1, count: Number(reply[1]), retryAfterMs: Number(reply[2]) };
+  }
+
+  async addBelow(
+    key: string,
+    now: number,
+    windowMs: number,
+    weight: number,
+    ceiling: number,
+  ): Promise<WindowAdd> {
+    const keys = this.#windowKeys(requireKey(key));
+    const limit = requireCeiling(ceiling, 'ceiling');
+    const args = [
+      this.#now(now),
+      String(requireDuration(windowMs, 'windowMs')),
+      String(requireWeight(weight, 'weight')),
+      limit === Number.POSITIVE_INFINITY ? 'none' : String(Math.max(limit, -Number.MAX_VALUE)),
+    ];
+    const reply = (await this.#run(ADD_BELOW_SCRIPT, keys, args)) as [string, string, number];
+    return { before: Number(reply[0]), after: Number(reply[1]), recorded: reply[2] === 1 };
+  }
+
+  async clear(key: string): Promise<void> {
+    const keys = this.#windowKeys(requireKey(key));
+    await this.#call('clear', () => this.#client.call('DEL', ...keys));
+  }
+
+  async admit(key: string, now: number, settings: BreakerSettings): Promise<BreakerAdmission> {
+    const [hashKey] = this.#breakerKeys(requireKey(key));
+    const checked = requireBreakerSettings(settings);
+    const args = [this.#now(now), String(checked.cooldownMs), String(this.#idleMs(checked))];
+    const reply = (await this.#run(ADMIT_SCRIPT, [hashKey], args)) as [number, string, string, number];
+    return toAdmission(reply);
+  }
+
+  async record(
+    key: string,
+    now: number,
+    denied: boolean,
+    probe: boolean,
+    settings: BreakerSettings,
+  ): Promise<BreakerRecord> {
+    const keys = this.#breakerKeys(requireKey(key));
+    const checked = requireBreakerSettings(settings);
+    const args = [
+      this.#now(now),
+      String(checked.threshold),
+      String(checked.windowMs),
+      String(checked.cooldownMs),
+      String(this.#idleMs(checked)),
+      denied === true ? '1' : '0',
+      probe === true ? '1' : '0',
+    ];
+    const reply = (await this.#run(RECORD_SCRIPT, keys, args)) as [string, string, string];
+    return { state: reply[0] as BreakerStateName, openUntil: Number(reply[1]), denials: Number(reply[2]) };
+  }
+
+  /**
+   * Resolves true for the first consume of `nonce` across every process sharing this Redis (`SET NX`),
+   * false afterwards. The entry expires `nonceGraceMs` after `expiresAt`.
+   */
+  async consume(nonce: string, expiresAt: number): Promise<boolean> {
+    const key = `${this.#options.keyPrefix}nonce:${encodeCallerKey(requireNonce(nonce))}`;
+    const args = [
+      this.#now(Date.now()),
+      String(requireNonceExpiry(expiresAt)),
+      String(this.#options.nonceGraceMs),
+      String(MAX_NONCE_TTL_MS),
+    ];
+    return (await this.#run(CONSUME_SCRIPT, [key], args)) === 1;
+  }
+
+  /**
+   * Rate-limit takes on several windows plus a breaker admission in ONE round trip and one atomic step:
+   * either the breaker admits and every window has room, and then each window records one entry (and a
+   * half-open breaker hands out its probe), or nothing is recorded.
+   */
+  async guardCheck(input: GuardCheckInput): Promise<GuardCheckResult> {
+    if (typeof input !== 'object' || input === null || !Array.isArray(input.windows)) {
+      throw new AgentSafeError('USAGE', 'RedisStore.guardCheck: pass { now, windows: [...] }', {
+        issues: [{ path: 'windows', message: 'pass an array of { key, windowMs, limit }' }],
+      });
+    }
+    requireInteger(input.windows.length, 'windows.length', 0, MAX_GUARD_WINDOWS);
+    const breaker = input.breaker;
+    const settings = breaker ? requireBreakerSettings(breaker.settings, 'breaker.settings') : undefined;
+    const breakerKey = breaker
+      ? this.#breakerKeys(requireKey(breaker.key, 'breaker.key'))[0]
+      : `${this.#options.keyPrefix}none`;
+    const keys = [breakerKey];
+    const args = [
+      this.#now(input.now),
+      breaker ? '1' : '0',
+      String(settings?.cooldownMs ?? 1),
+      String(settings ? this.#idleMs(settings) : 1),
+    ];
+    const seen = new Set<string>();
+    input.windows.forEach((window, index) => {
+      const key = requireKey(window?.key, `windows[${index}].key`);
+      if (seen.has(key)) {
+        throw new AgentSafeError('USAGE', `RedisStore.guardCheck: window key "${key.slice(0, 80)}" repeats`, {
+          issues: [{ path: `windows[${index}].key`, message: 'give each window a distinct key' }],
+        });
+      }
+      seen.add(key);
+      keys.push(...this.#windowKeys(key));
+      args.push(
+        String(requireDuration(window.windowMs, `windows[${index}].windowMs`)),
+        String(requireInteger(window.limit, `windows[${index}].limit`, 0, Number.MAX_SAFE_INTEGER)),
+      );
+    });
+    const reply = (await this.#run(GUARD_CHECK_SCRIPT, keys, args)) as (number | string)[];
+    const windows: WindowTake[] = [];
+    for (let index = 5; index < reply.length; index += 3) {
+      windows.push({
+        allowed: reply[index] === 1,
+        count: Number(reply[index + 1]),
+        retryAfterMs: Number(reply[index + 2]),
+      });
+    }
+    const admission = toAdmission(reply.slice(1, 5) as [number, string, string, number]);
+    return { allowed: reply[0] === 1, windows, ...(breaker ? { breaker: admission } : {}) };
+  }
+
+  /** Closes the connection; later operations reject. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.#client.quit();
+    } catch {
+      this.#client.disconnect();
+    }
+  }
+
+  #now(now: number): string {
+    return this.#options.time === 'server' ? '0' : String(requireFinite(now, 'now'));
+  }
+
+  #idleMs(settings: BreakerSettings): number {
+    return Math.min(
+      MAX_DURATION_MS,
+      Math.max(this.#options.breakerIdleMs, settings.windowMs, 2 * settings.cooldownMs),
+    );
+  }
+
+  #windowKeys(key: string): [string] {
+    return [`${this.#options.keyPrefix}window:{${encodeCallerKey(key)}}`];
+  }
+
+  #breakerKeys(key: string): [string, string] {
+    const base = `${this.#options.keyPrefix}breaker:{${encodeCallerKey(key)}}`;
+    return [base, `${base}:denials`];
+  }
+
+  async #run(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    const mode = this.#options.time;
+    return this.#call(script.name, async () => {
+      try {
+        return await this.#client.call('EVALSHA', script.sha, keys.length, ...keys, mode, ...args);
+      } catch (error) {
+        // A restarted or flushed server forgets loaded scripts; EVAL runs and caches the source again.
+        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+        return await this.#client.call('EVAL', script.source, keys.length, ...keys, mode, ...args);
+      }
+    });
+  }
+
+  async #call<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    if (this.#closed) {
+      throw new AgentSafeError('USAGE', `Redis store at ${this.#options.address} is closed`, {
+        issues: [{ path: operation, message: 'connect a new RedisStore' }],
+      });
+    }
+    try {
+      return await run();
+    } catch (error) {
+      throw this.#failure(error, operation);
+    }
+  }
+
+  #failure(error: unknown, operation: string): AgentSafeError {
+    const reason = error instanceof Error ? error.message : String(error);
+    const rejected = error instanceof Error && error.name === 'ReplyError';
+    const message = rejected
+      ? `Redis store at ${this.#options.address} rejected ${operation}: ${reason}`
+      : `Redis store at ${this.#options.address} is unavailable: ${reason}`;
+    return new AgentSafeError('INTERNAL', message, {
+      cause: error,
+      issues: [
+        {
+          path: operation,
+          message: rejected
+            ? 'check that the server is Redis 6.2 or later and not read-only'
+            : `check that Redis is running and reachable at ${this.#options.address}`,
+        },
+      ],
+      details: { store: 'redis', address: this.#options.address, operation },
+    });
+  }
+}
+
+function toAdmission(reply: [number, string, string, number]): BreakerAdmission {
+  return {
+    admitted: reply[0] === 1,
+    state: reply[1] as BreakerStateName,
+    openUntil: Number(reply[2]),
+    probe: reply[3] === 1,
+  };
+}
+
+function createClient(options: RedisStoreOptions): { client: Redis; resolved: ResolvedOptions } {
+  if (typeof options !== 'object' || options === null) {
+    throw new AgentSafeError('USAGE', 'RedisStore.connect: pass an options object', {
+      issues: [{ path: 'options', message: 'pass { url } or { host, port }' }],
+    });
+  }
+  const keyPrefix = options.keyPrefix ?? 'agent-safe:';
+  if (typeof keyPrefix !== 'string' || keyPrefix.length > 100) {
+    throw new AgentSafeError(
+      'USAGE',
+      'RedisStore.connect: keyPrefix must be a string of at most 100 characters',
+      {
+        issues: [{ path: 'keyPrefix', message: 'pass a short prefix such as "agent-safe:"' }],
+      },
+    );
+  }
+  const time = options.time ?? 'server';
+  if (time !== 'server' && time !== 'client') {
+    throw new AgentSafeError('USAGE', `RedisStore.connect: time must be 'server' or 'client'`, {
+      issues: [
+        { path: 'time', message: "use 'server' in production, 'client' for tests with a ManualClock" },
+      ],
+    });
+  }
+  const commandTimeoutMs = requireInteger(options.commandTimeoutMs ?? 250, 'commandTimeoutMs', 1, 600_000);
+  const connectTimeoutMs = requireInteger(options.connectTimeoutMs ?? 1000, 'connectTimeoutMs', 1, 600_000);
+  const nonceGraceMs = requireInteger(options.nonceGraceMs ?? 60_000, 'nonceGraceMs', 0, MAX_DURATION_MS);
+  const breakerIdleMs = requireInteger(
+    options.breakerIdleMs ?? 86_400_000,
+    'breakerIdleMs',
+    1,
+    MAX_DURATION_MS,
+  );
+  let everReady = false;
+  const clientOptions: RedisOptions = {
+    lazyConnect: true,
+    // Fail fast and closed: no queue of commands waiting for a connection, no retry of a command.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    // A script that ran before the connection dropped must not run twice.
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: connectTimeoutMs,
+    // Reconnect with capped backoff once connected; a first connection that fails ends the client, so a
+    // rejected `connect` leaves no timer behind.
+    retryStrategy: (times) =>
+      everReady ? Math.min(1000, 20 * 2 ** Math.min(times, 10)) + Math.floor(Math.random() * 50) : null,
+  };
+  let address: string;
+  let client: Redis;
+  if (options.url !== undefined) {
+    let parsed: URL;
+    try {
+      parsed = new URL(options.url);
+    } catch {
+      parsed = new URL('invalid:');
+    }
+    if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+      throw new AgentSafeError('USAGE', 'RedisStore.connect: url must be redis://host:port or rediss://…', {
+        issues: [{ path: 'url', message: 'pass e.g. redis://127.0.0.1:6379' }],
+      });
+    }
+    address = `${parsed.hostname}:${parsed.port || DEFAULT_PORT}`;
+    client = new Redis(options.url, clientOptions);
+  } else {
+    const host = options.host ?? '127.0.0.1';
+    const port = requireInteger(options.port ?? DEFAULT_PORT, 'port', 1, 65_535);
+    if (typeof host !== 'string' || host.length === 0) {
+      throw new AgentSafeError('USAGE', 'RedisStore.connect: host must be a non-empty string', {
+        issues: [{ path: 'host', message: 'pass e.g. 127.0.0.1' }],
+      });
+    }
+    address = `${host}:${port}`;
+    client = new Redis({ ...clientOptions, host, port });
+  }
+  // Failures surface through the rejected operations; an unhandled 'error' event would crash the process.
+  client.on('error', () => {});
+  client.once('ready', () => {
+    everReady = true;
+  });
+  return { client, resolved: { address, keyPrefix, time, nonceGraceMs, breakerIdleMs, connectTimeoutMs } };
+}
