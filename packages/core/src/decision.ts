@@ -63,4 +63,9 @@ export interface Decision {
   readonly policyRevision: string;
   /** On ALLOW, when ticket signing is configured: the signed single-use execution ticket. */
   readonly ticket?: ExecutionTicket | null;
+  /** With cumulative risk tracking: the caller's (or delegation root's) points in the window. */
+  readonly cumulativeRiskScore?: number | null;
+  readonly cumulativeRiskClass?: RiskClass | null;
+  /** The policy's answer when cumulative risk escalated it (ALLOW → REQUIRE_APPROVAL, or → DENY). */
+  readonly escalatedFrom?: DecisionResult | null;
 }

@@ -9,9 +9,11 @@ import {
   type Clock,
   type Decision,
   type DecisionError,
+  type DecisionResult,
   type ExecutionTicket,
   type Explanation,
   type NonceStore,
+  type RiskClass,
   MAX_ID_LENGTH,
   type TargetLookup,
   anonymousCaller,
@@ -36,6 +38,7 @@ import type {
 } from '@agent-safe/identity';
 import { ActionRegistry, Inventory, type ParseCache } from '@agent-safe/registry';
 import type { TicketValidator } from '@agent-safe/tickets';
+import { type CumulativeRiskSettings, Guards, type RateLimitOptions, type StoreOption } from './guards.js';
 import { maskParams } from './masking.js';
 import { type CallerResolution, Security, type SecurityOptions } from './security.js';
 import { DEFAULT_PATHS, type ProjectConfig, loadProjectConfig } from './project-config.js';
@@ -74,6 +77,18 @@ export interface AgentSafeOptions {
    * `signingKey` here, or `signing_key: env:NAME` in agent-safe.yaml.
    */
   readonly security?: SecurityOptions;
+  /**
+   * Per-caller sliding-window rate limit and circuit breaker (the seeds' `rate_limit`):
+   * `{ maxRequests, windowSeconds, circuitBreakerThreshold, circuitBreakerCooldownSeconds }`.
+   */
+  readonly rateLimit?: RateLimitOptions;
+  /**
+   * Per-caller cumulative risk (the seeds' `cumulative_risk`): `{ windowSeconds, escalationThreshold,
+   * denyThreshold, riskScores, chargeRoot }`.
+   */
+  readonly cumulativeRisk?: CumulativeRiskSettings;
+  /** Where guard state lives: 'memory' (default) or a Redis URL shared by all replicas. */
+  readonly store?: StoreOption;
 }
 
 /** `safe.identity`: the identity manager's operations, usable before keys finish importing. */
@@ -119,6 +134,11 @@ export class AgentSafe {
   readonly #security: Promise<Security> | undefined;
   /** The resolved security layer, once keys are imported: spares the hot path an await. */
   #securityReady: Security | undefined;
+  readonly #guardOptions:
+    | { rateLimit?: RateLimitOptions; cumulativeRisk?: CumulativeRiskSettings; store?: StoreOption }
+    | undefined;
+  #guards: Promise<Guards> | undefined;
+  #guardsReady: Guards | undefined;
 
   /** Loads configuration synchronously, so that a bad file fails here with an error naming it. */
   constructor(options: AgentSafeOptions = {}) {
@@ -148,6 +168,37 @@ export class AgentSafe {
     this.#auditTarget = typeof audit === 'string' ? path(audit) : audit;
     this.#durability = options.auditDurability ?? config.auditDurability ?? 'fsync';
     this.#clock = options.clock ?? systemClock;
+    const rateLimit = options.rateLimit ?? config.rateLimit;
+    const cumulativeRisk = options.cumulativeRisk ?? config.cumulativeRisk;
+    const store = options.store ?? config.store;
+    if (rateLimit || cumulativeRisk) {
+      this.#guardOptions = {
+        ...(rateLimit ? { rateLimit } : {}),
+        ...(cumulativeRisk ? { cumulativeRisk } : {}),
+        ...(store ? { store } : {}),
+      };
+      // Local guards are built now, so bad settings fail at construction like every other
+      // configuration error; a Redis store connects on the first check.
+      if (!Guards.remote(store)) {
+        try {
+          this.#guardsReady = Guards.createLocal({
+            ...this.#guardOptions,
+            clock: options.clock ?? systemClock,
+          });
+        } catch (error) {
+          const where =
+            options.rateLimit || options.cumulativeRisk
+              ? 'options'
+              : (this.projectConfig.file ?? 'configuration');
+          throw new AgentSafeError(
+            'CONFIG_INVALID',
+            `${where}: rate_limit / cumulative_risk settings are invalid: ${(error as Error).message}`,
+            { cause: error },
+          );
+        }
+        this.#guards = Promise.resolve(this.#guardsReady);
+      }
+    }
     const security: SecurityOptions = { ...config.security, ...options.security };
     if (Security.configured(security)) {
       this.#security = Security.create(security, this.#clock, cwd);
@@ -204,6 +255,83 @@ export class AgentSafe {
     return security.createValidator({ ...options, clock: this.#clock, ...(auditSink ? { auditSink } : {}) });
   }
 
+  /**
+   * Rate limit and breaker before the policy's answer counts, cumulative risk after it. A guard store
+   * that fails (Redis down) makes the answer DENY, naming the store.
+   */
+  async #applyGuards(
+    evaluation: Evaluation,
+    caller: Caller,
+    malformed: boolean,
+  ): Promise<{ evaluation: Evaluation; risk?: RiskOutcome }> {
+    let guards: Guards | undefined = this.#guardsReady;
+    try {
+      guards ??= await this.#loadGuards();
+      const admission = malformed ? undefined : await guards.before(caller.agentId);
+      if (admission && !admission.ok) {
+        return {
+          evaluation: denyEvaluation(evaluation, admission.reason, {
+            code: admission.code,
+            message: admission.reason,
+            path: 'caller',
+          }),
+        };
+      }
+      let risk: RiskOutcome | undefined;
+      if (guards.risk && evaluation.effectiveRisk && !malformed) {
+        const applied = await guards.applyRisk({
+          callerKey: caller.agentId,
+          rootKey: caller.delegationChain[0]?.agentId,
+          effectiveRisk: evaluation.effectiveRisk,
+          result: evaluation.result,
+        })!;
+        risk = {
+          score: applied.cumulativeRiskScore,
+          riskClass: applied.cumulativeRiskClass,
+          escalatedFrom: applied.escalatedFrom,
+        };
+        if (applied.result !== evaluation.result) {
+          evaluation = escalateEvaluation(
+            evaluation,
+            applied.result,
+            applied.reason ?? 'cumulative risk escalated the decision',
+          );
+        }
+      }
+      if (admission?.ok) await guards.after(admission.token, evaluation.result === 'DENY');
+      return { evaluation, ...(risk ? { risk } : {}) };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const where = guards?.storeName ?? 'the guard store';
+      return {
+        evaluation: denyEvaluation(
+          evaluation,
+          `Denied because ${where} could not be consulted (rate limits and risk cannot be enforced): ${message}`,
+          {
+            code: 'INTERNAL',
+            message,
+          },
+        ),
+      };
+    }
+  }
+
+  /** The guards, created once; a failed creation (Redis down at start) is retried by the next check. */
+  #loadGuards(): Promise<Guards> {
+    if (!this.#guards) {
+      this.#guards = Guards.create({ ...this.#guardOptions, clock: this.#clock });
+      this.#guards.then(
+        (guards) => {
+          this.#guardsReady = guards;
+        },
+        () => {
+          this.#guards = undefined;
+        },
+      );
+    }
+    return this.#guards;
+  }
+
   #requireSecurity(): Promise<Security> {
     if (!this.#security) {
       throw new AgentSafeError(
@@ -245,8 +373,24 @@ export class AgentSafe {
     const decided = this.#decide(request, now, resolution);
     const { caller, target, ticketId, correlationId } = decided;
     let evaluation = decided.evaluation;
+    let riskOutcome: RiskOutcome | undefined;
+    if (this.#guardOptions) {
+      const guarded = await this.#applyGuards(evaluation, caller, decided.malformed);
+      evaluation = guarded.evaluation;
+      riskOutcome = guarded.risk;
+    }
     if (this.#auditTarget === false && !security?.tickets) {
-      return new DecisionRecord(evaluation, request, caller, target, '', ticketId, correlationId);
+      return new DecisionRecord(
+        evaluation,
+        request,
+        caller,
+        target,
+        '',
+        ticketId,
+        correlationId,
+        undefined,
+        riskOutcome,
+      );
     }
     const eventId = randomId('evt');
     let ticket: ExecutionTicket | undefined;
@@ -282,6 +426,7 @@ export class AgentSafe {
         ticketId,
         correlationId,
         ticket,
+        riskOutcome,
       );
     }
     const body = this.#auditBody(
@@ -294,6 +439,7 @@ export class AgentSafe {
       ticketId,
       correlationId,
       ticket,
+      riskOutcome,
     );
     try {
       const sink = await this.#sink();
@@ -307,6 +453,7 @@ export class AgentSafe {
         ticketId,
         correlationId,
         ticket,
+        riskOutcome,
       );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -316,7 +463,17 @@ export class AgentSafe {
         { code: 'AUDIT_WRITE_FAILED', message },
       );
       // The minted ticket is dropped with the ALLOW: nobody ever receives it.
-      return new DecisionRecord(failed, request, caller, target, '', ticketId, correlationId);
+      return new DecisionRecord(
+        failed,
+        request,
+        caller,
+        target,
+        '',
+        ticketId,
+        correlationId,
+        undefined,
+        riskOutcome,
+      );
     }
   }
 
@@ -356,6 +513,7 @@ export class AgentSafe {
   /** Flushes and closes the audit log. */
   async close(): Promise<void> {
     if (this.#audit) await (await this.#audit).close();
+    if (this.#guards) await (await this.#guards.catch(() => undefined))?.close();
   }
 
   #decide(request: CheckRequest, now: number, resolution?: CallerResolution) {
@@ -383,7 +541,14 @@ export class AgentSafe {
         now,
       });
     }
-    return { evaluation, caller, target, ticketId, correlationId };
+    return {
+      evaluation,
+      caller,
+      target,
+      ticketId,
+      correlationId,
+      malformed: malformed !== undefined || shape !== undefined,
+    };
   }
 
   #sink(): Promise<AuditSink> {
@@ -411,6 +576,7 @@ export class AgentSafe {
     ticketId: string | null,
     correlationId: string | null,
     ticket?: ExecutionTicket,
+    risk?: RiskOutcome,
   ): AuditEventBody {
     const action = typeof request?.action === 'string' ? request.action : '';
     const given = evaluation.errors.length === 0 ? evaluation.params : (request?.params ?? {});
@@ -436,6 +602,13 @@ export class AgentSafe {
       correlation_id: correlationId,
       ticket_id: ticketId,
       policy_revision: evaluation.policyRevision,
+      ...(risk
+        ? {
+            cumulative_risk_score: risk.score,
+            cumulative_risk_class: risk.riskClass,
+            escalated_from: risk.escalatedFrom,
+          }
+        : {}),
       ...(ticket
         ? { execution_ticket: { nonce: ticket.nonce, expires_at: new Date(ticket.expiresAt).toISOString() } }
         : {}),
@@ -567,6 +740,30 @@ function inputDenial(policyRevision: string, error: DecisionError): Evaluation {
   };
 }
 
+/** Cumulative risk as reported on a decision. */
+interface RiskOutcome {
+  readonly score: number;
+  readonly riskClass: RiskClass;
+  readonly escalatedFrom: DecisionResult | null;
+}
+
+function escalateEvaluation(base: Evaluation, result: DecisionResult, reason: string): Evaluation {
+  return {
+    result,
+    reason,
+    matchedRule: base.matchedRule,
+    riskClass: base.riskClass,
+    effectiveRisk: base.effectiveRisk,
+    params: base.params,
+    errors: base.errors,
+    policyRevision: base.policyRevision,
+    get explanation() {
+      const explanation = base.explanation;
+      return { ...explanation, summary: [...explanation.summary, `Escalated by cumulative risk: ${reason}`] };
+    },
+  };
+}
+
 function denyEvaluation(base: Evaluation, reason: string, error: DecisionError): Evaluation {
   return {
     result: 'DENY',
@@ -604,6 +801,9 @@ class DecisionRecord implements Decision {
   readonly errors;
   readonly policyRevision: string;
   readonly ticket: ExecutionTicket | null;
+  readonly cumulativeRiskScore: number | null;
+  readonly cumulativeRiskClass: RiskClass | null;
+  readonly escalatedFrom: DecisionResult | null;
   readonly #evaluation: Evaluation;
 
   constructor(
@@ -615,9 +815,13 @@ class DecisionRecord implements Decision {
     ticketId: string | null,
     correlationId: string | null,
     ticket?: ExecutionTicket,
+    risk?: RiskOutcome,
   ) {
     this.#evaluation = evaluation;
     this.ticket = ticket ?? null;
+    this.cumulativeRiskScore = risk?.score ?? null;
+    this.cumulativeRiskClass = risk?.riskClass ?? null;
+    this.escalatedFrom = risk?.escalatedFrom ?? null;
     this.result = evaluation.result;
     this.reason = evaluation.reason;
     this.action = typeof request?.action === 'string' ? request.action : '';
@@ -657,6 +861,9 @@ class DecisionRecord implements Decision {
       errors: this.errors,
       policyRevision: this.policyRevision,
       ticket: this.ticket,
+      cumulativeRiskScore: this.cumulativeRiskScore,
+      cumulativeRiskClass: this.cumulativeRiskClass,
+      escalatedFrom: this.escalatedFrom,
       explanation: this.explanation,
     };
   }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { AgentSafeError, type Issue } from '@agent-safe/core';
 import { type ParseCache, parseConfigFile } from '@agent-safe/registry';
+import type { CumulativeRiskSettings, RateLimitOptions } from './guards.js';
 import type { SecurityOptions } from './security.js';
 
 /** Name of the optional project configuration file looked up in the working directory. */
@@ -21,6 +22,12 @@ export interface ProjectConfig {
   readonly enforceTargetTypes?: boolean;
   /** Identity and ticket settings (`signing_key`, `verification_keys`, `signing_algorithm` …). */
   readonly security?: SecurityOptions;
+  /** `rate_limit:` block, keys in camelCase. */
+  readonly rateLimit?: RateLimitOptions;
+  /** `cumulative_risk:` block, keys in camelCase. */
+  readonly cumulativeRisk?: CumulativeRiskSettings;
+  /** `store: memory | redis://host:port`. */
+  readonly store?: string;
   /** The file the settings came from. */
   readonly file?: string;
 }
@@ -32,6 +39,9 @@ const PATH_KEYS = {
   audit_log: 'auditLog',
 } as const;
 const KNOWN_KEYS = new Set([
+  'rate_limit',
+  'cumulative_risk',
+  'store',
   'signing_key',
   'signing_algorithm',
   'verification_keys',
@@ -100,6 +110,16 @@ export function loadProjectConfig(
       });
       continue;
     }
+    if (key === 'rate_limit' || key === 'cumulative_risk') {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        issues.push({ file, path: key, message: 'expected a mapping of settings (see the README)' });
+      } else {
+        config[key === 'rate_limit' ? 'rateLimit' : 'cumulativeRisk'] = camelKeys(
+          value as Record<string, unknown>,
+        );
+      }
+      continue;
+    }
     if (key === 'allow_plain_callers') {
       if (typeof value !== 'boolean')
         issues.push({ file, path: key, message: `expected true or false, got ${JSON.stringify(value)}` });
@@ -147,6 +167,10 @@ export function loadProjectConfig(
       if (value !== 'HS256' && value !== 'EdDSA' && value !== 'ES256') {
         issues.push({ file, path: key, message: `expected HS256, EdDSA or ES256, got "${value}"` });
       } else security.signingAlgorithm = value;
+    } else if (key === 'store') {
+      if (value !== 'memory' && !/^rediss?:\/\/[^\s]+$/.test(value)) {
+        issues.push({ file, path: key, message: `expected "memory" or a redis:// URL, got "${value}"` });
+      } else config.store = value;
     } else if (key === 'issuer') {
       security.issuer = value;
     } else if (key === 'time_zone') {
@@ -183,4 +207,13 @@ function keySource(value: string, base: string): string | undefined {
   const path = value.startsWith('file:') ? value.slice(5) : value;
   if (path.length === 0 || /\s/.test(path) || path.length > 4096) return undefined;
   return `file:${isAbsolute(path) ? path : resolve(base, path)}`;
+}
+
+/** `max_requests` → `maxRequests`, one level deep (`risk_scores` values keep their keys). */
+function camelKeys(record: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(record)) {
+    out[key.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase())] = value;
+  }
+  return out;
 }
