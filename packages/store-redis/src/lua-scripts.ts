@@ -93,22 +93,43 @@ return {r[1], fmt(r[2]), fmt(r[3])}
 `,
 );
 
-/** KEYS: window zset. ARGV: mode, now, windowMs, weight, ceiling ('none' = no ceiling). */
+/**
+ * KEYS: window zset, its running-sum key. ARGV: mode, now, windowMs, weight, ceiling ('none' = no
+ * ceiling). The sum is kept beside the set and adjusted by the weights of trimmed entries, so a call
+ * costs O(log n + trimmed) instead of reading the whole window; a missing sum is rebuilt from the set.
+ */
 export const ADD_BELOW_SCRIPT = script(
   'addBelow',
   `
+local zkey, skey = KEYS[1], KEYS[2]
 local windowMs = tonumber(ARGV[3])
 local weight = tonumber(ARGV[4])
-trim(KEYS[1], windowMs)
+local cutoff = fmt(now - windowMs)
+local function weightOf(member) return tonumber(string.match(member, '([^:]*)$')) end
+local stored = redis.call('GET', skey)
 local before = 0
-for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  before = before + tonumber(string.match(member, '([^:]*)$'))
+if stored then
+  before = tonumber(stored)
+  local old = redis.call('ZRANGEBYSCORE', zkey, '-inf', cutoff)
+  if #old > 0 then
+    for _, member in ipairs(old) do before = before - weightOf(member) end
+    redis.call('ZREMRANGEBYSCORE', zkey, '-inf', cutoff)
+  end
+  if redis.call('ZCARD', zkey) == 0 or before < 0 then before = 0 end
+else
+  redis.call('ZREMRANGEBYSCORE', zkey, '-inf', cutoff)
+  for _, member in ipairs(redis.call('ZRANGE', zkey, 0, -1)) do before = before + weightOf(member) end
 end
+local after = before
+local recorded = 0
 if weight > 0 and (ARGV[5] == 'none' or before + weight < tonumber(ARGV[5])) then
-  addEntry(KEYS[1], windowMs, ARGV[4])
-  return {fmt(before), fmt(before + weight), 1}
+  addEntry(zkey, windowMs, ARGV[4])
+  after = before + weight
+  recorded = 1
 end
-return {fmt(before), fmt(before), 0}
+redis.call('SET', skey, fmt(after))
+extend(skey, windowMs)
+return {fmt(before), fmt(after), recorded}
 `,
 );
 

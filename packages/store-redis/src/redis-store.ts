@@ -177,7 +177,7 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
       String(requireDuration(windowMs, 'windowMs')),
       String(requireInteger(limit, 'limit', 0, Number.MAX_SAFE_INTEGER)),
     ];
-    const reply = (await this.#run(TAKE_SCRIPT, keys, args)) as [number, string, string];
+    const reply = (await this.#run(TAKE_SCRIPT, [keys[0]], args)) as [number, string, string];
     return { allowed: reply[0] === 1, count: Number(reply[1]), retryAfterMs: Number(reply[2]) };
   }
 
@@ -283,7 +283,7 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
         });
       }
       seen.add(key);
-      keys.push(...this.#windowKeys(key));
+      keys.push(this.#windowKeys(key)[0]);
       args.push(
         String(requireDuration(window.windowMs, `windows[${index}].windowMs`)),
         String(requireInteger(window.limit, `windows[${index}].limit`, 0, Number.MAX_SAFE_INTEGER)),
@@ -324,8 +324,10 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
     );
   }
 
-  #windowKeys(key: string): [string] {
-    return [`${this.#options.keyPrefix}window:{${encodeCallerKey(key)}}`];
+  /** The window's sorted set and its running sum of weights (same hash tag, so one slot). */
+  #windowKeys(key: string): [string, string] {
+    const base = `${this.#options.keyPrefix}window:{${encodeCallerKey(key)}}`;
+    return [base, `${base}:sum`];
   }
 
   #breakerKeys(key: string): [string, string] {
@@ -427,6 +429,8 @@ function createClient(options: RedisStoreOptions): { client: Redis; resolved: Re
     lazyConnect: true,
     // Fail fast and closed: no queue of commands waiting for a connection, no retry of a command.
     enableOfflineQueue: false,
+    // Commands issued in the same tick (many concurrent checks) share one write to the socket.
+    enableAutoPipelining: true,
     maxRetriesPerRequest: 0,
     // A script that ran before the connection dropped must not run twice.
     autoResendUnfulfilledCommands: false,
