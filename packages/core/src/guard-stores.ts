@@ -87,3 +87,47 @@ export interface CircuitBreakerStore {
     settings: BreakerSettings,
   ): Promise<BreakerRecord>;
 }
+
+/** Input of {@link GuardStepStore.guardStep}: the steps of one guarded check; omit a step to skip it. */
+export interface GuardStepInput {
+  /** Ignored by a store that reads its own clock. */
+  readonly now: number;
+  /** Breaker admission, as {@link CircuitBreakerStore.admit}. */
+  readonly breaker?: { readonly key: string; readonly settings: BreakerSettings };
+  /** Rate-limit take, as {@link SlidingWindowStore.take}. */
+  readonly window?: { readonly key: string; readonly windowMs: number; readonly limit: number };
+  /**
+   * Weighted add, as {@link SlidingWindowStore.addBelow} (weight 0 just reads the sum). Its key must
+   * differ from `window.key`.
+   */
+  readonly weights?: {
+    readonly key: string;
+    readonly windowMs: number;
+    readonly weight: number;
+    readonly ceiling: number;
+  };
+}
+
+/**
+ * Outcome of {@link GuardStepStore.guardStep}: one field per step that ran. A step after a refusal did
+ * not run and is absent.
+ */
+export interface GuardStepResult {
+  /** `probe` is true only when the half-open breaker's probe was handed out to this request. */
+  readonly breaker?: BreakerAdmission;
+  readonly window?: WindowTake;
+  readonly weights?: WindowAdd;
+}
+
+/**
+ * Optional port of a shared store that runs every guard step of one check in ONE atomic operation (one
+ * round trip to a remote store). Steps run in order, each only if the previous one passed:
+ * 1. breaker admit — if refused, nothing else happens: no slot is taken, no weight added;
+ * 2. window take — if refused, nothing is recorded and no probe is spent (a half-open breaker keeps
+ *    its probe for a later request);
+ * 3. weights addBelow — its own ceiling refusal records no weight but undoes nothing before it.
+ * Keys are the same keys the separate methods use, so fused and separate calls share state.
+ */
+export interface GuardStepStore {
+  guardStep(input: GuardStepInput): Promise<GuardStepResult>;
+}

@@ -131,7 +131,7 @@ export class CircuitBreaker {
   admitSync(callerKey: string, now: number = this.#clock.now()): CircuitAdmission {
     checkCallerKey('CircuitBreaker', callerKey);
     const admission = this.#requireSync('admitSync').admitSync(this.#prefix + callerKey, now, this.#settings);
-    return admission.admitted ? admission : this.#refusal(callerKey, admission, now);
+    return this.fromAdmission(callerKey, admission, now);
   }
 
   /**
@@ -168,11 +168,28 @@ export class CircuitBreaker {
     );
   }
 
+  /**
+   * The store key and settings {@link CircuitBreaker.admit} uses for `callerKey`, for a store that fuses
+   * several guard steps into one operation (`GuardStepStore`).
+   */
+  stepInput(callerKey: string): { readonly key: string; readonly settings: BreakerSettings } {
+    checkCallerKey('CircuitBreaker', callerKey);
+    return { key: this.#prefix + callerKey, settings: this.#settings };
+  }
+
+  /**
+   * The {@link CircuitAdmission} `admit` would give for a store's `admission` (from a fused guard step)
+   * read at `now`.
+   */
+  fromAdmission(callerKey: string, admission: BreakerAdmission, now: number): CircuitAdmission {
+    return admission.admitted ? admission : this.#refusal(callerKey, admission, now);
+  }
+
   async #admitAsync(callerKey: string): Promise<CircuitAdmission> {
     checkCallerKey('CircuitBreaker', callerKey);
     const now = this.#clock.now();
     const admission = await this.#store.admit(this.#prefix + callerKey, now, this.#settings);
-    return admission.admitted ? admission : this.#refusal(callerKey, admission, now);
+    return this.fromAdmission(callerKey, admission, now);
   }
 
   #requireSync(method: string): CircuitBreakerStoreSync {

@@ -9,6 +9,7 @@ export type {
   RateLimitAdmission,
   RateLimitGuardOptions,
   RateLimitRefusalCode,
+  RateLimitStepInput,
   RateLimitToken,
 } from './rate-limit-guard.js';
 export { RateLimiter } from './rate-limiter.js';

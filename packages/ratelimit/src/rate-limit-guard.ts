@@ -2,6 +2,8 @@ import {
   AgentSafeError,
   type CircuitBreakerStore,
   type Clock,
+  type GuardStepInput,
+  type GuardStepResult,
   type SlidingWindowStore,
   systemClock,
 } from '@agent-safe/core';
@@ -65,6 +67,11 @@ export class RateLimitToken {
   }
 }
 
+/** The rate-limit part of a fused guard step (`GuardStepInput` without `now` and `weights`). */
+export type RateLimitStepInput = Pick<GuardStepInput, 'breaker'> & {
+  readonly window: NonNullable<GuardStepInput['window']>;
+};
+
 /** Default sliding window of the guard, in seconds. */
 export const DEFAULT_RATE_LIMIT_WINDOW_SECONDS = 60;
 /** Default breaker cooldown of the guard, in seconds. */
@@ -94,6 +101,12 @@ const DONE: Promise<void> = Promise.resolve();
  * - A half-open trial request that is itself rate-limited pauses the caller for another cooldown (a
  *   caller still flooding when the pause ends stays paused).
  * - A store failure rejects the returned promise with the store's error; the caller must fail closed.
+ *
+ * With a store that fuses guard steps (`GuardStepStore`), {@link RateLimitGuard.stepInput} and
+ * {@link RateLimitGuard.fromStep} replace `before` with one store operation and give the same
+ * admissions. One difference, by the port's design: a half-open trial request that is rate-limited
+ * takes no probe, so the breaker stays half-open (rather than pausing for another cooldown) and the
+ * caller's next request within its limit becomes the trial.
  */
 export class RateLimitGuard {
   readonly limiter: RateLimiter;
@@ -218,6 +231,34 @@ export class RateLimitGuard {
     return this.breaker.record(token.callerKey, denied === true, token.probe).then(() => undefined);
   }
 
+  /**
+   * The breaker and window steps `before(callerKey)` would take, with the same keys and settings, for a
+   * store's `guardStep`. Throws (INPUT_INVALID) for an empty caller key, as `before` rejects.
+   */
+  stepInput(callerKey: string): RateLimitStepInput {
+    const window = this.limiter.stepInput(callerKey);
+    return this.breaker === undefined ? { window } : { breaker: this.breaker.stepInput(callerKey), window };
+  }
+
+  /**
+   * The admission `before(callerKey)` gives, from the `result` of a `guardStep` run at `now` on
+   * {@link RateLimitGuard.stepInput}. The token works with {@link RateLimitGuard.after} as usual. Throws
+   * (INTERNAL) when the result lacks a step that must have run: the caller fails closed.
+   */
+  fromStep(callerKey: string, result: GuardStepResult, now: number): RateLimitAdmission {
+    let probe = false;
+    if (this.breaker !== undefined) {
+      const admission = this.breaker.fromAdmission(callerKey, requireStep(result?.breaker, 'breaker'), now);
+      if (!admission.admitted) return this.#breakerRefusal(admission);
+      probe = admission.probe;
+    }
+    const check = this.limiter.fromTake(callerKey, requireStep(result?.window, 'window'));
+    if (!check.allowed) {
+      return { ok: false, code: 'RATE_LIMITED', reason: check.reason!, retryAfterMs: check.retryAfterMs };
+    }
+    return { ok: true, token: new RateLimitToken(this, callerKey, probe) };
+  }
+
   async #beforeAsync(callerKey: string): Promise<RateLimitAdmission> {
     let probe = false;
     if (this.breaker !== undefined) {
@@ -241,4 +282,11 @@ export class RateLimitGuard {
       ...(admission.retryAfterMs === undefined ? {} : { retryAfterMs: admission.retryAfterMs }),
     };
   }
+}
+
+function requireStep<T>(value: T | undefined, step: string): T {
+  if (typeof value === 'object' && value !== null) return value;
+  throw new AgentSafeError('INTERNAL', `RateLimitGuard.fromStep: the guard store returned no ${step} step`, {
+    issues: [{ message: 'the store must answer every step of the input it was given', path: step }],
+  });
 }

@@ -104,13 +104,28 @@ export class RateLimiter {
     if (this.#syncStore === undefined) {
       throw new AgentSafeError('USAGE', 'RateLimiter.checkSync needs a store with takeSync; use check()');
     }
-    const take = this.#syncStore.takeSync(
-      this.#prefix + callerKey,
-      this.#clock.now(),
-      this.#windowMs,
-      this.maxRequests,
-    );
-    return take.allowed ? take : this.#refusal(callerKey, take);
+    const take = this.#syncStore.takeSync(this.#prefix + callerKey, now, this.#windowMs, this.maxRequests);
+    return this.fromTake(callerKey, take);
+  }
+
+  /**
+   * The store key, window and limit {@link RateLimiter.check} uses for `callerKey`, for a store that
+   * fuses several guard steps into one operation (`GuardStepStore`).
+   */
+  stepInput(callerKey: string): { readonly key: string; readonly windowMs: number; readonly limit: number } {
+    checkCallerKey('RateLimiter', callerKey);
+    return { key: this.#prefix + callerKey, windowMs: this.#windowMs, limit: this.maxRequests };
+  }
+
+  /** The {@link RateLimitCheck} `check` would give for a store's `take` (from a fused guard step). */
+  fromTake(callerKey: string, take: WindowTake): RateLimitCheck {
+    if (take.allowed) return take;
+    return {
+      allowed: false,
+      count: take.count,
+      retryAfterMs: take.retryAfterMs,
+      reason: `Rate limit exceeded for caller '${callerKey}': ${this.maxRequests} requests per ${this.windowSeconds}s window.`,
+    };
   }
 
   async #checkAsync(callerKey: string): Promise<RateLimitCheck> {
@@ -121,16 +136,7 @@ export class RateLimiter {
       this.#windowMs,
       this.maxRequests,
     );
-    return take.allowed ? take : this.#refusal(callerKey, take);
-  }
-
-  #refusal(callerKey: string, take: WindowTake): RateLimitCheck {
-    return {
-      allowed: false,
-      count: take.count,
-      retryAfterMs: take.retryAfterMs,
-      reason: `Rate limit exceeded for caller '${callerKey}': ${this.maxRequests} requests per ${this.windowSeconds}s window.`,
-    };
+    return this.fromTake(callerKey, take);
   }
 }
 

@@ -2,6 +2,8 @@ import {
   AgentSafeError,
   type Clock,
   type DecisionResult,
+  type GuardStepInput,
+  type GuardStepResult,
   InMemorySlidingWindowStore,
   type Issue,
   RISK_CLASSES,
@@ -65,6 +67,9 @@ export interface CumulativeRiskOutcome {
   /** Why the result changed; absent when it did not. */
   readonly reason?: string;
 }
+
+/** The cumulative-risk part of a fused guard step (`GuardStepInput['weights']`). */
+export type CumulativeRiskStepInput = NonNullable<GuardStepInput['weights']>;
 
 const OPTION_NAMES = [
   'windowSeconds',
@@ -135,7 +140,7 @@ export class CumulativeRiskTracker {
     const invalid = checkInput(input);
     if (invalid !== undefined) return Promise.resolve(invalid);
     const charged = this.#chargedKey(input);
-    const points = input.result === 'DENY' ? 0 : this.riskScores[input.effectiveRisk];
+    const points = this.#points(input);
     const now = this.#clock.now();
     const key = this.#prefix + charged.key;
     if (this.#syncStore !== undefined) {
@@ -149,6 +154,49 @@ export class CumulativeRiskTracker {
     return this.#store
       .addBelow(key, now, this.#windowMs, points, this.#ceiling(points))
       .then((added) => this.#outcome(input, charged, points, added));
+  }
+
+  /**
+   * The weighted add `apply(input)` would make, with the same key, window, points and ceiling, for a
+   * store's `guardStep` (a DENY adds weight 0, which only reads the score). Undefined for malformed
+   * input, which {@link CumulativeRiskTracker.fromStep} answers without the store.
+   */
+  stepInput(input: CumulativeRiskInput): CumulativeRiskStepInput | undefined {
+    if (checkInput(input) !== undefined) return undefined;
+    const points = this.#points(input);
+    return {
+      key: this.#prefix + this.#chargedKey(input).key,
+      windowMs: this.#windowMs,
+      weight: points,
+      ceiling: this.#ceiling(points),
+    };
+  }
+
+  /**
+   * The outcome `apply(input)` gives, from the `result` of a `guardStep` run on
+   * {@link CumulativeRiskTracker.stepInput}. Throws (INTERNAL) when the result lacks the weights step:
+   * the caller fails closed.
+   */
+  fromStep(input: CumulativeRiskInput, result: GuardStepResult): CumulativeRiskOutcome {
+    const invalid = checkInput(input);
+    if (invalid !== undefined) return invalid;
+    const added = result?.weights;
+    if (typeof added !== 'object' || added === null) {
+      throw new AgentSafeError(
+        'INTERNAL',
+        'CumulativeRiskTracker.fromStep: the guard store returned no weights step',
+        {
+          issues: [
+            { message: 'the store must answer every step of the input it was given', path: 'weights' },
+          ],
+        },
+      );
+    }
+    return this.#outcome(input, this.#chargedKey(input), this.#points(input), added);
+  }
+
+  #points(input: CumulativeRiskInput): number {
+    return input.result === 'DENY' ? 0 : this.riskScores[input.effectiveRisk];
   }
 
   // A zero-point request records nothing whatever the ceiling: Infinity just reads the score.

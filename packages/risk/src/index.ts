@@ -8,5 +8,6 @@ export type {
   CumulativeRiskInput,
   CumulativeRiskOptions,
   CumulativeRiskOutcome,
+  CumulativeRiskStepInput,
   RiskScores,
 } from './cumulative-risk.js';

@@ -1,7 +1,9 @@
 // Benchmarks AgentSafe.check() on dist: (1) without audit, one caller at a time (the policy path plus
 // the facade), (2) with the durable audit log (fsync, group commit) at 64 concurrent callers.
 // Run: pnpm --filter @agent-safe/sdk build && pnpm --filter @agent-safe/sdk bench
+import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentSafe } from '../dist/index.js';
@@ -92,6 +94,93 @@ async function withoutAudit() {
   );
 }
 
+async function withInMemoryGuards() {
+  const guards = {
+    rateLimit: {
+      maxRequests: 1_000_000_000,
+      windowSeconds: 60,
+      circuitBreakerThreshold: 1_000_000_000,
+      circuitBreakerCooldownSeconds: 60,
+    },
+    cumulativeRisk: { windowSeconds: 1, escalationThreshold: 1_000_000_000, denyThreshold: 2_000_000_000 },
+  };
+  const plain = await measureChecks(
+    'check() without audit, no guards',
+    new AgentSafe({ cwd: dir, config: false, auditLog: false }),
+    requests,
+  );
+  const guarded = await measureChecks(
+    'check() without audit, in-memory rate limit + breaker + cumulative risk',
+    new AgentSafe({ cwd: dir, config: false, auditLog: false, ...guards }),
+    requests,
+  );
+  console.log(`  guards add ${Math.round(guarded - plain)} ns at p50`);
+}
+
+async function freePort() {
+  return await new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function withRedisGuards() {
+  const port = await freePort();
+  const redis = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  redis.on('error', () => undefined);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const safe = new AgentSafe({
+      cwd: dir,
+      config: false,
+      auditLog: false,
+      store: `redis://127.0.0.1:${port}`,
+      rateLimit: {
+        maxRequests: 1_000_000_000,
+        windowSeconds: 60,
+        circuitBreakerThreshold: 1_000_000_000,
+        circuitBreakerCooldownSeconds: 60,
+      },
+      cumulativeRisk: { windowSeconds: 1, escalationThreshold: 1_000_000_000, denyThreshold: 2_000_000_000 },
+    });
+    const callers = requests.map((request, index) => ({
+      ...request,
+      caller: typeof request.caller === 'string' ? `bench-${index}` : request.caller,
+    }));
+    for (let i = 0; i < 2000; i++) await safe.check(callers[i % callers.length]);
+    const total = Math.min(CHECKS, 20_000);
+    const latencies = new Float64Array(total);
+    let next = 0;
+    const started = performance.now();
+    async function caller() {
+      while (true) {
+        const index = next++;
+        if (index >= total) return;
+        const t0 = performance.now();
+        const decision = await safe.check(callers[index % callers.length]);
+        if (decision.errors.some((error) => error.code === 'INTERNAL')) throw new Error(decision.reason);
+        latencies[index] = performance.now() - t0;
+      }
+    }
+    await Promise.all(Array.from({ length: CONCURRENCY }, caller));
+    const seconds = (performance.now() - started) / 1000;
+    await safe.close();
+    const at = percentiles(latencies);
+    console.log(
+      `check() with Redis guards (rate limit + breaker + cumulative risk), ${CONCURRENCY} concurrent, ${total} checks: ${Math.round(total / seconds).toLocaleString('en-US')} checks/s, p50 ${at(0.5).toFixed(2)} ms, p99 ${at(0.99).toFixed(2)} ms`,
+    );
+  } finally {
+    redis.kill('SIGKILL');
+  }
+}
+
 async function withDurableAudit() {
   const safe = new AgentSafe({
     cwd: dir,
@@ -128,7 +217,9 @@ try {
       .join(' ')}`,
   );
   await withoutAudit();
+  await withInMemoryGuards();
   await withDurableAudit();
+  await withRedisGuards();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

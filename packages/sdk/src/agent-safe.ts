@@ -267,7 +267,14 @@ export class AgentSafe {
     let guards: Guards | undefined = this.#guardsReady;
     try {
       guards ??= await this.#loadGuards();
-      const admission = malformed ? undefined : await guards.before(caller.agentId);
+      const { admission, risk: applied } = malformed
+        ? {}
+        : await guards.admit({
+            callerKey: caller.agentId,
+            rootKey: caller.delegationChain[0]?.agentId,
+            effectiveRisk: evaluation.effectiveRisk,
+            result: evaluation.result,
+          });
       if (admission && !admission.ok) {
         return {
           evaluation: denyEvaluation(evaluation, admission.reason, {
@@ -278,13 +285,7 @@ export class AgentSafe {
         };
       }
       let risk: RiskOutcome | undefined;
-      if (guards.risk && evaluation.effectiveRisk && !malformed) {
-        const applied = await guards.applyRisk({
-          callerKey: caller.agentId,
-          rootKey: caller.delegationChain[0]?.agentId,
-          effectiveRisk: evaluation.effectiveRisk,
-          result: evaluation.result,
-        })!;
+      if (applied) {
         risk = {
           score: applied.cumulativeRiskScore,
           riskClass: applied.cumulativeRiskClass,

@@ -2,12 +2,20 @@ import {
   AgentSafeError,
   type CircuitBreakerStore,
   type Clock,
+  type GuardStepInput,
+  type GuardStepStore,
   type NonceStore,
   type RiskClass,
   type SlidingWindowStore,
 } from '@agent-safe/core';
-import { RateLimitGuard, type RateLimitGuardOptions, type RateLimitToken } from '@agent-safe/ratelimit';
 import {
+  type RateLimitAdmission,
+  RateLimitGuard,
+  type RateLimitGuardOptions,
+  type RateLimitToken,
+} from '@agent-safe/ratelimit';
+import {
+  type CumulativeRiskInput,
   type CumulativeRiskOptions,
   type CumulativeRiskOutcome,
   CumulativeRiskTracker,
@@ -19,8 +27,30 @@ export type RateLimitOptions = Omit<RateLimitGuardOptions, 'windowStore' | 'brea
 /** Cumulative risk settings (the seeds' `cumulative_risk`). */
 export type CumulativeRiskSettings = Omit<CumulativeRiskOptions, 'store' | 'clock' | 'keyPrefix'>;
 
-/** A store shared by every guard: windows, breakers and (for ticket validators) nonces. */
-export type SharedStore = SlidingWindowStore & CircuitBreakerStore & NonceStore & { close?(): Promise<void> };
+/**
+ * A store shared by every guard: windows, breakers and (for ticket validators) nonces. With `guardStep`
+ * (a `GuardStepStore`, as RedisStore), each check's guard steps are one store operation.
+ */
+export type SharedStore = SlidingWindowStore &
+  CircuitBreakerStore &
+  NonceStore &
+  Partial<GuardStepStore> & { close?(): Promise<void> };
+
+/** What the guards need to know of one request after policy evaluation. */
+export interface GuardedRequest {
+  readonly callerKey: string;
+  readonly rootKey: string | undefined;
+  /** Null or absent when the policy gave none; cumulative risk is then not applied. */
+  readonly effectiveRisk: RiskClass | null | undefined;
+  readonly result: 'ALLOW' | 'DENY' | 'REQUIRE_APPROVAL';
+}
+
+/** Outcome of {@link Guards.admit}: the rate-limit admission and the cumulative risk, when configured. */
+export interface GuardedOutcome {
+  /** Absent without a rate limit. When refused, cumulative risk was not applied. */
+  readonly admission?: RateLimitAdmission;
+  readonly risk?: CumulativeRiskOutcome;
+}
 
 /**
  * Where guard state lives: `'memory'` (default; this process only), a Redis URL
@@ -43,17 +73,22 @@ export class Guards {
   readonly store: SharedStore | undefined;
   /** Names the store in refusals, e.g. `Redis store at 127.0.0.1:6379`. */
   readonly storeName: string;
+  readonly #clock: Clock;
+  readonly #stepStore: GuardStepStore | undefined;
 
   private constructor(
     rate: RateLimitGuard | undefined,
     risk: CumulativeRiskTracker | undefined,
     store: SharedStore | undefined,
     storeName: string,
+    clock: Clock,
   ) {
     this.rate = rate;
     this.risk = risk;
     this.store = store;
     this.storeName = storeName;
+    this.#clock = clock;
+    this.#stepStore = typeof store?.guardStep === 'function' ? (store as GuardStepStore) : undefined;
   }
 
   /** True when the store is a Redis URL, which needs an (asynchronous) connection. */
@@ -69,7 +104,7 @@ export class Guards {
   static async create(options: GuardsOptions): Promise<Guards> {
     if (!Guards.remote(options.store)) return Guards.createLocal(options);
     const { RedisStore } = await import('@agent-safe/store-redis');
-    const redis = await RedisStore.connect({ url: options.store });
+    const redis = await RedisStore.connect({ url: options.store, connections: 2 });
     return Guards.#build(options, redis, `Redis store at ${redis.address}`);
   }
 
@@ -94,7 +129,47 @@ export class Guards {
           ...(store ? { store } : {}),
         })
       : undefined;
-    return new Guards(rate, risk, store, storeName);
+    return new Guards(rate, risk, store, storeName, options.clock);
+  }
+
+  /**
+   * Rate limit and breaker, then (if admitted) cumulative risk of one evaluated request. With a store
+   * that fuses guard steps this is ONE store operation, with the same answers as the separate calls.
+   * Rejects when a store fails; the caller fails closed.
+   */
+  async admit(request: GuardedRequest): Promise<GuardedOutcome> {
+    const riskInput = this.#riskInput(request);
+    if (this.#stepStore !== undefined) return this.#admitFused(this.#stepStore, request.callerKey, riskInput);
+    const admission = await this.before(request.callerKey);
+    if (admission !== undefined && !admission.ok) return { admission };
+    const risk = riskInput === undefined ? undefined : await this.risk!.apply(riskInput);
+    return { ...(admission ? { admission } : {}), ...(risk ? { risk } : {}) };
+  }
+
+  async #admitFused(
+    store: GuardStepStore,
+    callerKey: string,
+    riskInput: CumulativeRiskInput | undefined,
+  ): Promise<GuardedOutcome> {
+    const now = this.#clock.now();
+    const rate = this.rate?.stepInput(callerKey);
+    const weights = riskInput === undefined ? undefined : this.risk!.stepInput(riskInput);
+    const input: GuardStepInput = { now, ...rate, ...(weights ? { weights } : {}) };
+    const result = rate === undefined && weights === undefined ? {} : await store.guardStep(input);
+    const admission = rate === undefined ? undefined : this.rate!.fromStep(callerKey, result, now);
+    if (admission !== undefined && !admission.ok) return { admission };
+    const risk = riskInput === undefined ? undefined : this.risk!.fromStep(riskInput, result);
+    return { ...(admission ? { admission } : {}), ...(risk ? { risk } : {}) };
+  }
+
+  #riskInput(request: GuardedRequest): CumulativeRiskInput | undefined {
+    if (this.risk === undefined || !request.effectiveRisk) return undefined;
+    return {
+      callerKey: request.callerKey,
+      rootKey: request.rootKey,
+      effectiveRisk: request.effectiveRisk,
+      result: request.result,
+    };
   }
 
   /** Admission before policy evaluation. */
@@ -102,16 +177,6 @@ export class Guards {
     const rate = this.rate;
     if (!rate) return undefined;
     return rate.isSynchronous ? rate.beforeSync(callerKey) : rate.before(callerKey);
-  }
-
-  /** Cumulative risk after policy evaluation. */
-  applyRisk(input: {
-    callerKey: string;
-    rootKey: string | undefined;
-    effectiveRisk: RiskClass;
-    result: 'ALLOW' | 'DENY' | 'REQUIRE_APPROVAL';
-  }): Promise<CumulativeRiskOutcome> | undefined {
-    return this.risk?.apply(input);
   }
 
   /** Records the final decision of an admitted request (DENYs feed the circuit breaker). */

@@ -42,6 +42,39 @@ local function addEntry(zkey, windowMs, weight)
   redis.call('ZADD', zkey, score, score .. ':' .. n .. ':' .. weight)
   extend(zkey, windowMs)
 end
+-- The running sum of a weighted window is kept beside the set and adjusted by the weights of trimmed
+-- entries, so a call costs O(log n + trimmed) instead of reading the whole window; a missing sum is
+-- rebuilt from the set. weightArg is the weight as passed (it becomes the member's suffix); ceilingArg
+-- is a number or 'none'.
+local function weightOf(member) return tonumber(string.match(member, '([^:]*)$')) end
+local function addBelow(zkey, skey, windowMs, weightArg, ceilingArg)
+  local weight = tonumber(weightArg)
+  local cutoff = fmt(now - windowMs)
+  local stored = redis.call('GET', skey)
+  local before = 0
+  if stored then
+    before = tonumber(stored)
+    local old = redis.call('ZRANGEBYSCORE', zkey, '-inf', cutoff)
+    if #old > 0 then
+      for _, member in ipairs(old) do before = before - weightOf(member) end
+      redis.call('ZREMRANGEBYSCORE', zkey, '-inf', cutoff)
+    end
+    if redis.call('ZCARD', zkey) == 0 or before < 0 then before = 0 end
+  else
+    redis.call('ZREMRANGEBYSCORE', zkey, '-inf', cutoff)
+    for _, member in ipairs(redis.call('ZRANGE', zkey, 0, -1)) do before = before + weightOf(member) end
+  end
+  local after = before
+  local recorded = 0
+  if weight > 0 and (ceilingArg == 'none' or before + weight < tonumber(ceilingArg)) then
+    addEntry(zkey, windowMs, weightArg)
+    after = before + weight
+    recorded = 1
+  end
+  redis.call('SET', skey, fmt(after))
+  extend(skey, windowMs)
+  return {before, after, recorded}
+end
 local function takeCheck(zkey, windowMs, limit)
   trim(zkey, windowMs)
   local count = redis.call('ZCARD', zkey)
@@ -95,41 +128,13 @@ return {r[1], fmt(r[2]), fmt(r[3])}
 
 /**
  * KEYS: window zset, its running-sum key. ARGV: mode, now, windowMs, weight, ceiling ('none' = no
- * ceiling). The sum is kept beside the set and adjusted by the weights of trimmed entries, so a call
- * costs O(log n + trimmed) instead of reading the whole window; a missing sum is rebuilt from the set.
+ * ceiling).
  */
 export const ADD_BELOW_SCRIPT = script(
   'addBelow',
   `
-local zkey, skey = KEYS[1], KEYS[2]
-local windowMs = tonumber(ARGV[3])
-local weight = tonumber(ARGV[4])
-local cutoff = fmt(now - windowMs)
-local function weightOf(member) return tonumber(string.match(member, '([^:]*)$')) end
-local stored = redis.call('GET', skey)
-local before = 0
-if stored then
-  before = tonumber(stored)
-  local old = redis.call('ZRANGEBYSCORE', zkey, '-inf', cutoff)
-  if #old > 0 then
-    for _, member in ipairs(old) do before = before - weightOf(member) end
-    redis.call('ZREMRANGEBYSCORE', zkey, '-inf', cutoff)
-  end
-  if redis.call('ZCARD', zkey) == 0 or before < 0 then before = 0 end
-else
-  redis.call('ZREMRANGEBYSCORE', zkey, '-inf', cutoff)
-  for _, member in ipairs(redis.call('ZRANGE', zkey, 0, -1)) do before = before + weightOf(member) end
-end
-local after = before
-local recorded = 0
-if weight > 0 and (ARGV[5] == 'none' or before + weight < tonumber(ARGV[5])) then
-  addEntry(zkey, windowMs, ARGV[4])
-  after = before + weight
-  recorded = 1
-end
-redis.call('SET', skey, fmt(after))
-extend(skey, windowMs)
-return {fmt(before), fmt(after), recorded}
+local r = addBelow(KEYS[1], KEYS[2], tonumber(ARGV[3]), ARGV[4], ARGV[5])
+return {fmt(r[1]), fmt(r[2]), r[3]}
 `,
 );
 
@@ -232,6 +237,41 @@ return out
 `,
 );
 
+/**
+ * KEYS: breaker hash, window zset, weights zset, weights running sum (unused ones: any key).
+ * ARGV: mode, now, hasBreaker, cooldownMs, idleMs, hasWindow, windowMs, limit, hasWeights,
+ * weightsWindowMs, weight, ceiling ('none' = no ceiling).
+ * Reply: breaker admitted, state, openUntil, probe; window allowed, count, retryAfterMs; weights before,
+ * after, recorded. Each step runs only when the one before it passed; a refused window spends no probe.
+ */
+export const GUARD_STEP_SCRIPT = script(
+  'guardStep',
+  `
+local hasBreaker, hasWindow, hasWeights = ARGV[3] == '1', ARGV[6] == '1', ARGV[9] == '1'
+local cooldownMs, idleMs = tonumber(ARGV[4]), tonumber(ARGV[5])
+local admission = {1, 'closed', '0', 0}
+if hasBreaker then
+  admission = breakerAdmit(KEYS[1], cooldownMs, idleMs, false)
+  if admission[1] == 0 then return {0, admission[2], admission[3], 0, 0, '0', '0', '0', '0', 0} end
+end
+local take = {1, 0, 0}
+if hasWindow then
+  local windowMs = tonumber(ARGV[7])
+  take = takeCheck(KEYS[2], windowMs, tonumber(ARGV[8]))
+  if take[1] == 0 then
+    return {1, admission[2], admission[3], 0, 0, fmt(take[2]), fmt(take[3]), '0', '0', 0}
+  end
+  addEntry(KEYS[2], windowMs, '1')
+  take[2] = take[2] + 1
+end
+if hasBreaker then admission = breakerAdmit(KEYS[1], cooldownMs, idleMs, true) end
+local added = {0, 0, 0}
+if hasWeights then added = addBelow(KEYS[3], KEYS[4], tonumber(ARGV[10]), ARGV[11], ARGV[12]) end
+return {1, admission[2], admission[3], admission[4], 1, fmt(take[2]), fmt(take[3]),
+  fmt(added[1]), fmt(added[2]), added[3]}
+`,
+);
+
 /** Every script, for loading them once at connect. */
 export const ALL_SCRIPTS: readonly LuaScript[] = [
   TAKE_SCRIPT,
@@ -240,4 +280,5 @@ export const ALL_SCRIPTS: readonly LuaScript[] = [
   RECORD_SCRIPT,
   CONSUME_SCRIPT,
   GUARD_CHECK_SCRIPT,
+  GUARD_STEP_SCRIPT,
 ];

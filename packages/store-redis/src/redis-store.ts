@@ -5,6 +5,9 @@ import {
   type BreakerSettings,
   type BreakerStateName,
   type CircuitBreakerStore,
+  type GuardStepInput,
+  type GuardStepResult,
+  type GuardStepStore,
   type NonceStore,
   type SlidingWindowStore,
   type WindowAdd,
@@ -17,6 +20,7 @@ import {
   ALL_SCRIPTS,
   CONSUME_SCRIPT,
   GUARD_CHECK_SCRIPT,
+  GUARD_STEP_SCRIPT,
   type LuaScript,
   RECORD_SCRIPT,
   TAKE_SCRIPT,
@@ -62,6 +66,12 @@ export interface RedisStoreOptions {
   readonly nonceGraceMs?: number;
   /** An open or half-open breaker nobody touches is forgotten (closes) after this long; default 1 day. */
   readonly breakerIdleMs?: number;
+  /**
+   * Connections used round-robin (1–16, default 1). A second connection lets this process encode and
+   * decode one batch of pipelined scripts while Redis runs the other, which raises throughput under many
+   * concurrent checks; Redis itself still runs one script at a time, so atomicity is unchanged.
+   */
+  readonly connections?: number;
 }
 
 /** One rate-limit window of a {@link RedisStore.guardCheck}. */
@@ -102,6 +112,8 @@ export interface GuardCheckResult {
 /** Most windows in one {@link RedisStore.guardCheck}. */
 export const MAX_GUARD_WINDOWS = 16;
 
+/** Most connections one {@link RedisStore} opens. */
+const MAX_CONNECTIONS = 16;
 const MAX_NONCE_TTL_MS = 100 * 366 * 86_400_000;
 const DEFAULT_PORT = 6379;
 
@@ -121,20 +133,21 @@ interface ResolvedOptions {
  * operation rejects with an `INTERNAL` AgentSafeError within about `commandTimeoutMs` (no offline queue,
  * no retries of a command), while the connection keeps reconnecting with backoff in the background.
  */
-export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, NonceStore {
-  readonly #client: Redis;
+export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, NonceStore, GuardStepStore {
+  readonly #clients: readonly Redis[];
   readonly #options: ResolvedOptions;
+  #next = 0;
   #closed = false;
 
-  private constructor(client: Redis, options: ResolvedOptions) {
-    this.#client = client;
+  private constructor(clients: readonly Redis[], options: ResolvedOptions) {
+    this.#clients = clients;
     this.#options = options;
   }
 
   /** Connects, loads the scripts and resolves when Redis answers; rejects (`INTERNAL`) otherwise. */
   static async connect(options: RedisStoreOptions = {}): Promise<RedisStore> {
-    const { client, resolved } = createClient(options);
-    const store = new RedisStore(client, resolved);
+    const { clients, resolved } = createClients(options);
+    const store = new RedisStore(clients, resolved);
     let timer: NodeJS.Timeout | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
@@ -143,11 +156,11 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
           resolved.connectTimeoutMs,
         );
       });
-      await Promise.race([client.connect(), timeout]);
-      for (const script of ALL_SCRIPTS) await client.call('SCRIPT', 'LOAD', script.source);
+      await Promise.race([Promise.all(clients.map((client) => client.connect())), timeout]);
+      for (const script of ALL_SCRIPTS) await clients[0]!.call('SCRIPT', 'LOAD', script.source);
     } catch (error) {
       // Disconnecting an ended client arms a 2 s timer for a socket that is already gone.
-      if (client.status !== 'end') client.disconnect();
+      for (const client of clients) if (client.status !== 'end') client.disconnect();
       throw store.#failure(error, 'connect');
     } finally {
       clearTimeout(timer);
@@ -189,12 +202,11 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
     ceiling: number,
   ): Promise<WindowAdd> {
     const keys = this.#windowKeys(requireKey(key));
-    const limit = requireCeiling(ceiling, 'ceiling');
     const args = [
       this.#now(now),
       String(requireDuration(windowMs, 'windowMs')),
       String(requireWeight(weight, 'weight')),
-      limit === Number.POSITIVE_INFINITY ? 'none' : String(Math.max(limit, -Number.MAX_VALUE)),
+      ceilingArgument(ceiling, 'ceiling'),
     ];
     const reply = (await this.#run(ADD_BELOW_SCRIPT, keys, args)) as [string, string, number];
     return { before: Number(reply[0]), after: Number(reply[1]), recorded: reply[2] === 1 };
@@ -202,7 +214,7 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
 
   async clear(key: string): Promise<void> {
     const keys = this.#windowKeys(requireKey(key));
-    await this.#call('clear', () => this.#client.call('DEL', ...keys));
+    await this.#call('clear', () => this.#client().call('DEL', ...keys));
   }
 
   async admit(key: string, now: number, settings: BreakerSettings): Promise<BreakerAdmission> {
@@ -302,15 +314,108 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
     return { allowed: reply[0] === 1, windows, ...(breaker ? { breaker: admission } : {}) };
   }
 
+  /**
+   * Breaker admit, window take and weighted add of one check in ONE round trip and one atomic step, with
+   * the semantics of {@link GuardStepStore}: a refused breaker stops everything, a refused window records
+   * nothing and spends no probe, then the weights are added below their ceiling. Keys are those of
+   * `admit`, `take` and `addBelow`, so fused and separate calls share state.
+   */
+  async guardStep(input: GuardStepInput): Promise<GuardStepResult> {
+    if (typeof input !== 'object' || input === null) {
+      throw new AgentSafeError('USAGE', 'RedisStore.guardStep: pass { now, breaker?, window?, weights? }', {
+        issues: [{ path: 'input', message: 'pass an object' }],
+      });
+    }
+    const { breaker, window, weights } = input;
+    const none = `${this.#options.keyPrefix}none`;
+    const keys = [none, none, none, none];
+    const args = [this.#now(input.now)];
+    if (breaker === undefined) {
+      args.push('0', '1', '1');
+    } else {
+      const settings = requireBreakerSettings(breaker?.settings, 'breaker.settings');
+      keys[0] = this.#breakerKeys(requireKey(breaker.key, 'breaker.key'))[0];
+      args.push('1', String(settings.cooldownMs), String(this.#idleMs(settings)));
+    }
+    if (window === undefined) {
+      args.push('0', '1', '0');
+    } else {
+      keys[1] = this.#windowKeys(requireKey(window?.key, 'window.key'))[0];
+      args.push(
+        '1',
+        String(requireDuration(window.windowMs, 'window.windowMs')),
+        String(requireInteger(window.limit, 'window.limit', 0, Number.MAX_SAFE_INTEGER)),
+      );
+    }
+    if (weights === undefined) {
+      args.push('0', '1', '0', 'none');
+    } else {
+      const key = requireKey(weights?.key, 'weights.key');
+      // One zset would then hold both unit takes and weights, and the running sum would miss the takes.
+      if (window !== undefined && key === window.key) {
+        throw new AgentSafeError('USAGE', 'RedisStore.guardStep: weights.key must differ from window.key', {
+          issues: [{ path: 'weights.key', message: 'namespace the keys, e.g. "rate-limit:" and "risk:"' }],
+        });
+      }
+      [keys[2], keys[3]] = this.#windowKeys(key);
+      args.push(
+        '1',
+        String(requireDuration(weights.windowMs, 'weights.windowMs')),
+        String(requireWeight(weights.weight, 'weights.weight')),
+        ceilingArgument(weights.ceiling, 'weights.ceiling'),
+      );
+    }
+    const reply = (await this.#run(GUARD_STEP_SCRIPT, keys, args)) as [
+      number,
+      string,
+      string,
+      number,
+      number,
+      string,
+      string,
+      string,
+      string,
+      number,
+    ];
+    const admitted = reply[0] === 1;
+    const allowed = admitted && reply[4] === 1;
+    return {
+      ...(breaker === undefined ? {} : { breaker: toAdmission([reply[0], reply[1], reply[2], reply[3]]) }),
+      ...(window === undefined || !admitted
+        ? {}
+        : {
+            window: {
+              allowed: reply[4] === 1,
+              count: Number(reply[5]),
+              retryAfterMs: Number(reply[6]),
+            },
+          }),
+      ...(weights === undefined || !allowed
+        ? {}
+        : { weights: { before: Number(reply[7]), after: Number(reply[8]), recorded: reply[9] === 1 } }),
+    };
+  }
+
   /** Closes the connection; later operations reject. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      await this.#client.quit();
-    } catch {
-      this.#client.disconnect();
-    }
+    await Promise.all(
+      this.#clients.map(async (client) => {
+        try {
+          await client.quit();
+        } catch {
+          client.disconnect();
+        }
+      }),
+    );
+  }
+
+  #client(): Redis {
+    const clients = this.#clients;
+    if (clients.length === 1) return clients[0]!;
+    this.#next = (this.#next + 1) % clients.length;
+    return clients[this.#next]!;
   }
 
   #now(now: number): string {
@@ -338,12 +443,13 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
   async #run(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     const mode = this.#options.time;
     return this.#call(script.name, async () => {
+      const client = this.#client();
       try {
-        return await this.#client.call('EVALSHA', script.sha, keys.length, ...keys, mode, ...args);
+        return await client.call('EVALSHA', script.sha, keys.length, ...keys, mode, ...args);
       } catch (error) {
         // A restarted or flushed server forgets loaded scripts; EVAL runs and caches the source again.
         if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-        return await this.#client.call('EVAL', script.source, keys.length, ...keys, mode, ...args);
+        return await client.call('EVAL', script.source, keys.length, ...keys, mode, ...args);
       }
     });
   }
@@ -382,6 +488,12 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
   }
 }
 
+/** A ceiling as the scripts read it: 'none' for Infinity, otherwise a finite number. */
+function ceilingArgument(ceiling: number, path: string): string {
+  const limit = requireCeiling(ceiling, path);
+  return limit === Number.POSITIVE_INFINITY ? 'none' : String(Math.max(limit, -Number.MAX_VALUE));
+}
+
 function toAdmission(reply: [number, string, string, number]): BreakerAdmission {
   return {
     admitted: reply[0] === 1,
@@ -391,7 +503,7 @@ function toAdmission(reply: [number, string, string, number]): BreakerAdmission 
   };
 }
 
-function createClient(options: RedisStoreOptions): { client: Redis; resolved: ResolvedOptions } {
+function createClients(options: RedisStoreOptions): { clients: Redis[]; resolved: ResolvedOptions } {
   if (typeof options !== 'object' || options === null) {
     throw new AgentSafeError('USAGE', 'RedisStore.connect: pass an options object', {
       issues: [{ path: 'options', message: 'pass { url } or { host, port }' }],
@@ -424,7 +536,7 @@ function createClient(options: RedisStoreOptions): { client: Redis; resolved: Re
     1,
     MAX_DURATION_MS,
   );
-  let everReady = false;
+  const connections = requireInteger(options.connections ?? 1, 'connections', 1, MAX_CONNECTIONS);
   const clientOptions: RedisOptions = {
     lazyConnect: true,
     // Fail fast and closed: no queue of commands waiting for a connection, no retry of a command.
@@ -436,13 +548,9 @@ function createClient(options: RedisStoreOptions): { client: Redis; resolved: Re
     autoResendUnfulfilledCommands: false,
     commandTimeout: commandTimeoutMs,
     connectTimeout: connectTimeoutMs,
-    // Reconnect with capped backoff once connected; a first connection that fails ends the client, so a
-    // rejected `connect` leaves no timer behind.
-    retryStrategy: (times) =>
-      everReady ? Math.min(1000, 20 * 2 ** Math.min(times, 10)) + Math.floor(Math.random() * 50) : null,
   };
   let address: string;
-  let client: Redis;
+  let create: (withOptions: RedisOptions) => Redis;
   if (options.url !== undefined) {
     let parsed: URL;
     try {
@@ -456,7 +564,8 @@ function createClient(options: RedisStoreOptions): { client: Redis; resolved: Re
       });
     }
     address = `${parsed.hostname}:${parsed.port || DEFAULT_PORT}`;
-    client = new Redis(options.url, clientOptions);
+    const url = options.url;
+    create = (withOptions) => new Redis(url, withOptions);
   } else {
     const host = options.host ?? '127.0.0.1';
     const port = requireInteger(options.port ?? DEFAULT_PORT, 'port', 1, 65_535);
@@ -466,12 +575,23 @@ function createClient(options: RedisStoreOptions): { client: Redis; resolved: Re
       });
     }
     address = `${host}:${port}`;
-    client = new Redis({ ...clientOptions, host, port });
+    create = (withOptions) => new Redis({ ...withOptions, host, port });
   }
-  // Failures surface through the rejected operations; an unhandled 'error' event would crash the process.
-  client.on('error', () => {});
-  client.once('ready', () => {
-    everReady = true;
+  const clients = Array.from({ length: connections }, () => {
+    let everReady = false;
+    const client = create({
+      ...clientOptions,
+      // Reconnect with capped backoff once connected; a first connection that fails ends the client, so
+      // a rejected `connect` leaves no timer behind.
+      retryStrategy: (times) =>
+        everReady ? Math.min(1000, 20 * 2 ** Math.min(times, 10)) + Math.floor(Math.random() * 50) : null,
+    });
+    // Failures surface through the rejected operations; an unhandled 'error' event would crash the process.
+    client.on('error', () => {});
+    client.once('ready', () => {
+      everReady = true;
+    });
+    return client;
   });
-  return { client, resolved: { address, keyPrefix, time, nonceGraceMs, breakerIdleMs, connectTimeoutMs } };
+  return { clients, resolved: { address, keyPrefix, time, nonceGraceMs, breakerIdleMs, connectTimeoutMs } };
 }

@@ -15,7 +15,7 @@ export interface WorkerTally {
  */
 export async function runWorkers(options: {
   readonly url: string;
-  readonly mode: 'take' | 'nonce' | 'guard';
+  readonly mode: 'take' | 'nonce' | 'guard' | 'step';
   readonly key: string;
   readonly limit: number;
   readonly attempts: number;
