@@ -150,21 +150,26 @@ async function withRedisGuards() {
       },
       cumulativeRisk: { windowSeconds: 1, escalationThreshold: 1_000_000_000, denyThreshold: 2_000_000_000 },
     });
-    const callers = requests.map((request, index) => ({
-      ...request,
-      caller: typeof request.caller === 'string' ? `bench-${index}` : request.caller,
-    }));
-    for (let i = 0; i < 2000; i++) await safe.check(callers[i % callers.length]);
+    // One caller per concurrent worker: 64 agents, each with its own windows and scores.
+    const callerOf = (worker, index) => {
+      const request = requests[index % requests.length];
+      const caller =
+        typeof request.caller === 'string'
+          ? `agent-${worker}`
+          : { ...request.caller, agentId: `agent-${worker}` };
+      return { ...request, caller };
+    };
+    for (let i = 0; i < 2000; i++) await safe.check(callerOf(i % CONCURRENCY, i));
     const total = Math.min(CHECKS, 20_000);
     const latencies = new Float64Array(total);
     let next = 0;
     const started = performance.now();
-    async function caller() {
+    async function caller(_, worker) {
       while (true) {
         const index = next++;
         if (index >= total) return;
         const t0 = performance.now();
-        const decision = await safe.check(callers[index % callers.length]);
+        const decision = await safe.check(callerOf(worker, index));
         if (decision.errors.some((error) => error.code === 'INTERNAL')) throw new Error(decision.reason);
         latencies[index] = performance.now() - t0;
       }
