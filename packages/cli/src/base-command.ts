@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Command, Option } from 'clipanion';
-import type { AgentSafe, FileParseCache, ProjectConfig } from '@agent-safe/sdk';
+import type { AgentSafe, FileParseCache, ProjectConfig } from '@agent-safe/sdk/facade';
 import { EXIT } from './exit-codes.js';
 import { type Style, styleFor } from './output.js';
 
@@ -71,7 +71,7 @@ export abstract class ConfigCommand extends BaseCommand {
    */
   protected async parseCache(): Promise<FileParseCache | undefined> {
     if (this.#parseCache === null) {
-      const { FileParseCache, defaultCacheDirectory } = await import('@agent-safe/sdk');
+      const { FileParseCache, defaultCacheDirectory } = await import('@agent-safe/sdk/facade');
       const key = projectKey([this.registry, this.policies, this.inventory, this.config]);
       this.#parseCache = process.env.AGENT_SAFE_NO_CACHE
         ? undefined
@@ -82,7 +82,7 @@ export abstract class ConfigCommand extends BaseCommand {
 
   /** Builds the facade; flags win over agent-safe.yaml, which wins over the defaults. */
   protected async open(extra: { auditLog?: string | false } = {}): Promise<AgentSafe> {
-    const { AgentSafe } = await import('@agent-safe/sdk');
+    const { AgentSafe } = await import('@agent-safe/sdk/facade');
     const parseCache = await this.parseCache();
     const safe = new AgentSafe({
       ...(this.registry ? { registry: this.registry } : {}),
@@ -97,7 +97,7 @@ export abstract class ConfigCommand extends BaseCommand {
   }
 
   protected async projectConfig(): Promise<ProjectConfig> {
-    const { loadProjectConfig } = await import('@agent-safe/sdk');
+    const { loadProjectConfig } = await import('@agent-safe/sdk/facade');
     return loadProjectConfig({ file: this.config, parseCache: await this.parseCache() });
   }
 }

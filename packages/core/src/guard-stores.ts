@@ -106,6 +106,13 @@ export interface GuardStepInput {
     readonly weight: number;
     readonly ceiling: number;
   };
+  /**
+   * The request's final decision when it is already known (e.g. the policy said DENY, which nothing
+   * later turns into a non-DENY), recorded on `breaker` as {@link CircuitBreakerStore.record} would,
+   * with the admission's `probe`. Applied only when the breaker admitted the request and the window (if
+   * given) allowed it; needs `breaker`. Saves the second operation a caller would otherwise make.
+   */
+  readonly record?: { readonly denied: boolean };
 }
 
 /**
@@ -117,6 +124,11 @@ export interface GuardStepResult {
   readonly breaker?: BreakerAdmission;
   readonly window?: WindowTake;
   readonly weights?: WindowAdd;
+  /**
+   * Present only when `record` was asked for and applied: the breaker state after recording. When
+   * absent, the decision was not recorded and the caller records it separately as usual.
+   */
+  readonly record?: BreakerRecord;
 }
 
 /**
@@ -125,7 +137,8 @@ export interface GuardStepResult {
  * 1. breaker admit — if refused, nothing else happens: no slot is taken, no weight added;
  * 2. window take — if refused, nothing is recorded and no probe is spent (a half-open breaker keeps
  *    its probe for a later request);
- * 3. weights addBelow — its own ceiling refusal records no weight but undoes nothing before it.
+ * 3. weights addBelow — its own ceiling refusal records no weight but undoes nothing before it;
+ * 4. breaker record (when asked for) — runs whenever steps 1 and 2 passed, whatever step 3 did.
  * Keys are the same keys the separate methods use, so fused and separate calls share state.
  */
 export interface GuardStepStore {

@@ -10,6 +10,7 @@ export type {
   RateLimitGuardOptions,
   RateLimitRefusalCode,
   RateLimitStepInput,
+  RateLimitStepOptions,
   RateLimitToken,
 } from './rate-limit-guard.js';
 export { RateLimiter } from './rate-limiter.js';

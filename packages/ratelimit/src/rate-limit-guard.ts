@@ -68,9 +68,19 @@ export class RateLimitToken {
 }
 
 /** The rate-limit part of a fused guard step (`GuardStepInput` without `now` and `weights`). */
-export type RateLimitStepInput = Pick<GuardStepInput, 'breaker'> & {
+export type RateLimitStepInput = Pick<GuardStepInput, 'breaker' | 'record'> & {
   readonly window: NonNullable<GuardStepInput['window']>;
 };
+
+/** Options of {@link RateLimitGuard.stepInput}. */
+export interface RateLimitStepOptions {
+  /**
+   * The request's final decision, when it is known before the guards run (a policy DENY stays DENY):
+   * the breaker then records it in the same store operation and {@link RateLimitGuard.after} has
+   * nothing left to do for the request. Leave it out when a later stage may still change the decision.
+   */
+  readonly finalDecision?: { readonly denied: boolean };
+}
 
 /** Default sliding window of the guard, in seconds. */
 export const DEFAULT_RATE_LIMIT_WINDOW_SECONDS = 60;
@@ -233,17 +243,25 @@ export class RateLimitGuard {
 
   /**
    * The breaker and window steps `before(callerKey)` would take, with the same keys and settings, for a
-   * store's `guardStep`. Throws (INPUT_INVALID) for an empty caller key, as `before` rejects.
+   * store's `guardStep`. Throws (INPUT_INVALID) for an empty caller key, as `before` rejects. With
+   * `finalDecision` and a breaker, the step also records that decision (see {@link RateLimitStepOptions}).
    */
-  stepInput(callerKey: string): RateLimitStepInput {
+  stepInput(callerKey: string, options: RateLimitStepOptions = {}): RateLimitStepInput {
     const window = this.limiter.stepInput(callerKey);
-    return this.breaker === undefined ? { window } : { breaker: this.breaker.stepInput(callerKey), window };
+    if (this.breaker === undefined) return { window };
+    const breaker = this.breaker.stepInput(callerKey);
+    const decision = options?.finalDecision;
+    if (decision === undefined) return { breaker, window };
+    return { breaker, window, record: { denied: decision?.denied === true } };
   }
 
   /**
    * The admission `before(callerKey)` gives, from the `result` of a `guardStep` run at `now` on
-   * {@link RateLimitGuard.stepInput}. The token works with {@link RateLimitGuard.after} as usual. Throws
-   * (INTERNAL) when the result lacks a step that must have run: the caller fails closed.
+   * {@link RateLimitGuard.stepInput}. The token works with {@link RateLimitGuard.after} as usual; when
+   * the store already recorded the decision (`result.record`), the token comes settled, so `after` adds
+   * nothing and the decision counts once. A store that ignored `record` answers without it, and `after`
+   * records as usual. Throws (INTERNAL) when the result lacks a step that must have run: the caller fails
+   * closed.
    */
   fromStep(callerKey: string, result: GuardStepResult, now: number): RateLimitAdmission {
     let probe = false;
@@ -256,7 +274,11 @@ export class RateLimitGuard {
     if (!check.allowed) {
       return { ok: false, code: 'RATE_LIMITED', reason: check.reason!, retryAfterMs: check.retryAfterMs };
     }
-    return { ok: true, token: new RateLimitToken(this, callerKey, probe) };
+    const token = new RateLimitToken(this, callerKey, probe);
+    if (this.breaker !== undefined && typeof result.record === 'object' && result.record !== null) {
+      token.settled = true;
+    }
+    return { ok: true, token };
   }
 
   async #beforeAsync(callerKey: string): Promise<RateLimitAdmission> {

@@ -35,6 +35,11 @@ async function emulateGuardStep(target: Stores, input: GuardStepInput): Promise<
     result.window = await target.windowStore.take(key, input.now, windowMs, limit);
     if (!result.window.allowed) return result;
   }
+  if (input.record && input.breaker) {
+    const { key, settings } = input.breaker;
+    const probe = result.breaker?.probe === true;
+    result.record = await target.breakerStore.record(key, input.now, input.record.denied, probe, settings);
+  }
   return result;
 }
 
@@ -70,11 +75,16 @@ const SCRIPT: readonly [string, number, boolean][] = [
   ['x', 60_000, false], // the window slid
 ];
 
+/**
+ * Plays SCRIPT, each step fused or not; a fused DENY passes its decision into the step (as the SDK does
+ * for a policy DENY) when `recordDenials`, and `after` is still called, as the SDK does.
+ */
 async function play(
   guard: RateLimitGuard,
   clock: ManualClock,
   fused: (step: number) => boolean,
   target: Stores,
+  recordDenials = false,
 ): Promise<unknown[]> {
   const outcomes: unknown[] = [];
   for (const [index, [caller, advance, denied]] of SCRIPT.entries()) {
@@ -82,7 +92,8 @@ async function play(
     let admission: RateLimitAdmission;
     if (fused(index)) {
       const now = clock.now();
-      const result = await emulateGuardStep(target, { now, ...guard.stepInput(caller) });
+      const options = recordDenials && denied ? { finalDecision: { denied: true } } : {};
+      const result = await emulateGuardStep(target, { now, ...guard.stepInput(caller, options) });
       admission = guard.fromStep(caller, result, now);
     } else {
       admission = await guard.before(caller);
@@ -113,11 +124,69 @@ describe('RateLimitGuard fused guard steps', () => {
       'CIRCUIT_OPEN',
       'ok',
     ]);
-    for (const fused of [() => true, (step: number) => step % 2 === 0]) {
-      const clock = new ManualClock(T0);
-      const target = stores();
-      expect(await play(make(clock, target), clock, fused, target)).toEqual(expected);
+    for (const recordDenials of [false, true]) {
+      for (const fused of [() => true, (step: number) => step % 2 === 0, (step: number) => step % 2 === 1]) {
+        const clock = new ManualClock(T0);
+        const target = stores();
+        expect(await play(make(clock, target), clock, fused, target, recordDenials)).toEqual(expected);
+      }
     }
+  });
+
+  it('counts a DENY recorded in the step once: after() then records nothing', async () => {
+    const clock = new ManualClock(T0);
+    const target = stores();
+    const records: boolean[] = [];
+    const recordSync = target.breakerStore.recordSync.bind(target.breakerStore);
+    // Every record of the in-memory store, async (the emulated step) or not (after()), runs recordSync.
+    target.breakerStore.recordSync = (...args) => {
+      records.push(args[2]);
+      return recordSync(...args);
+    };
+    const guard = make(clock, target);
+    const deny = async (): Promise<RateLimitAdmission> => {
+      const now = clock.now();
+      const input = { now, ...guard.stepInput('w', { finalDecision: { denied: true } }) };
+      const admission = guard.fromStep('w', await emulateGuardStep(target, input), now);
+      if (admission.ok) await guard.after(admission.token, true);
+      return admission;
+    };
+    const breaker = guard.stepInput('w').breaker!;
+    // Threshold 2: were each DENY counted twice, the first would already open the breaker.
+    expect((await deny()).ok).toBe(true);
+    expect(records).toEqual([true]);
+    expect(recordSync(breaker.key, T0, false, false, breaker.settings)).toEqual({
+      state: 'closed',
+      openUntil: 0,
+      denials: 1,
+    });
+    expect((await deny()).ok).toBe(true);
+    expect(records).toEqual([true, true]);
+    expect(await deny()).toMatchObject({ ok: false, code: 'CIRCUIT_OPEN' });
+    // A store that ignored `record` answers without it, and after() records as usual.
+    const now = clock.now();
+    const admission = guard.fromStep(
+      'v',
+      {
+        breaker: { admitted: true, state: 'closed', openUntil: 0, probe: false },
+        window: { allowed: true, count: 1, retryAfterMs: 0 },
+      },
+      now,
+    );
+    if (!admission.ok) throw new Error('expected an admission');
+    await guard.after(admission.token, true);
+    expect(records).toEqual([true, true, true]);
+  });
+
+  it('asks the step to record only with a breaker and a known decision', () => {
+    const guard = make(new ManualClock(T0), stores());
+    expect(guard.stepInput('a', { finalDecision: { denied: true } }).record).toEqual({ denied: true });
+    expect(guard.stepInput('a', { finalDecision: { denied: false } }).record).toEqual({ denied: false });
+    expect(guard.stepInput('a').record).toBeUndefined();
+    const plain = new RateLimitGuard({ maxRequests: 1 });
+    expect(plain.stepInput('a', { finalDecision: { denied: true } })).toEqual({
+      window: { key: 'a', windowMs: 60_000, limit: 1 },
+    });
   });
 
   it('names the same keys and settings as the separate path', () => {

@@ -40,7 +40,8 @@ import { ActionRegistry, Inventory, type ParseCache } from '@agent-safe/registry
 import type { TicketValidator } from '@agent-safe/tickets';
 import { type CumulativeRiskSettings, Guards, type RateLimitOptions, type StoreOption } from './guards.js';
 import { maskParams } from './masking.js';
-import { type CallerResolution, Security, type SecurityOptions } from './security.js';
+import type { CallerResolution, Security } from './security.js';
+import { type SecurityOptions, securityConfigured } from './security-options.js';
 import { DEFAULT_PATHS, type ProjectConfig, loadProjectConfig } from './project-config.js';
 
 /** Options of {@link AgentSafe}. Paths are relative to `cwd`; already-loaded objects are used as they are. */
@@ -200,8 +201,11 @@ export class AgentSafe {
       }
     }
     const security: SecurityOptions = { ...config.security, ...options.security };
-    if (Security.configured(security)) {
-      this.#security = Security.create(security, this.#clock, cwd);
+    if (securityConfigured(security)) {
+      // Loaded on demand: without keys, nothing of JOSE is ever imported.
+      this.#security = import('./security.js').then((module) =>
+        module.Security.create(security, this.#clock, cwd),
+      );
       // Reported by check() (fail closed) and by ready(); not an unhandled rejection meanwhile.
       this.#security.then(
         (ready) => {
@@ -299,6 +303,7 @@ export class AgentSafe {
           );
         }
       }
+      // After a policy DENY on a fused store the breaker already counted it and this adds nothing.
       if (admission?.ok) await guards.after(admission.token, evaluation.result === 'DENY');
       return { evaluation, ...(risk ? { risk } : {}) };
     } catch (error) {

@@ -134,12 +134,13 @@ export class Guards {
 
   /**
    * Rate limit and breaker, then (if admitted) cumulative risk of one evaluated request. With a store
-   * that fuses guard steps this is ONE store operation, with the same answers as the separate calls.
+   * that fuses guard steps this is ONE store operation, with the same answers as the separate calls;
+   * for a policy DENY that operation also records the denial on the breaker, so `after` has nothing to do.
    * Rejects when a store fails; the caller fails closed.
    */
   async admit(request: GuardedRequest): Promise<GuardedOutcome> {
     const riskInput = this.#riskInput(request);
-    if (this.#stepStore !== undefined) return this.#admitFused(this.#stepStore, request.callerKey, riskInput);
+    if (this.#stepStore !== undefined) return this.#admitFused(this.#stepStore, request, riskInput);
     const admission = await this.before(request.callerKey);
     if (admission !== undefined && !admission.ok) return { admission };
     const risk = riskInput === undefined ? undefined : await this.risk!.apply(riskInput);
@@ -148,11 +149,17 @@ export class Guards {
 
   async #admitFused(
     store: GuardStepStore,
-    callerKey: string,
+    request: GuardedRequest,
     riskInput: CumulativeRiskInput | undefined,
   ): Promise<GuardedOutcome> {
+    const callerKey = request.callerKey;
     const now = this.#clock.now();
-    const rate = this.rate?.stepInput(callerKey);
+    // Cumulative risk only escalates, so a policy DENY is the final decision: the breaker records it in
+    // this same operation, and the token comes back settled (after() then costs nothing).
+    const rate = this.rate?.stepInput(
+      callerKey,
+      request.result === 'DENY' ? { finalDecision: { denied: true } } : {},
+    );
     const weights = riskInput === undefined ? undefined : this.risk!.stepInput(riskInput);
     const input: GuardStepInput = { now, ...rate, ...(weights ? { weights } : {}) };
     const result = rate === undefined && weights === undefined ? {} : await store.guardStep(input);

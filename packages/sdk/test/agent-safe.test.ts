@@ -341,6 +341,51 @@ describe('policy tests', () => {
     );
   });
 
+  it('links change tickets: require_ticket rules, plan steps, policy test cases and the audit field', async () => {
+    const dir = copyProject();
+    writeFileSync(
+      join(dir, 'policies', 'tickets.yaml'),
+      'rules:\n  - name: prod-restart-with-ticket\n    priority: 600\n    match:\n      actions: [restart-deployment]\n      targets: { environments: [prod] }\n      require_ticket: true\n    decision: allow\n    reason: Production restarts are allowed with a change ticket\n  - name: no-ticket-no-scale-in-prod\n    priority: 600\n    match:\n      actions: [scale-deployment]\n      targets: { environments: [prod] }\n      require_ticket: false\n    decision: deny\n    reason: Scaling production needs a change ticket\n',
+    );
+    writeFileSync(
+      join(dir, 'tests', 'tickets.yaml'),
+      'tests:\n  - name: with ticket\n    action: restart-deployment\n    target: prod/app\n    params: { namespace: p, deployment: a }\n    ticket_id: CHG-42\n    expect: allow\n    expect_rule: prod-restart-with-ticket\n  - name: without ticket\n    action: restart-deployment\n    target: prod/app\n    params: { namespace: p, deployment: a }\n    expect: require_approval\n    expect_rule: approve-prod\n',
+    );
+    const safe = open(dir);
+    const report = runPolicyTests(safe, loadPolicyTests(join(dir, 'tests', 'tickets.yaml')));
+    expect(report.results.map((result) => [result.case.name, result.passed, result.failure])).toEqual([
+      ['with ticket', true, undefined],
+      ['without ticket', true, undefined],
+    ]);
+    const [withTicket, scaleWithout, scaleWith] = await safe.checkPlan([
+      {
+        action: 'restart-deployment',
+        target: 'prod/app',
+        params: { namespace: 'p', deployment: 'a' },
+        ticketId: 'CHG-42',
+      },
+      {
+        action: 'scale-deployment',
+        target: 'prod/app',
+        params: { namespace: 'p', deployment: 'a', replicas: 2 },
+      },
+      {
+        action: 'scale-deployment',
+        target: 'prod/app',
+        params: { namespace: 'p', deployment: 'a', replicas: 2 },
+        ticketId: 'CHG-43',
+      },
+    ]);
+    expect([withTicket?.result, scaleWithout?.result, scaleWith?.result]).toEqual([
+      'ALLOW',
+      'DENY',
+      'REQUIRE_APPROVAL',
+    ]);
+    await safe.close();
+    const events = await readJsonl(join(dir, 'audit.jsonl'));
+    expect(events.map((event) => event.ticket_id).sort()).toEqual(['CHG-42', 'CHG-43', null].sort());
+  });
+
   it('rejects malformed cases naming file and field', () => {
     const dir = copyProject();
     writeFileSync(

@@ -110,6 +110,35 @@ local function breakerAdmit(hkey, cooldownMs, idleMs, commit)
   end
   return {1, 'closed', '0', 0}
 end
+-- A probe's report only counts while the breaker is half-open: a late report from a released probe is an
+-- ordinary record. Opening and closing both forget the denials (as the in-memory store does).
+local function breakerRecord(hkey, zkey, threshold, windowMs, cooldownMs, idleMs, denied, probe)
+  local state, openUntil = breakerLoad(hkey)
+  local function open()
+    openUntil = now + cooldownMs
+    state = 'open'
+    redis.call('HSET', hkey, 'state', 'open', 'openUntil', fmt(openUntil), 'probeUntil', '0')
+    extend(hkey, idleMs)
+    redis.call('DEL', zkey)
+  end
+  if probe and state == 'half-open' then
+    if denied then
+      open()
+    else
+      redis.call('DEL', hkey, zkey)
+      return {'closed', '0', '0'}
+    end
+  else
+    trim(zkey, windowMs)
+    -- Only a closed breaker counts denials: an open one already refuses, and closing starts afresh.
+    if denied and state == 'closed' then addEntry(zkey, windowMs, '1') end
+    if state == 'closed' and redis.call('ZCARD', zkey) >= threshold then open() end
+  end
+  local denials = redis.call('ZCARD', zkey)
+  if state == 'open' and now >= openUntil then return {'half-open', '0', fmt(denials)} end
+  if state == 'open' then return {'open', fmt(openUntil), fmt(denials)} end
+  return {state, '0', fmt(denials)}
+end
 `;
 
 /** KEYS: window zset. ARGV: mode, now, windowMs, limit. */
@@ -148,41 +177,13 @@ return breakerAdmit(KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[4]), true)
 
 /**
  * KEYS: breaker hash, denials zset. ARGV: mode, now, threshold, windowMs, cooldownMs, idleMs, denied,
- * probe. A probe's report only counts while the breaker is half-open: a late report from a released probe
- * is an ordinary record. Opening and closing both forget the denials (as the in-memory store does).
+ * probe. See breakerRecord in the prelude.
  */
 export const RECORD_SCRIPT = script(
   'record',
   `
-local hkey, zkey = KEYS[1], KEYS[2]
-local threshold, windowMs = tonumber(ARGV[3]), tonumber(ARGV[4])
-local cooldownMs, idleMs = tonumber(ARGV[5]), tonumber(ARGV[6])
-local denied, probe = ARGV[7] == '1', ARGV[8] == '1'
-local state, openUntil = breakerLoad(hkey)
-local function open()
-  openUntil = now + cooldownMs
-  state = 'open'
-  redis.call('HSET', hkey, 'state', 'open', 'openUntil', fmt(openUntil), 'probeUntil', '0')
-  extend(hkey, idleMs)
-  redis.call('DEL', zkey)
-end
-if probe and state == 'half-open' then
-  if denied then
-    open()
-  else
-    redis.call('DEL', hkey, zkey)
-    return {'closed', '0', '0'}
-  end
-else
-  trim(zkey, windowMs)
-  -- Only a closed breaker counts denials: an open one already refuses, and closing starts afresh.
-  if denied and state == 'closed' then addEntry(zkey, windowMs, '1') end
-  if state == 'closed' and redis.call('ZCARD', zkey) >= threshold then open() end
-end
-local denials = redis.call('ZCARD', zkey)
-if state == 'open' and now >= openUntil then return {'half-open', '0', fmt(denials)} end
-if state == 'open' then return {'open', fmt(openUntil), fmt(denials)} end
-return {state, '0', fmt(denials)}
+return breakerRecord(KEYS[1], KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]),
+  tonumber(ARGV[6]), ARGV[7] == '1', ARGV[8] == '1')
 `,
 );
 
@@ -238,11 +239,13 @@ return out
 );
 
 /**
- * KEYS: breaker hash, window zset, weights zset, weights running sum (unused ones: any key).
+ * KEYS: breaker hash, window zset, weights zset, weights running sum, breaker denials zset (unused ones:
+ * any key).
  * ARGV: mode, now, hasBreaker, cooldownMs, idleMs, hasWindow, windowMs, limit, hasWeights,
- * weightsWindowMs, weight, ceiling ('none' = no ceiling).
+ * weightsWindowMs, weight, ceiling ('none' = no ceiling), hasRecord, threshold, breakerWindowMs, denied.
  * Reply: breaker admitted, state, openUntil, probe; window allowed, count, retryAfterMs; weights before,
- * after, recorded. Each step runs only when the one before it passed; a refused window spends no probe.
+ * after, recorded; record applied, state, openUntil, denials. Each step runs only when the one before it
+ * passed; a refused window spends no probe; the record runs once breaker and window passed.
  */
 export const GUARD_STEP_SCRIPT = script(
   'guardStep',
@@ -252,14 +255,16 @@ local cooldownMs, idleMs = tonumber(ARGV[4]), tonumber(ARGV[5])
 local admission = {1, 'closed', '0', 0}
 if hasBreaker then
   admission = breakerAdmit(KEYS[1], cooldownMs, idleMs, false)
-  if admission[1] == 0 then return {0, admission[2], admission[3], 0, 0, '0', '0', '0', '0', 0} end
+  if admission[1] == 0 then
+    return {0, admission[2], admission[3], 0, 0, '0', '0', '0', '0', 0, 0, 'closed', '0', '0'}
+  end
 end
 local take = {1, 0, 0}
 if hasWindow then
   local windowMs = tonumber(ARGV[7])
   take = takeCheck(KEYS[2], windowMs, tonumber(ARGV[8]))
   if take[1] == 0 then
-    return {1, admission[2], admission[3], 0, 0, fmt(take[2]), fmt(take[3]), '0', '0', 0}
+    return {1, admission[2], admission[3], 0, 0, fmt(take[2]), fmt(take[3]), '0', '0', 0, 0, 'closed', '0', '0'}
   end
   addEntry(KEYS[2], windowMs, '1')
   take[2] = take[2] + 1
@@ -267,8 +272,14 @@ end
 if hasBreaker then admission = breakerAdmit(KEYS[1], cooldownMs, idleMs, true) end
 local added = {0, 0, 0}
 if hasWeights then added = addBelow(KEYS[3], KEYS[4], tonumber(ARGV[10]), ARGV[11], ARGV[12]) end
+local recorded = {0, 'closed', '0', '0'}
+if hasBreaker and ARGV[13] == '1' then
+  local r = breakerRecord(KEYS[1], KEYS[5], tonumber(ARGV[14]), tonumber(ARGV[15]), cooldownMs, idleMs,
+    ARGV[16] == '1', admission[4] == 1)
+  recorded = {1, r[1], r[2], r[3]}
+end
 return {1, admission[2], admission[3], admission[4], 1, fmt(take[2]), fmt(take[3]),
-  fmt(added[1]), fmt(added[2]), added[3]}
+  fmt(added[1]), fmt(added[2]), added[3], recorded[1], recorded[2], recorded[3], recorded[4]}
 `,
 );
 

@@ -317,8 +317,9 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
   /**
    * Breaker admit, window take and weighted add of one check in ONE round trip and one atomic step, with
    * the semantics of {@link GuardStepStore}: a refused breaker stops everything, a refused window records
-   * nothing and spends no probe, then the weights are added below their ceiling. Keys are those of
-   * `admit`, `take` and `addBelow`, so fused and separate calls share state.
+   * nothing and spends no probe, then the weights are added below their ceiling and, when `record` is
+   * given, the decision is recorded on the breaker as `record` would (with the admission's probe). Keys
+   * are those of `admit`, `take`, `addBelow` and `record`, so fused and separate calls share state.
    */
   async guardStep(input: GuardStepInput): Promise<GuardStepResult> {
     if (typeof input !== 'object' || input === null) {
@@ -326,16 +327,33 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
         issues: [{ path: 'input', message: 'pass an object' }],
       });
     }
-    const { breaker, window, weights } = input;
+    const { breaker, window, weights, record } = input;
     const none = `${this.#options.keyPrefix}none`;
-    const keys = [none, none, none, none];
+    const keys = [none, none, none, none, none];
     const args = [this.#now(input.now)];
+    let recordArgs = ['0', '1', '1', '0'];
     if (breaker === undefined) {
+      if (record !== undefined) {
+        throw new AgentSafeError('USAGE', 'RedisStore.guardStep: record needs a breaker', {
+          issues: [
+            { path: 'record', message: 'pass breaker: { key, settings } with record, or omit record' },
+          ],
+        });
+      }
       args.push('0', '1', '1');
     } else {
       const settings = requireBreakerSettings(breaker?.settings, 'breaker.settings');
-      keys[0] = this.#breakerKeys(requireKey(breaker.key, 'breaker.key'))[0];
+      [keys[0], keys[4]] = this.#breakerKeys(requireKey(breaker.key, 'breaker.key'));
       args.push('1', String(settings.cooldownMs), String(this.#idleMs(settings)));
+      if (record !== undefined) {
+        if (typeof record !== 'object' || record === null || typeof record.denied !== 'boolean') {
+          throw new AgentSafeError('USAGE', 'RedisStore.guardStep: record must be { denied: boolean }', {
+            issues: [{ path: 'record.denied', message: 'pass true for a DENY decision, false otherwise' }],
+          });
+        }
+        const denied = record.denied ? '1' : '0';
+        recordArgs = ['1', String(settings.threshold), String(settings.windowMs), denied];
+      }
     }
     if (window === undefined) {
       args.push('0', '1', '0');
@@ -365,6 +383,7 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
         ceilingArgument(weights.ceiling, 'weights.ceiling'),
       );
     }
+    args.push(...recordArgs);
     const reply = (await this.#run(GUARD_STEP_SCRIPT, keys, args)) as [
       number,
       string,
@@ -376,6 +395,10 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
       string,
       string,
       number,
+      number,
+      string,
+      string,
+      string,
     ];
     const admitted = reply[0] === 1;
     const allowed = admitted && reply[4] === 1;
@@ -393,6 +416,15 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
       ...(weights === undefined || !allowed
         ? {}
         : { weights: { before: Number(reply[7]), after: Number(reply[8]), recorded: reply[9] === 1 } }),
+      ...(reply[10] === 1
+        ? {
+            record: {
+              state: reply[11] as BreakerStateName,
+              openUntil: Number(reply[12]),
+              denials: Number(reply[13]),
+            },
+          }
+        : {}),
     };
   }
 
