@@ -242,6 +242,23 @@ export class RateLimitGuard {
   }
 
   /**
+   * {@link RateLimitGuard.after} without a promise, for synchronous (in-memory) stores: records the final
+   * decision of an admitted request. Throws what `after` would reject with.
+   */
+  afterSync(token: RateLimitToken, denied: boolean): void {
+    if (!(token instanceof RateLimitToken) || token.issuer !== this) {
+      throw new AgentSafeError(
+        'USAGE',
+        'RateLimitGuard.afterSync needs a token returned by this guard’s before()',
+      );
+    }
+    if (token.settled) return;
+    token.settled = true;
+    if (this.breaker === undefined || (denied !== true && !token.probe)) return;
+    this.breaker.recordSync(token.callerKey, denied === true, token.probe);
+  }
+
+  /**
    * The breaker and window steps `before(callerKey)` would take, with the same keys and settings, for a
    * store's `guardStep`. Throws (INPUT_INVALID) for an empty caller key, as `before` rejects. With
    * `finalDecision` and a breaker, the step also records that decision (see {@link RateLimitStepOptions}).

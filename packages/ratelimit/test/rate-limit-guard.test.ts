@@ -236,3 +236,28 @@ describe('RateLimitGuard options', () => {
     expect(() => guard.beforeSync('a')).toThrow(expect.objectContaining({ code: 'USAGE' }));
   });
 });
+
+describe('RateLimitGuard.afterSync', () => {
+  it('records denials like after(), once per token, and refuses foreign tokens', () => {
+    const guard = new RateLimitGuard({
+      maxRequests: 100,
+      windowSeconds: 60,
+      circuitBreakerThreshold: 2,
+      circuitBreakerCooldownSeconds: 60,
+      clock: new ManualClock(0),
+    });
+    const first = guard.beforeSync('bot');
+    if (!first.ok) throw new Error('expected admission');
+    guard.afterSync(first.token, true);
+    guard.afterSync(first.token, true);
+    const second = guard.beforeSync('bot');
+    if (!second.ok) throw new Error('expected admission after one denial');
+    guard.afterSync(second.token, true);
+    const third = guard.beforeSync('bot');
+    expect(third).toMatchObject({ ok: false, code: 'CIRCUIT_OPEN' });
+    const other = new RateLimitGuard({ maxRequests: 1, windowSeconds: 60 });
+    const foreign = other.beforeSync('x');
+    if (!foreign.ok) throw new Error('expected admission');
+    expect(() => guard.afterSync(foreign.token, false)).toThrow(/this guard/);
+  });
+});

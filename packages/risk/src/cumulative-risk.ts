@@ -136,6 +136,31 @@ export class CumulativeRiskTracker {
    * Charges one decision and returns it, possibly escalated. Malformed input fails closed (DENY with
    * the reason); a store failure rejects, and the caller must fail closed.
    */
+  /** True when the store answers synchronously, so {@link CumulativeRiskTracker.applySync} may be used. */
+  get isSynchronous(): boolean {
+    return this.#syncStore !== undefined;
+  }
+
+  /** {@link CumulativeRiskTracker.apply} without a promise, for synchronous (in-memory) stores. Throws on store failure. */
+  applySync(input: CumulativeRiskInput): CumulativeRiskOutcome {
+    const invalid = checkInput(input);
+    if (invalid !== undefined) return invalid;
+    if (this.#syncStore === undefined) {
+      throw new AgentSafeError('USAGE', 'applySync needs a synchronous store; use apply()');
+    }
+    const charged = this.#chargedKey(input);
+    const points = this.#points(input);
+    const key = this.#prefix + charged.key;
+    const added = this.#syncStore.addBelowSync(
+      key,
+      this.#clock.now(),
+      this.#windowMs,
+      points,
+      this.#ceiling(points),
+    );
+    return this.#outcome(input, charged, points, added);
+  }
+
   apply(input: CumulativeRiskInput): Promise<CumulativeRiskOutcome> {
     const invalid = checkInput(input);
     if (invalid !== undefined) return Promise.resolve(invalid);

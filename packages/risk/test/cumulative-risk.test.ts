@@ -258,3 +258,29 @@ describe('CumulativeRiskTracker', () => {
     }
   });
 });
+
+describe('CumulativeRiskTracker.applySync', () => {
+  it('gives the same outcomes as apply() on an in-memory store, and refuses an asynchronous store', async () => {
+    const options = { windowSeconds: 3600, escalationThreshold: 30, denyThreshold: 75 };
+    const syncTracker = new CumulativeRiskTracker({ ...options, clock: new ManualClock(0) });
+    const asyncTracker = new CumulativeRiskTracker({ ...options, clock: new ManualClock(0) });
+    expect(syncTracker.isSynchronous).toBe(true);
+    const inputs = [
+      { callerKey: 'a', effectiveRisk: 'critical', result: 'REQUIRE_APPROVAL' },
+      { callerKey: 'a', effectiveRisk: 'low', result: 'ALLOW' },
+      { callerKey: 'a', effectiveRisk: 'critical', result: 'ALLOW' },
+      { callerKey: 'a', effectiveRisk: 'high', result: 'DENY' },
+    ] as const;
+    for (const input of inputs) {
+      expect(syncTracker.applySync(input)).toEqual(await asyncTracker.apply(input));
+    }
+    const slow: SlidingWindowStore = {
+      take: async () => ({ allowed: true, count: 1, retryAfterMs: 0 }),
+      addBelow: async () => ({ before: 0, after: 0, recorded: false }),
+      clear: async () => undefined,
+    };
+    const remote = new CumulativeRiskTracker({ ...options, store: slow });
+    expect(remote.isSynchronous).toBe(false);
+    expect(() => remote.applySync(inputs[0])).toThrow(/synchronous store/);
+  });
+});

@@ -38,7 +38,14 @@ import type {
 } from '@agent-safe/identity';
 import { ActionRegistry, Inventory, type ParseCache } from '@agent-safe/registry';
 import type { TicketValidator } from '@agent-safe/tickets';
-import { type CumulativeRiskSettings, Guards, type RateLimitOptions, type StoreOption } from './guards.js';
+import {
+  type CumulativeRiskSettings,
+  type GuardedOutcome,
+  Guards,
+  type RateLimitOptions,
+  type StoreOption,
+} from './guards.js';
+import type { RateLimitToken } from '@agent-safe/ratelimit';
 import { maskParams } from './masking.js';
 import type { CallerResolution, Security } from './security.js';
 import { type SecurityOptions, securityConfigured } from './security-options.js';
@@ -263,6 +270,30 @@ export class AgentSafe {
    * Rate limit and breaker before the policy's answer counts, cumulative risk after it. A guard store
    * that fails (Redis down) makes the answer DENY, naming the store.
    */
+  /** {@link AgentSafe.#applyGuards} without awaits, for in-memory guards (the common hot path). */
+  #applyGuardsSync(
+    guards: Guards,
+    evaluation: Evaluation,
+    caller: Caller,
+    malformed: boolean,
+  ): { evaluation: Evaluation; risk?: RiskOutcome } {
+    try {
+      const { admission, risk: applied } = malformed
+        ? {}
+        : guards.admitSync({
+            callerKey: caller.agentId,
+            rootKey: caller.delegationChain[0]?.agentId,
+            effectiveRisk: evaluation.effectiveRisk,
+            result: evaluation.result,
+          });
+      return this.#guardOutcome(evaluation, admission, applied, (token, denied) =>
+        guards.afterSync(token, denied),
+      );
+    } catch (error) {
+      return { evaluation: guardFailure(evaluation, guards.storeName, error) };
+    }
+  }
+
   async #applyGuards(
     evaluation: Evaluation,
     caller: Caller,
@@ -279,47 +310,55 @@ export class AgentSafe {
             effectiveRisk: evaluation.effectiveRisk,
             result: evaluation.result,
           });
-      if (admission && !admission.ok) {
-        return {
-          evaluation: denyEvaluation(evaluation, admission.reason, {
-            code: admission.code,
-            message: admission.reason,
-            path: 'caller',
-          }),
-        };
-      }
-      let risk: RiskOutcome | undefined;
-      if (applied) {
-        risk = {
-          score: applied.cumulativeRiskScore,
-          riskClass: applied.cumulativeRiskClass,
-          escalatedFrom: applied.escalatedFrom,
-        };
-        if (applied.result !== evaluation.result) {
-          evaluation = escalateEvaluation(
-            evaluation,
-            applied.result,
-            applied.reason ?? 'cumulative risk escalated the decision',
-          );
-        }
-      }
-      // After a policy DENY on a fused store the breaker already counted it and this adds nothing.
-      if (admission?.ok) await guards.after(admission.token, evaluation.result === 'DENY');
-      return { evaluation, ...(risk ? { risk } : {}) };
+      const loaded = guards;
+      let pending: Promise<void> | undefined;
+      const outcome = this.#guardOutcome(evaluation, admission, applied, (token, denied) => {
+        // After a policy DENY on a fused store the breaker already counted it and this adds nothing.
+        pending = loaded.after(token, denied);
+      });
+      if (pending) await pending;
+      return outcome;
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      const where = guards?.storeName ?? 'the guard store';
+      return { evaluation: guardFailure(evaluation, guards?.storeName ?? 'the guard store', error) };
+    }
+  }
+
+  /**
+   * Turns the guards' answers into the decision: a refused admission is DENY with its reason, cumulative
+   * risk may escalate, and an admitted request reports its final decision to the breaker.
+   */
+  #guardOutcome(
+    evaluation: Evaluation,
+    admission: GuardedOutcome['admission'],
+    applied: GuardedOutcome['risk'],
+    report: (token: RateLimitToken, denied: boolean) => void,
+  ): { evaluation: Evaluation; risk?: RiskOutcome } {
+    if (admission && !admission.ok) {
       return {
-        evaluation: denyEvaluation(
-          evaluation,
-          `Denied because ${where} could not be consulted (rate limits and risk cannot be enforced): ${message}`,
-          {
-            code: 'INTERNAL',
-            message,
-          },
-        ),
+        evaluation: denyEvaluation(evaluation, admission.reason, {
+          code: admission.code,
+          message: admission.reason,
+          path: 'caller',
+        }),
       };
     }
+    let risk: RiskOutcome | undefined;
+    if (applied) {
+      risk = {
+        score: applied.cumulativeRiskScore,
+        riskClass: applied.cumulativeRiskClass,
+        escalatedFrom: applied.escalatedFrom,
+      };
+      if (applied.result !== evaluation.result) {
+        evaluation = escalateEvaluation(
+          evaluation,
+          applied.result,
+          applied.reason ?? 'cumulative risk escalated the decision',
+        );
+      }
+    }
+    if (admission?.ok) report(admission.token, evaluation.result === 'DENY');
+    return { evaluation, ...(risk ? { risk } : {}) };
   }
 
   /** The guards, created once; a failed creation (Redis down at start) is retried by the next check. */
@@ -381,7 +420,9 @@ export class AgentSafe {
     let evaluation = decided.evaluation;
     let riskOutcome: RiskOutcome | undefined;
     if (this.#guardOptions) {
-      const guarded = await this.#applyGuards(evaluation, caller, decided.malformed);
+      const guarded = this.#guardsReady?.synchronous
+        ? this.#applyGuardsSync(this.#guardsReady, evaluation, caller, decided.malformed)
+        : await this.#applyGuards(evaluation, caller, decided.malformed);
       evaluation = guarded.evaluation;
       riskOutcome = guarded.risk;
     }
@@ -768,6 +809,16 @@ function escalateEvaluation(base: Evaluation, result: DecisionResult, reason: st
       return { ...explanation, summary: [...explanation.summary, `Escalated by cumulative risk: ${reason}`] };
     },
   };
+}
+
+/** DENY because the guard store failed: rate limits and risk cannot be enforced (fail closed). */
+function guardFailure(evaluation: Evaluation, where: string, error: unknown): Evaluation {
+  const message = error instanceof Error ? error.message : String(error);
+  return denyEvaluation(
+    evaluation,
+    `Denied because ${where} could not be consulted (rate limits and risk cannot be enforced): ${message}`,
+    { code: 'INTERNAL', message },
+  );
 }
 
 function denyEvaluation(base: Evaluation, reason: string, error: DecisionError): Evaluation {

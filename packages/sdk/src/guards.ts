@@ -138,6 +138,29 @@ export class Guards {
    * for a policy DENY that operation also records the denial on the breaker, so `after` has nothing to do.
    * Rejects when a store fails; the caller fails closed.
    */
+  /** True when every guard answers synchronously (in-memory stores): the hot path needs no await. */
+  get synchronous(): boolean {
+    return (
+      this.#stepStore === undefined &&
+      (this.rate === undefined || this.rate.isSynchronous) &&
+      (this.risk === undefined || this.risk.isSynchronous)
+    );
+  }
+
+  /** {@link Guards.admit} for {@link Guards.synchronous} guards. Throws on store failure. */
+  admitSync(request: GuardedRequest): GuardedOutcome {
+    const riskInput = this.#riskInput(request);
+    const admission = this.rate?.beforeSync(request.callerKey);
+    if (admission !== undefined && !admission.ok) return { admission };
+    const risk = riskInput === undefined ? undefined : this.risk!.applySync(riskInput);
+    return { ...(admission ? { admission } : {}), ...(risk ? { risk } : {}) };
+  }
+
+  /** {@link Guards.after} for {@link Guards.synchronous} guards. */
+  afterSync(token: RateLimitToken | undefined, denied: boolean): void {
+    if (token) this.rate?.afterSync(token, denied);
+  }
+
   async admit(request: GuardedRequest): Promise<GuardedOutcome> {
     const riskInput = this.#riskInput(request);
     if (this.#stepStore !== undefined) return this.#admitFused(this.#stepStore, request, riskInput);
