@@ -189,7 +189,7 @@ describe('parseActionDefinition', () => {
     const { action, issues } = parseActionDefinition(
       rawAction({ parameters: [{ name: 's', type: 'string', constraints: { pattern: '[a-z]+' } }] }),
     );
-    expect(action).toBeDefined();
+    expect(action?.parameters[0]?.constraints?.pattern).toBe('[a-z]+');
     expect(issues).toEqual([
       expect.objectContaining({ severity: 'warning', path: 'parameters[0].constraints.pattern' }),
     ]);

@@ -426,24 +426,21 @@ export class AgentSafe {
       evaluation = guarded.evaluation;
       riskOutcome = guarded.risk;
     }
-    if (this.#auditTarget === false && !security?.tickets) {
-      return new DecisionRecord(
-        evaluation,
-        request,
-        caller,
-        target,
-        '',
-        ticketId,
-        correlationId,
-        undefined,
-        riskOutcome,
-      );
-    }
+    // Everything the decision and its audit event say, completed as the check proceeds.
+    const outcome: CheckOutcome = {
+      evaluation,
+      request,
+      caller,
+      target,
+      ticketId,
+      correlationId,
+      risk: riskOutcome,
+    };
+    if (this.#auditTarget === false && !security?.tickets) return new DecisionRecord(outcome, '');
     const eventId = randomId('evt');
-    let ticket: ExecutionTicket | undefined;
     if (evaluation.result === 'ALLOW' && security?.tickets) {
       try {
-        ticket = await security.issueTicket({
+        outcome.ticket = await security.issueTicket({
           action: request.action,
           target,
           caller: caller.agentId,
@@ -453,7 +450,7 @@ export class AgentSafe {
         });
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
-        evaluation = denyEvaluation(
+        outcome.evaluation = denyEvaluation(
           evaluation,
           `Denied because the execution ticket could not be issued: ${message}`,
           {
@@ -463,64 +460,20 @@ export class AgentSafe {
         );
       }
     }
-    if (this.#auditTarget === false) {
-      return new DecisionRecord(
-        evaluation,
-        request,
-        caller,
-        target,
-        eventId,
-        ticketId,
-        correlationId,
-        ticket,
-        riskOutcome,
-      );
-    }
-    const body = this.#auditBody(
-      eventId,
-      now,
-      request,
-      evaluation,
-      caller,
-      target,
-      ticketId,
-      correlationId,
-      ticket,
-      riskOutcome,
-    );
+    if (this.#auditTarget === false) return new DecisionRecord(outcome, eventId);
     try {
       const sink = await this.#sink();
-      await appendRobustly(sink, body);
-      return new DecisionRecord(
-        evaluation,
-        request,
-        caller,
-        target,
-        eventId,
-        ticketId,
-        correlationId,
-        ticket,
-        riskOutcome,
-      );
+      await appendRobustly(sink, this.#auditBody(eventId, now, outcome));
+      return new DecisionRecord(outcome, eventId);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const failed: Evaluation = denyEvaluation(
-        evaluation,
+        outcome.evaluation,
         `Denied because the decision could not be recorded in the audit log: ${message}`,
         { code: 'AUDIT_WRITE_FAILED', message },
       );
       // The minted ticket is dropped with the ALLOW: nobody ever receives it.
-      return new DecisionRecord(
-        failed,
-        request,
-        caller,
-        target,
-        '',
-        ticketId,
-        correlationId,
-        undefined,
-        riskOutcome,
-      );
+      return new DecisionRecord({ ...outcome, evaluation: failed, ticket: undefined }, '');
     }
   }
 
@@ -554,7 +507,7 @@ export class AgentSafe {
   evaluate(request: CheckRequest, options: EvaluateOptions = {}): Decision {
     const now = options.now ?? this.#clock.now();
     const { evaluation, caller, target, ticketId, correlationId } = this.#decide(request, now);
-    return new DecisionRecord(evaluation, request, caller, target, '', ticketId, correlationId);
+    return new DecisionRecord({ evaluation, request, caller, target, ticketId, correlationId }, '');
   }
 
   /** Flushes and closes the audit log. */
@@ -613,18 +566,8 @@ export class AgentSafe {
     return this.#audit;
   }
 
-  #auditBody(
-    eventId: string,
-    now: number,
-    request: CheckRequest,
-    evaluation: Evaluation,
-    caller: Caller,
-    target: string,
-    ticketId: string | null,
-    correlationId: string | null,
-    ticket?: ExecutionTicket,
-    risk?: RiskOutcome,
-  ): AuditEventBody {
+  #auditBody(eventId: string, now: number, outcome: CheckOutcome): AuditEventBody {
+    const { request, evaluation, caller, target, ticketId, correlationId, ticket, risk } = outcome;
     const action = typeof request?.action === 'string' ? request.action : '';
     const given = evaluation.errors.length === 0 ? evaluation.params : (request?.params ?? {});
     const masked = maskParams(this.registry.get(action), given as Record<string, unknown>);
@@ -787,6 +730,18 @@ function inputDenial(policyRevision: string, error: DecisionError): Evaluation {
   };
 }
 
+/** What one check produced: the parts of its Decision and of its audit event. */
+interface CheckOutcome {
+  evaluation: Evaluation;
+  readonly request: CheckRequest;
+  readonly caller: Caller;
+  readonly target: string;
+  readonly ticketId: string | null;
+  readonly correlationId: string | null;
+  ticket?: ExecutionTicket | undefined;
+  readonly risk?: RiskOutcome | undefined;
+}
+
 /** Cumulative risk as reported on a decision. */
 interface RiskOutcome {
   readonly score: number;
@@ -863,17 +818,8 @@ class DecisionRecord implements Decision {
   readonly escalatedFrom: DecisionResult | null;
   readonly #evaluation: Evaluation;
 
-  constructor(
-    evaluation: Evaluation,
-    request: CheckRequest,
-    caller: Caller,
-    target: string,
-    auditId: string,
-    ticketId: string | null,
-    correlationId: string | null,
-    ticket?: ExecutionTicket,
-    risk?: RiskOutcome,
-  ) {
+  constructor(outcome: CheckOutcome, auditId: string) {
+    const { evaluation, request, caller, target, ticketId, correlationId, ticket, risk } = outcome;
     this.#evaluation = evaluation;
     this.ticket = ticket ?? null;
     this.cumulativeRiskScore = risk?.score ?? null;
