@@ -62,3 +62,39 @@ export function seconds(value: string | undefined, flag: string): number | undef
     throw usage(`${flag} must be a whole number of seconds ≥ 1, got "${value}"`);
   return number;
 }
+
+/** Flags every identity command shares. */
+export interface IdentityFlags {
+  readonly config?: string | undefined;
+  readonly algorithm?: string | undefined;
+  readonly signingKey?: string | undefined;
+  /** Only for verifying commands: public keys instead of the signing key. */
+  readonly jwks?: string | undefined;
+}
+
+/**
+ * The identity manager an identity command works with: the pinned algorithm, the issuer of
+ * agent-safe.yaml, and either the signing key (to mint or verify) or, for `verify` with `--jwks` or
+ * `verification_keys`, public keys only.
+ */
+export async function openIdentity(flags: IdentityFlags, purpose: 'sign' | 'verify') {
+  const { IdentityManager, loadProjectConfig, loadSigningKey, loadVerificationKeys } = await import(
+    '@agent-safe/sdk'
+  );
+  const config = loadProjectConfig({ file: flags.config });
+  const algorithm = algorithmOf(flags.algorithm, config);
+  const issuer = config.security?.issuer ? { issuer: config.security.issuer } : {};
+  const jwksSource =
+    purpose === 'verify'
+      ? (flags.jwks ?? (flags.signingKey ? undefined : config.security?.verificationKeysSource))
+      : undefined;
+  if (jwksSource) {
+    return IdentityManager.create({
+      algorithm,
+      ...issuer,
+      verificationKeys: await loadVerificationKeys(jwksSource, { algorithm }),
+    });
+  }
+  const signingKey = await loadSigningKey(signingKeySource(flags.signingKey, config), { algorithm });
+  return IdentityManager.create({ algorithm, ...issuer, signingKey });
+}

@@ -2,7 +2,7 @@ import { Command, Option } from 'clipanion';
 import type { DelegationLink } from '@agent-safe/sdk';
 import { BaseCommand } from '../base-command.js';
 import { EXIT } from '../exit-codes.js';
-import { algorithmOf, list, readTokenArgument, seconds, signingKeySource } from '../key-options.js';
+import { list, openIdentity, readTokenArgument, seconds } from '../key-options.js';
 
 function chainText(chain: readonly DelegationLink[], leaf: string): string {
   return [...chain.map((link) => `${link.agentId} [${link.roles.join(', ')}]`), leaf].join(' → ');
@@ -38,15 +38,7 @@ export class DelegationCreateCommand extends BaseCommand {
   jsonOutput = Option.Boolean('--json-output', false, { description: 'Print JSON' });
 
   async run(): Promise<number> {
-    const { IdentityManager, loadProjectConfig, loadSigningKey } = await import('@agent-safe/sdk');
-    const config = loadProjectConfig({ file: this.config });
-    const algorithm = algorithmOf(this.algorithm, config);
-    const signingKey = await loadSigningKey(signingKeySource(this.signingKey, config), { algorithm });
-    const manager = await IdentityManager.create({
-      algorithm,
-      signingKey,
-      ...(config.security?.issuer ? { issuer: config.security.issuer } : {}),
-    });
+    const manager = await openIdentity(this, 'sign');
     const result = await manager.delegate({
       parentToken: readTokenArgument(this.parentToken, 'parent-token'),
       childAgentId: this.childId,
@@ -107,21 +99,7 @@ export class DelegationVerifyCommand extends BaseCommand {
   jsonOutput = Option.Boolean('--json-output', false, { description: 'Print JSON' });
 
   async run(): Promise<number> {
-    const { IdentityManager, loadProjectConfig, loadSigningKey, loadVerificationKeys } = await import(
-      '@agent-safe/sdk'
-    );
-    const config = loadProjectConfig({ file: this.config });
-    const algorithm = algorithmOf(this.algorithm, config);
-    const jwksSource = this.jwks ?? (this.signingKey ? undefined : config.security?.verificationKeysSource);
-    const manager = jwksSource
-      ? await IdentityManager.create({
-          algorithm,
-          verificationKeys: await loadVerificationKeys(jwksSource, { algorithm }),
-        })
-      : await IdentityManager.create({
-          algorithm,
-          signingKey: await loadSigningKey(signingKeySource(this.signingKey, config), { algorithm }),
-        });
+    const manager = await openIdentity(this, 'verify');
     const result = await manager.verifyDelegation(readTokenArgument(this.token, 'token'));
     if (this.jsonOutput) {
       this.printJson(result);

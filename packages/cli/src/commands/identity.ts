@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base-command.js';
 import { EXIT } from '../exit-codes.js';
-import { algorithmOf, list, seconds, signingKeySource } from '../key-options.js';
+import { algorithmOf, list, openIdentity, seconds } from '../key-options.js';
 
 export class IdentityCreateCommand extends BaseCommand {
   static override paths = [['identity', 'create']];
@@ -42,15 +42,7 @@ export class IdentityCreateCommand extends BaseCommand {
   });
 
   async run(): Promise<number> {
-    const { IdentityManager, loadProjectConfig, loadSigningKey } = await import('@agent-safe/sdk');
-    const config = loadProjectConfig({ file: this.config });
-    const algorithm = algorithmOf(this.algorithm, config);
-    const signingKey = await loadSigningKey(signingKeySource(this.signingKey, config), { algorithm });
-    const manager = await IdentityManager.create({
-      algorithm,
-      signingKey,
-      ...(config.security?.issuer ? { issuer: config.security.issuer } : {}),
-    });
+    const manager = await openIdentity(this, 'sign');
     const maxDepth = this.maxDepth === undefined ? undefined : Number(this.maxDepth);
     const token = await manager.createToken({
       agentId: this.agentId,
