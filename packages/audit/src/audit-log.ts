@@ -83,6 +83,9 @@ const MAX_UNCONTENDED_HOLD_MS = 1000;
  */
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 
+/** Queues shorter than this are never split (see #drain). */
+const MIN_SPLIT_QUEUE = 16;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 // O_NOFOLLOW: a log path that is a symlink is refused, so a planted link cannot redirect the log.
@@ -267,6 +270,7 @@ export class AuditLog implements AuditSink {
     let othersWaiting = false;
     let fresh = false;
     let previous: { batch: readonly Pending[]; events: AuditEvent[] } | undefined;
+    let committed = 0;
     const settle = () => {
       if (previous === undefined) return;
       const { batch, events } = previous;
@@ -317,7 +321,14 @@ export class AuditLog implements AuditSink {
           checkedSince = heldSince;
           fresh = true;
         }
-        const batch = this.#cut();
+        // Under sustained load from callers that wait for their event before sending the next, one
+        // batch would hold everyone, so the CPU idles during every durable write. Once this drain has
+        // committed a batch and finds all callers queued again (nothing awaiting settlement), it
+        // writes half now: the two halves then alternate, one group computing while the other's write
+        // is on disk. A lone burst still shares one write.
+        const split = previous === undefined && committed > 0 && this.#queue.length >= MIN_SPLIT_QUEUE;
+        const batch = this.#cut(split ? Math.ceil(this.#queue.length / 2) : Number.POSITIVE_INFINITY);
+        committed++;
         const committing = this.#commit(batch, fresh);
         fresh = false;
         settle();
@@ -334,9 +345,9 @@ export class AuditLog implements AuditSink {
   }
 
   /** Takes the next batch off the queue: at most maxBatch events and (past its first) MAX_BATCH_BYTES. */
-  #cut(): Pending[] {
+  #cut(most = Number.POSITIVE_INFINITY): Pending[] {
     const queue = this.#queue;
-    const limit = Math.min(queue.length, this.#maxBatch);
+    const limit = Math.min(queue.length, this.#maxBatch, most);
     let count = 0;
     let bytes = 0;
     while (count < limit) {

@@ -86,6 +86,31 @@ describe('AuditLog', () => {
     });
   });
 
+  it('alternates two half batches under sustained closed-loop load, keeping one chain', async () => {
+    await withTempDir(async (directory) => {
+      const path = join(directory, 'audit.jsonl');
+      const log = await AuditLog.open(path);
+      const callers = 32;
+      const rounds = 20;
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: callers }, async () => {
+          for (let round = 0; round < rounds; round++) await log.append(decision(next++));
+        }),
+      );
+      const stats = log.stats;
+      await log.close();
+      // Without splitting every round would be one batch of all callers (20 batches).
+      expect(stats.batches).toBeGreaterThanOrEqual(30);
+      expect(stats.appends).toBe(callers * rounds);
+      expect(await verifyAuditLog(path)).toMatchObject({
+        ok: true,
+        events: callers * rounds,
+        lastSequence: callers * rounds,
+      });
+    });
+  });
+
   it('shares one fsync among 64 concurrent appends', async () => {
     await withTempDir(async (directory) => {
       const log = await AuditLog.open(join(directory, 'audit.jsonl'));
