@@ -10,9 +10,9 @@ import {
   canonicalJson,
   isAgentSafeError,
 } from '@agent-safe/core';
-import { parseActionDefinition } from './action-schema.js';
+import { type ActionParseResult, parseActionDefinition } from './action-schema.js';
 import { quoteString } from './describe-value.js';
-import { defineEntry, isPlainObject } from './json-value.js';
+import { deepFreeze, defineEntry, isPlainObject } from './json-value.js';
 import { type ManifestMode, verifyManifest } from './manifest.js';
 import { compileParamValidator, type ParamValidator } from './param-validator.js';
 import { DEFAULT_MAX_YAML_BYTES, type ParseCache, type YamlLimits, parseConfigFile } from './parse-yaml.js';
@@ -30,6 +30,9 @@ import { sha256Hex } from './sha256.js';
 
 const READ_CONCURRENCY = 32;
 
+/** Version of the validated-definition cache entries; bump when validation or the definition shape changes. */
+const VALIDATED_FORMAT = 1;
+
 /** Options of {@link ActionRegistry.load}. */
 export interface ActionRegistryLoadOptions {
   /**
@@ -39,7 +42,10 @@ export interface ActionRegistryLoadOptions {
   readonly manifest?: ManifestMode;
   /** Limits for each YAML file. */
   readonly yaml?: YamlLimits;
-  /** Memo of parse results (see {@link ParseCache}); validation still runs in full. */
+  /**
+   * Memo of parse results (see {@link ParseCache}). It also keeps each definition that validated, keyed
+   * by the file's SHA-256 and path, so an unchanged file skips validation too.
+   */
   readonly parseCache?: ParseCache;
 }
 
@@ -194,17 +200,41 @@ export class ActionRegistry implements ActionLookup {
     const origins = new Map<string, string>();
     let yamlOnly = true;
     for (const file of files) {
-      let raw: unknown;
-      try {
-        raw = parseConfigFile(file.bytes.toString('utf8'), file.path, options.yaml, options.parseCache);
-      } catch (error) {
-        if (!isAgentSafeError(error)) throw error;
-        issues.push(
-          ...(error.issues.length > 0 ? error.issues : [{ file: file.path, message: error.message }]),
-        );
-        continue;
+      // A definition that validated before (same bytes, same path, same schema) is taken from the parse
+      // cache as it was validated, so a CLI start skips parsing and validation alike. The cache only
+      // serves files the user may write, so this trusts nothing the user could not have written anyway.
+      const validatedKey = options.parseCache
+        ? `action-definition:${VALIDATED_FORMAT}:${file.sha256}:${file.path}`
+        : undefined;
+      let parsed = validatedKey
+        ? (options.parseCache!.get(validatedKey, file.path) as ActionParseResult | undefined)
+        : undefined;
+      if (parsed !== undefined) {
+        parsed = {
+          action: parsed.action ? deepFreeze(parsed.action) : undefined,
+          issues: parsed.issues ?? [],
+        };
+      } else {
+        let raw: unknown;
+        try {
+          raw = parseConfigFile(file.bytes.toString('utf8'), file.path, options.yaml, options.parseCache);
+        } catch (error) {
+          if (!isAgentSafeError(error)) throw error;
+          issues.push(
+            ...(error.issues.length > 0 ? error.issues : [{ file: file.path, message: error.message }]),
+          );
+          continue;
+        }
+        parsed = parseActionDefinition(raw, file.path);
+        if (validatedKey && parsed.action && !parsed.issues.some((issue) => issue.severity !== 'warning')) {
+          try {
+            canonicalJson(parsed);
+            options.parseCache!.set(validatedKey, parsed, file.path);
+          } catch {
+            // Not representable in JSON (e.g. an infinite bound): validate it again next time.
+          }
+        }
       }
-      const parsed = parseActionDefinition(raw, file.path);
       issues.push(...parsed.issues);
       if (parsed.issues.some((issue) => issue.severity !== 'warning')) yamlOnly = false;
       if (parsed.action === undefined) continue;

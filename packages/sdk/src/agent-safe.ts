@@ -77,7 +77,7 @@ export interface AgentSafeOptions {
   readonly config?: string | false;
   /**
    * Memo of YAML parse results for files loaded from paths (the CLI passes a FileParseCache).
-   * Files are still read, hashed and fully validated.
+   * Files are still read and hashed; unchanged action definitions are reused as validated.
    */
   readonly parseCache?: ParseCache;
   /**

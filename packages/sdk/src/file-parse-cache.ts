@@ -28,8 +28,8 @@ export function defaultCacheDirectory(env: NodeJS.ProcessEnv = process.env): str
 
 /**
  * A {@link ParseCache} kept in one JSON file, so that a short-lived process (the CLI) skips YAML
- * parsing when the configuration has not changed. Every file is still read, hashed and validated on
- * every run. Best effort by design: an unreadable, corrupt, foreign-owned or group/world-writable cache
+ * parsing (and, for action definitions, re-validation) when the configuration has not changed. Every
+ * file is still read and hashed on every run, so a changed file always misses. Best effort by design: an unreadable, corrupt, foreign-owned or group/world-writable cache
  * file is ignored, and a failed save is silent. Entries are only used for files the current user can
  * write (see {@link FileParseCache.get}).
  */

@@ -20,10 +20,16 @@ describe('FileParseCache', () => {
     const dir = copyProject();
     const cacheFile = join(dir, 'cache', 'parse.json');
     open(dir, cacheFile);
-    // 4 actions + 1 policy file + the inventory
-    expect(Object.keys(entries(cacheFile))).toHaveLength(6);
+    // Parsed YAML of 4 actions + 1 policy file + the inventory, and the 4 validated action definitions
+    const keys = Object.keys(entries(cacheFile));
+    expect(keys).toHaveLength(10);
+    expect(keys.filter((key) => key.startsWith('action-definition:'))).toHaveLength(4);
     expect(statSync(cacheFile).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'cache')).mode & 0o777).toBe(0o700);
+    // The next run uses the validated definitions, so the parsed YAML of the actions is dropped; from
+    // then on the file is stable.
+    open(dir, cacheFile);
+    expect(Object.keys(entries(cacheFile))).toHaveLength(6);
     const before = readFileSync(cacheFile, 'utf8');
     const { safe } = open(dir, cacheFile);
     expect(readFileSync(cacheFile, 'utf8')).toBe(before);
@@ -55,16 +61,22 @@ describe('FileParseCache', () => {
     });
     expect(decision.result).toBe('DENY');
     expect(decision.reason).toBe('Dev is closed');
+    // 4 validated action definitions, the inventory and the new policy text
     expect(Object.keys(entries(cacheFile))).toHaveLength(6);
   });
 
-  it('never lets a tampered entry skip validation', () => {
+  it('never lets a tampered parse entry skip validation', () => {
     const dir = copyProject();
     const cacheFile = join(dir, 'parse.json');
     open(dir, cacheFile);
     const stored = JSON.parse(readFileSync(cacheFile, 'utf8')) as {
       entries: Record<string, Record<string, unknown>>;
     };
+    // Validated definitions are only ever stored for files that passed; drop them so the parsed YAML,
+    // which is validated on every use, is what gets used.
+    for (const key of Object.keys(stored.entries)) {
+      if (key.startsWith('action-definition:')) delete stored.entries[key];
+    }
     for (const value of Object.values(stored.entries)) {
       if (value.name === 'drain-node') value.risk_class = 'harmless';
     }
@@ -102,7 +114,7 @@ describe('FileParseCache', () => {
     expect(prod.result).toBe('REQUIRE_APPROVAL');
     writeFileSync(cacheFile, '{not json');
     expect(() => open(dir, cacheFile)).not.toThrow();
-    expect(Object.keys(entries(cacheFile))).toHaveLength(6);
+    expect(Object.keys(entries(cacheFile))).toHaveLength(10);
   });
 
   it('picks its directory from AGENT_SAFE_CACHE_DIR, then XDG_CACHE_HOME, then ~/.cache', () => {
