@@ -18,11 +18,10 @@ export type LineHandler = (
 
 const CHUNK = 4 * 1024 * 1024;
 
-/** Streams a file line by line in large chunks, splitting lines itself (no per-line allocation). */
-export async function forEachLine(path: string, onLine: LineHandler, onChunk?: () => void): Promise<void> {
-  let handle: Awaited<ReturnType<typeof open>>;
+/** Opens an audit log read-only; FILE_UNREADABLE naming the path when it cannot be. */
+export async function openAuditLogForReading(path: string): Promise<Awaited<ReturnType<typeof open>>> {
   try {
-    handle = await open(path, 'r');
+    return await open(path, 'r');
   } catch (error) {
     throw new AgentSafeError(
       'FILE_UNREADABLE',
@@ -33,6 +32,11 @@ export async function forEachLine(path: string, onLine: LineHandler, onChunk?: (
       },
     );
   }
+}
+
+/** Streams a file line by line in large chunks, splitting lines itself (no per-line allocation). */
+export async function forEachLine(path: string, onLine: LineHandler, onChunk?: () => void): Promise<void> {
+  const handle = await openAuditLogForReading(path);
   try {
     let buffer = Buffer.allocUnsafe(CHUNK);
     let filled = 0; // bytes [0, filled) hold data; the first of them starts a line

@@ -1,8 +1,7 @@
-import { open } from 'node:fs/promises';
 import { AgentSafeError } from '@agent-safe/core';
 import type { AuditEvent } from '@agent-safe/core';
 import { parseEventLine } from './event-line.js';
-import { forEachLine } from './line-reader.js';
+import { forEachLine, openAuditLogForReading } from './line-reader.js';
 import { linesFromEnd } from './tail.js';
 
 /** Options of {@link readAuditLog}. */
@@ -46,19 +45,7 @@ async function readLast(
   matches: (event: AuditEvent) => boolean,
 ): Promise<AuditEvent[]> {
   if (count === 0) return [];
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    throw new AgentSafeError(
-      'FILE_UNREADABLE',
-      `cannot read audit log ${path}: ${(error as Error).message}`,
-      {
-        cause: error,
-        issues: [{ file: path, message: 'check the path and its permissions' }],
-      },
-    );
-  }
+  const handle = await openAuditLogForReading(path);
   try {
     const { size } = await handle.stat();
     const found: AuditEvent[] = [];
