@@ -394,6 +394,7 @@ export class AgentSafe {
    */
   async check(request: CheckRequest): Promise<Decision> {
     const now = this.#clock.now();
+    const malformed = requestProblem(request);
     let security: Security | undefined;
     let resolution: CallerResolution | undefined;
     if (this.#security) {
@@ -402,7 +403,7 @@ export class AgentSafe {
         const cached =
           typeof request?.caller === 'string' ? security.identity.verifyCached(request.caller) : undefined;
         if (cached) resolution = { ok: true, caller: cached.caller };
-        else if (!requestProblem(request))
+        else if (!malformed)
           resolution = await security.resolveCaller(request.caller, (value) =>
             resolveCaller(value as CheckRequest['caller']),
           );
@@ -415,7 +416,7 @@ export class AgentSafe {
         };
       }
     }
-    const decided = this.#decide(request, now, resolution);
+    const decided = this.#decide(request, now, resolution, malformed);
     const { caller, target, ticketId, correlationId } = decided;
     let evaluation = decided.evaluation;
     let riskOutcome: RiskOutcome | undefined;
@@ -516,8 +517,12 @@ export class AgentSafe {
     if (this.#guards) await (await this.#guards.catch(() => undefined))?.close();
   }
 
-  #decide(request: CheckRequest, now: number, resolution?: CallerResolution) {
-    const malformed = requestProblem(request);
+  #decide(
+    request: CheckRequest,
+    now: number,
+    resolution?: CallerResolution,
+    malformed: DecisionError | undefined = requestProblem(request),
+  ) {
     // A refused identity still leaves a well-formed request: its target and ids are recorded.
     const shape = malformed ?? (resolution && !resolution.ok ? resolution.error : undefined);
     const caller = resolution ? resolution.caller : resolveCaller(malformed ? undefined : request.caller);
