@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { AgentSafe } from '../dist/index.js';
 
 const CHECKS = Number(process.env.BENCH_CHECKS ?? 50_000);
+// BENCH_ONLY=memory|audit|redis runs one group of scenarios (default: all).
+const ONLY = process.env.BENCH_ONLY;
 const CONCURRENCY = 64;
 const dir = mkdtempSync(join(tmpdir(), 'agent-safe-sdk-bench-'));
 cpSync(join(import.meta.dirname, '..', 'test', 'fixtures', 'project'), dir, { recursive: true });
@@ -248,10 +250,12 @@ try {
       .map((value) => value.toFixed(2))
       .join(' ')}`,
   );
-  await withoutAudit();
-  await withInMemoryGuards();
-  await withDurableAudit();
-  await withRedisGuards();
+  if (ONLY === undefined || ONLY === 'memory') {
+    await withoutAudit();
+    await withInMemoryGuards();
+  }
+  if (ONLY === undefined || ONLY === 'audit') await withDurableAudit();
+  if (ONLY === undefined || ONLY === 'redis') await withRedisGuards();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

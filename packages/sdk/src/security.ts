@@ -9,7 +9,6 @@ import {
   anonymousCaller,
 } from '@agent-safe/core';
 import {
-  type IdentityAlgorithm,
   IdentityManager,
   type JSONWebKeySet,
   type KeyMaterial,

@@ -75,6 +75,17 @@ const scenarios = {
     });
     await store.record(`breaker-${who}`, 0, false, result.breaker?.probe ?? false, settings);
   },
+  // What a guarded check uses: breaker admit, window take and risk weight in one step; concurrent steps
+  // share one script run.
+  guardStep: () => {
+    const who = caller();
+    return store.guardStep({
+      now: 0,
+      breaker: { key: who, settings },
+      window: { key: `rate:${who}`, windowMs: 60_000, limit: 1_000_000_000 },
+      weights: { key: `risk:${who}`, windowMs: 1000, weight: 1, ceiling: Number.POSITIVE_INFINITY },
+    });
+  },
 };
 
 function percentile(sorted, fraction) {

@@ -12,69 +12,98 @@ function script(name: string, body: string): LuaScript {
   return { name, source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
-// Every number handed to redis.call goes through fmt: Lua's default number-to-string conversion keeps
-// only 14 significant digits, which would corrupt millisecond timestamps with fractions.
-// ARGV[1] is the clock mode and ARGV[2] the caller's `now`; 'server' reads Redis TIME so every replica
-// shares one clock.
+// ARGV[1] is the clock mode, ARGV[2] the caller's `now` and ARGV[3] a member id unique to this call
+// (see addEntry); a script's own arguments start at ARGV[4]. 'server' mode reads Redis TIME so every
+// replica shares one clock. Numbers handed to redis.call go through num(): integers as %d, others with
+// 17 significant digits (Lua's own tostring keeps only 14), memoized because the same few values (now,
+// cutoffs, lifetimes) recur in every step of a run and float formatting is the costliest part of it.
+// Replies go through out(), which keeps integers as integer replies and sends other numbers as exact
+// strings (Redis would truncate them).
 const PRELUDE = `
 if redis.replicate_commands then pcall(redis.replicate_commands) end
-local function fmt(x) return string.format('%.17g', x) end
+local floor, format = math.floor, string.format
+local function integral(x) return x == floor(x) and x > -9007199254740992 and x < 9007199254740992 end
+local function out(x)
+  if integral(x) then return x end
+  return format('%.17g', x)
+end
+local formatted = {}
+local function num(x)
+  local text = formatted[x]
+  if text == nil then
+    if integral(x) then text = format('%d', x) else text = format('%.17g', x) end
+    formatted[x] = text
+  end
+  return text
+end
 local now
 if ARGV[1] == 'server' then
   local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  now = tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)
 else
   now = tonumber(ARGV[2])
 end
+local uid = ARGV[3]
 local MARGIN = 1000
 -- Every key of one kind is always written with the same lifetime, so resetting it unconditionally
 -- never shortens it, and costs one call instead of a PTTL read plus (almost always) a PEXPIRE.
 local function extend(key, ms)
-  redis.call('PEXPIRE', key, fmt(math.ceil(ms) + MARGIN))
+  redis.call('PEXPIRE', key, num(math.ceil(ms) + MARGIN))
 end
 local function trim(zkey, windowMs)
-  redis.call('ZREMRANGEBYSCORE', zkey, '-inf', fmt(now - windowMs))
+  redis.call('ZREMRANGEBYSCORE', zkey, '-inf', num(now - windowMs))
 end
--- Members are now:n:weight, n counting the entries already at this score. Trimming removes a score's
--- entries all together, so the suffixes at one score are always 0..n-1 and a new member never collides.
+-- Members are uid:weight. The uid is unique per call (a random per-connection prefix and a counter, sent
+-- by the client), so a new member never collides with one already in the window, whatever its score.
+local function member(weight) return uid .. ':' .. weight end
 local function addEntry(zkey, windowMs, weight)
-  local score = fmt(now)
-  local n = redis.call('ZCOUNT', zkey, score, score)
-  redis.call('ZADD', zkey, score, score .. ':' .. n .. ':' .. weight)
+  redis.call('ZADD', zkey, num(now), member(weight))
   extend(zkey, windowMs)
 end
--- The running sum of a weighted window is kept beside the set and adjusted by the weights of trimmed
--- entries, so a call costs O(log n + trimmed) instead of reading the whole window; a missing sum is
--- rebuilt from the set. weightArg is the weight as passed (it becomes the member's suffix); ceilingArg
--- is a number or 'none'.
-local function weightOf(member) return tonumber(string.match(member, '([^:]*)$')) end
+-- The running sum of a weighted window is kept beside the set (same lifetime, written together) and
+-- adjusted by the weights of trimmed entries, so a call costs O(log n + trimmed) instead of reading the
+-- whole window; a missing sum is rebuilt from the set. weightArg is the weight as passed (it becomes the
+-- member's suffix); ceilingArg is a number or 'none'.
+local function weightOf(m) return tonumber(string.match(m, '([^:]*)$')) end
 local function addBelow(zkey, skey, windowMs, weightArg, ceilingArg)
   local weight = tonumber(weightArg)
-  local cutoff = fmt(now - windowMs)
+  local cutoff = num(now - windowMs)
   local stored = redis.call('GET', skey)
   local before = 0
+  local changed = false
   if stored then
     before = tonumber(stored)
     local old = redis.call('ZRANGEBYSCORE', zkey, '-inf', cutoff)
     if #old > 0 then
-      for _, member in ipairs(old) do before = before - weightOf(member) end
+      for _, m in ipairs(old) do before = before - weightOf(m) end
       redis.call('ZREMRANGEBYSCORE', zkey, '-inf', cutoff)
+      -- An emptied window sums to exactly 0 (no rounding left over from fractional weights).
+      if before < 0 or redis.call('ZCARD', zkey) == 0 then before = 0 end
+      changed = true
     end
-    -- The set can also have expired on its own (a read-only call extends only the sum): then the sum is stale.
-    if before < 0 or redis.call('ZCARD', zkey) == 0 then before = 0 end
   else
     redis.call('ZREMRANGEBYSCORE', zkey, '-inf', cutoff)
-    for _, member in ipairs(redis.call('ZRANGE', zkey, 0, -1)) do before = before + weightOf(member) end
+    local all = redis.call('ZRANGE', zkey, 0, -1)
+    for _, m in ipairs(all) do before = before + weightOf(m) end
+    changed = #all > 0
   end
   local after = before
   local recorded = 0
   if weight > 0 and (ceilingArg == 'none' or before + weight < tonumber(ceilingArg)) then
-    addEntry(zkey, windowMs, weightArg)
     after = before + weight
     recorded = 1
+    addEntry(zkey, windowMs, weightArg)
+    redis.call('SET', skey, num(after), 'PX', num(math.ceil(windowMs) + MARGIN))
+  elseif changed then
+    -- A read only trims or rebuilds: the sum takes (or keeps) the lifetime of the set, so that it never
+    -- outlives it.
+    if stored then
+      redis.call('SET', skey, num(after), 'KEEPTTL')
+    else
+      local ttl = redis.call('PTTL', zkey)
+      if ttl > 0 then redis.call('SET', skey, num(after), 'PX', num(ttl)) end
+    end
   end
-  redis.call('SET', skey, fmt(after))
-  extend(skey, windowMs)
   return {before, after, recorded}
 end
 local function takeCheck(zkey, windowMs, limit)
@@ -96,21 +125,21 @@ end
 local function breakerAdmit(hkey, cooldownMs, idleMs, commit)
   local state, openUntil, probeUntil = breakerLoad(hkey)
   if state == 'open' then
-    if now < openUntil then return {0, 'open', fmt(openUntil), 0} end
+    if now < openUntil then return {0, 'open', openUntil, 0} end
     state = 'half-open'
     probeUntil = 0
   end
   if state == 'half-open' then
     if probeUntil == 0 or now >= probeUntil then
       if commit then
-        redis.call('HSET', hkey, 'state', 'half-open', 'openUntil', '0', 'probeUntil', fmt(now + cooldownMs))
+        redis.call('HSET', hkey, 'state', 'half-open', 'openUntil', '0', 'probeUntil', num(now + cooldownMs))
         extend(hkey, idleMs)
       end
-      return {1, 'half-open', '0', 1}
+      return {1, 'half-open', 0, 1}
     end
-    return {0, 'half-open', '0', 0}
+    return {0, 'half-open', 0, 0}
   end
-  return {1, 'closed', '0', 0}
+  return {1, 'closed', 0, 0}
 end
 -- A probe's report only counts while the breaker is half-open: a late report from a released probe is an
 -- ordinary record. Opening and closing both forget the denials (as the in-memory store does).
@@ -119,7 +148,7 @@ local function breakerRecord(hkey, zkey, threshold, windowMs, cooldownMs, idleMs
   local function open()
     openUntil = now + cooldownMs
     state = 'open'
-    redis.call('HSET', hkey, 'state', 'open', 'openUntil', fmt(openUntil), 'probeUntil', '0')
+    redis.call('HSET', hkey, 'state', 'open', 'openUntil', num(openUntil), 'probeUntil', '0')
     extend(hkey, idleMs)
     redis.call('DEL', zkey)
   end
@@ -128,7 +157,7 @@ local function breakerRecord(hkey, zkey, threshold, windowMs, cooldownMs, idleMs
       open()
     else
       redis.call('DEL', hkey, zkey)
-      return {'closed', '0', '0'}
+      return {'closed', 0, 0}
     end
   else
     trim(zkey, windowMs)
@@ -137,153 +166,199 @@ local function breakerRecord(hkey, zkey, threshold, windowMs, cooldownMs, idleMs
     if state == 'closed' and redis.call('ZCARD', zkey) >= threshold then open() end
   end
   local denials = redis.call('ZCARD', zkey)
-  if state == 'open' and now >= openUntil then return {'half-open', '0', fmt(denials)} end
-  if state == 'open' then return {'open', fmt(openUntil), fmt(denials)} end
-  return {state, '0', fmt(denials)}
+  if state == 'open' and now >= openUntil then return {'half-open', 0, denials} end
+  if state == 'open' then return {'open', openUntil, denials} end
+  return {state, 0, denials}
 end
 `;
 
-/** KEYS: window zset. ARGV: mode, now, windowMs, limit. */
+/** KEYS: window zset. ARGV: mode, now, uid, windowMs, limit. */
 export const TAKE_SCRIPT = script(
   'take',
   `
-local windowMs = tonumber(ARGV[3])
-local r = takeCheck(KEYS[1], windowMs, tonumber(ARGV[4]))
+local windowMs = tonumber(ARGV[4])
+local r = takeCheck(KEYS[1], windowMs, tonumber(ARGV[5]))
 if r[1] == 1 then
   addEntry(KEYS[1], windowMs, '1')
   r[2] = r[2] + 1
 end
-return {r[1], fmt(r[2]), fmt(r[3])}
+return {r[1], out(r[2]), out(r[3])}
 `,
 );
 
 /**
- * KEYS: window zset, its running-sum key. ARGV: mode, now, windowMs, weight, ceiling ('none' = no
+ * KEYS: window zset, its running-sum key. ARGV: mode, now, uid, windowMs, weight, ceiling ('none' = no
  * ceiling).
  */
 export const ADD_BELOW_SCRIPT = script(
   'addBelow',
   `
-local r = addBelow(KEYS[1], KEYS[2], tonumber(ARGV[3]), ARGV[4], ARGV[5])
-return {fmt(r[1]), fmt(r[2]), r[3]}
+local r = addBelow(KEYS[1], KEYS[2], tonumber(ARGV[4]), ARGV[5], ARGV[6])
+return {out(r[1]), out(r[2]), r[3]}
 `,
 );
 
-/** KEYS: breaker hash. ARGV: mode, now, cooldownMs, idleMs. */
+/** KEYS: breaker hash. ARGV: mode, now, uid, cooldownMs, idleMs. */
 export const ADMIT_SCRIPT = script(
   'admit',
   `
-return breakerAdmit(KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[4]), true)
+local r = breakerAdmit(KEYS[1], tonumber(ARGV[4]), tonumber(ARGV[5]), true)
+return {r[1], r[2], out(r[3]), r[4]}
 `,
 );
 
 /**
- * KEYS: breaker hash, denials zset. ARGV: mode, now, threshold, windowMs, cooldownMs, idleMs, denied,
+ * KEYS: breaker hash, denials zset. ARGV: mode, now, uid, threshold, windowMs, cooldownMs, idleMs, denied,
  * probe. See breakerRecord in the prelude.
  */
 export const RECORD_SCRIPT = script(
   'record',
   `
-return breakerRecord(KEYS[1], KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]),
-  tonumber(ARGV[6]), ARGV[7] == '1', ARGV[8] == '1')
+local r = breakerRecord(KEYS[1], KEYS[2], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]),
+  tonumber(ARGV[7]), ARGV[8] == '1', ARGV[9] == '1')
+return {r[1], out(r[2]), out(r[3])}
 `,
 );
 
-/** KEYS: nonce key. ARGV: mode, now, expiresAt, graceMs, maxTtlMs. */
+/** KEYS: nonce key. ARGV: mode, now, uid, expiresAt, graceMs, maxTtlMs. */
 export const CONSUME_SCRIPT = script(
   'consume',
   `
-local ttl = tonumber(ARGV[3]) - now
+local ttl = tonumber(ARGV[4]) - now
 if ttl < 0 then ttl = 0 end
-ttl = math.floor(ttl + tonumber(ARGV[4]))
+ttl = floor(ttl + tonumber(ARGV[5]))
 if ttl < 1 then ttl = 1 end
-if ttl > tonumber(ARGV[5]) then ttl = tonumber(ARGV[5]) end
-if redis.call('SET', KEYS[1], '1', 'NX', 'PX', fmt(ttl)) then return 1 end
+if ttl > tonumber(ARGV[6]) then ttl = tonumber(ARGV[6]) end
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', num(ttl)) then return 1 end
 return 0
 `,
 );
 
 /**
  * KEYS: breaker hash (any key when there is no breaker), then one zset per window.
- * ARGV: mode, now, hasBreaker, cooldownMs, idleMs, then windowMs and limit per window.
+ * ARGV: mode, now, uid, hasBreaker, cooldownMs, idleMs, then windowMs and limit per window.
  * Records everything or nothing: a refused window consumes no probe and no other window's slot.
  */
 export const GUARD_CHECK_SCRIPT = script(
   'guardCheck',
   `
-local hasBreaker = ARGV[3] == '1'
-local cooldownMs, idleMs = tonumber(ARGV[4]), tonumber(ARGV[5])
-local admission = {1, 'closed', '0', 0}
+local hasBreaker = ARGV[4] == '1'
+local cooldownMs, idleMs = tonumber(ARGV[5]), tonumber(ARGV[6])
+local admission = {1, 'closed', 0, 0}
 if hasBreaker then admission = breakerAdmit(KEYS[1], cooldownMs, idleMs, false) end
 local allowed = admission[1] == 1
 local windows = {}
-local n = (#ARGV - 5) / 2
+local n = (#ARGV - 6) / 2
 for i = 1, n do
-  local r = takeCheck(KEYS[1 + i], tonumber(ARGV[4 + 2 * i]), tonumber(ARGV[5 + 2 * i]))
+  local r = takeCheck(KEYS[1 + i], tonumber(ARGV[5 + 2 * i]), tonumber(ARGV[6 + 2 * i]))
   windows[i] = r
   if r[1] == 0 then allowed = false end
 end
 if allowed then
   -- Committing only changes a half-open breaker (it hands out the probe): a closed one needs no second read.
-if hasBreaker and admission[2] ~= 'closed' then admission = breakerAdmit(KEYS[1], cooldownMs, idleMs, true) end
+  if hasBreaker and admission[2] ~= 'closed' then admission = breakerAdmit(KEYS[1], cooldownMs, idleMs, true) end
   for i = 1, n do
-    addEntry(KEYS[1 + i], tonumber(ARGV[4 + 2 * i]), '1')
+    addEntry(KEYS[1 + i], tonumber(ARGV[5 + 2 * i]), '1')
     windows[i][2] = windows[i][2] + 1
   end
 end
-local out = {allowed and 1 or 0, admission[1], admission[2], admission[3], admission[4]}
+local reply = {allowed and 1 or 0, admission[1], admission[2], out(admission[3]), admission[4]}
 for i = 1, n do
-  out[#out + 1] = windows[i][1]
-  out[#out + 1] = fmt(windows[i][2])
-  out[#out + 1] = fmt(windows[i][3])
+  reply[#reply + 1] = windows[i][1]
+  reply[#reply + 1] = out(windows[i][2])
+  reply[#reply + 1] = out(windows[i][3])
 end
-return out
+return reply
 `,
 );
 
+/** Shape of {@link GUARD_STEPS_SCRIPT}: keys and ARGV values per step and per profile, reply fields per step. */
+export const GUARD_STEP_KEYS = 5;
+export const GUARD_STEP_ARGS = 5;
+export const GUARD_PROFILE_ARGS = 11;
+export const GUARD_STEP_REPLY = 14;
+
 /**
- * KEYS: breaker hash, window zset, weights zset, weights running sum, breaker denials zset (unused ones:
- * any key).
- * ARGV: mode, now, hasBreaker, cooldownMs, idleMs, hasWindow, windowMs, limit, hasWeights,
- * weightsWindowMs, weight, ceiling ('none' = no ceiling), hasRecord, threshold, breakerWindowMs, denied.
- * Reply: breaker admitted, state, openUntil, probe; window allowed, count, retryAfterMs; weights before,
- * after, recorded; record applied, state, openUntil, denials. Each step runs only when the one before it
- * passed; a refused window spends no probe; the record runs once breaker and window passed.
+ * Several guard steps (of different callers) in ONE script run, one after another, each with the
+ * semantics of a single step; the run is atomic as a whole, so N processes still see exact limits.
+ * Settings shared by many steps are sent once, as profiles.
+ * KEYS: per step, breaker hash, window zset, weights zset, weights running sum, breaker denials zset
+ * (unused ones: any key).
+ * ARGV: mode, unused, unused, the number of profiles, then per profile: hasBreaker, cooldownMs, idleMs,
+ * hasWindow, windowMs, limit, hasWeights, weightsWindowMs, ceiling ('none' = no ceiling), threshold,
+ * breakerWindowMs; then per step: now, uid, profile (0-based), weight, record ('0' none, '1' an allowed
+ * decision, '2' a denial).
+ * Reply: ONE string, the steps' fields joined by commas: per step, breaker admitted, state, openUntil,
+ * probe; window allowed, count, retryAfterMs; weights before, after, recorded; record applied, state,
+ * openUntil, denials. Each part runs only when the one before it passed; a refused window spends no
+ * probe; the record runs once breaker and window passed. A step that fails (a key of the wrong type)
+ * gives -1 and the error in place of admitted and state, and does not stop the others.
  */
-export const GUARD_STEP_SCRIPT = script(
+export const GUARD_STEPS_SCRIPT = script(
   'guardStep',
   `
-local hasBreaker, hasWindow, hasWeights = ARGV[3] == '1', ARGV[6] == '1', ARGV[9] == '1'
-local cooldownMs, idleMs = tonumber(ARGV[4]), tonumber(ARGV[5])
-local admission = {1, 'closed', '0', 0}
-if hasBreaker then
-  admission = breakerAdmit(KEYS[1], cooldownMs, idleMs, false)
-  if admission[1] == 0 then
-    return {0, admission[2], admission[3], 0, 0, '0', '0', '0', '0', 0, 0, 'closed', '0', '0'}
+local server = ARGV[1] == 'server'
+local profiles = {}
+local count = tonumber(ARGV[4])
+for p = 0, count - 1 do
+  local b = 4 + p * ${GUARD_PROFILE_ARGS}
+  profiles[tostring(p)] = {
+    hasBreaker = ARGV[b + 1] == '1', cooldownMs = tonumber(ARGV[b + 2]), idleMs = tonumber(ARGV[b + 3]),
+    hasWindow = ARGV[b + 4] == '1', windowMs = tonumber(ARGV[b + 5]), limit = tonumber(ARGV[b + 6]),
+    hasWeights = ARGV[b + 7] == '1', weightsWindowMs = tonumber(ARGV[b + 8]), ceiling = ARGV[b + 9],
+    threshold = tonumber(ARGV[b + 10]), breakerWindowMs = tonumber(ARGV[b + 11]),
+  }
+end
+local CLOSED = 'closed'
+local function step(K, A)
+  if not server then now = tonumber(ARGV[A + 1]) end
+  uid = ARGV[A + 2]
+  local p = profiles[ARGV[A + 3]]
+  local admission = {1, CLOSED, 0, 0}
+  if p.hasBreaker then
+    admission = breakerAdmit(KEYS[K + 1], p.cooldownMs, p.idleMs, false)
+    if admission[1] == 0 then return {0, admission[2], admission[3], 0, 0, 0, 0, 0, 0, 0, 0, CLOSED, 0, 0} end
+  end
+  local take = {1, 0, 0}
+  if p.hasWindow then
+    take = takeCheck(KEYS[K + 2], p.windowMs, p.limit)
+    if take[1] == 0 then
+      return {1, admission[2], admission[3], 0, 0, take[2], take[3], 0, 0, 0, 0, CLOSED, 0, 0}
+    end
+    addEntry(KEYS[K + 2], p.windowMs, '1')
+    take[2] = take[2] + 1
+  end
+  -- Committing only changes a half-open breaker (it hands out the probe): a closed one needs no second read.
+  if p.hasBreaker and admission[2] ~= CLOSED then admission = breakerAdmit(KEYS[K + 1], p.cooldownMs, p.idleMs, true) end
+  local added = {0, 0, 0}
+  if p.hasWeights then added = addBelow(KEYS[K + 3], KEYS[K + 4], p.weightsWindowMs, ARGV[A + 4], p.ceiling) end
+  local record = ARGV[A + 5]
+  if p.hasBreaker and record ~= '0' then
+    local r = breakerRecord(KEYS[K + 1], KEYS[K + 5], p.threshold, p.breakerWindowMs, p.cooldownMs, p.idleMs,
+      record == '2', admission[4] == 1)
+    return {1, admission[2], admission[3], admission[4], 1, take[2], take[3], added[1], added[2], added[3],
+      1, r[1], r[2], r[3]}
+  end
+  return {1, admission[2], admission[3], admission[4], 1, take[2], take[3], added[1], added[2], added[3],
+    0, CLOSED, 0, 0}
+end
+local reply = {}
+local n = 0
+local first = 4 + count * ${GUARD_PROFILE_ARGS}
+local steps = (#ARGV - first) / ${GUARD_STEP_ARGS}
+for i = 0, steps - 1 do
+  local ok, r = pcall(step, i * ${GUARD_STEP_KEYS}, first + i * ${GUARD_STEP_ARGS})
+  if not ok then
+    local message = type(r) == 'table' and (r.err or 'error') or tostring(r)
+    r = {-1, (string.gsub(message, '[^%w%s%.:_-]', ' ')), 0, 0, 0, 0, 0, 0, 0, 0, 0, CLOSED, 0, 0}
+  end
+  for j = 1, ${GUARD_STEP_REPLY} do
+    local v = r[j]
+    n = n + 1
+    if type(v) == 'number' then reply[n] = num(v) else reply[n] = v end
   end
 end
-local take = {1, 0, 0}
-if hasWindow then
-  local windowMs = tonumber(ARGV[7])
-  take = takeCheck(KEYS[2], windowMs, tonumber(ARGV[8]))
-  if take[1] == 0 then
-    return {1, admission[2], admission[3], 0, 0, fmt(take[2]), fmt(take[3]), '0', '0', 0, 0, 'closed', '0', '0'}
-  end
-  addEntry(KEYS[2], windowMs, '1')
-  take[2] = take[2] + 1
-end
--- Committing only changes a half-open breaker (it hands out the probe): a closed one needs no second read.
-if hasBreaker and admission[2] ~= 'closed' then admission = breakerAdmit(KEYS[1], cooldownMs, idleMs, true) end
-local added = {0, 0, 0}
-if hasWeights then added = addBelow(KEYS[3], KEYS[4], tonumber(ARGV[10]), ARGV[11], ARGV[12]) end
-local recorded = {0, 'closed', '0', '0'}
-if hasBreaker and ARGV[13] == '1' then
-  local r = breakerRecord(KEYS[1], KEYS[5], tonumber(ARGV[14]), tonumber(ARGV[15]), cooldownMs, idleMs,
-    ARGV[16] == '1', admission[4] == 1)
-  recorded = {1, r[1], r[2], r[3]}
-end
-return {1, admission[2], admission[3], admission[4], 1, fmt(take[2]), fmt(take[3]),
-  fmt(added[1]), fmt(added[2]), added[3], recorded[1], recorded[2], recorded[3], recorded[4]}
+return table.concat(reply, ',')
 `,
 );
 
@@ -295,5 +370,5 @@ export const ALL_SCRIPTS: readonly LuaScript[] = [
   RECORD_SCRIPT,
   CONSUME_SCRIPT,
   GUARD_CHECK_SCRIPT,
-  GUARD_STEP_SCRIPT,
+  GUARD_STEPS_SCRIPT,
 ];
