@@ -45,7 +45,6 @@ import {
   type RateLimitOptions,
   type StoreOption,
 } from './guards.js';
-import type { RateLimitToken } from '@agent-safe/ratelimit';
 import { maskParams } from './masking.js';
 import type { CallerResolution, Security } from './security.js';
 import { type SecurityOptions, securityConfigured } from './security-options.js';
@@ -276,46 +275,41 @@ export class AgentSafe {
     evaluation: Evaluation,
     caller: Caller,
     malformed: boolean,
-  ): { evaluation: Evaluation; risk?: RiskOutcome } {
+  ): GuardedEvaluation {
     try {
-      const { admission, risk: applied } = malformed
-        ? {}
-        : guards.admitSync({
-            callerKey: caller.agentId,
-            rootKey: caller.delegationChain[0]?.agentId,
-            effectiveRisk: evaluation.effectiveRisk,
-            result: evaluation.result,
-          });
-      return this.#guardOutcome(evaluation, admission, applied, (token, denied) =>
-        guards.afterSync(token, denied),
-      );
+      if (malformed) return { evaluation };
+      const guarded = guards.admitSync({
+        callerKey: caller.agentId,
+        rootKey: caller.delegationChain[0]?.agentId,
+        effectiveRisk: evaluation.effectiveRisk,
+        result: evaluation.result,
+      });
+      const outcome = this.#guardOutcome(evaluation, guarded);
+      const admission = guarded.admission;
+      if (admission?.ok) guards.afterSync(admission.token, outcome.evaluation.result === 'DENY');
+      return outcome;
     } catch (error) {
       return { evaluation: guardFailure(evaluation, guards.storeName, error) };
     }
   }
 
-  async #applyGuards(
-    evaluation: Evaluation,
-    caller: Caller,
-    malformed: boolean,
-  ): Promise<{ evaluation: Evaluation; risk?: RiskOutcome }> {
+  async #applyGuards(evaluation: Evaluation, caller: Caller, malformed: boolean): Promise<GuardedEvaluation> {
     let guards: Guards | undefined = this.#guardsReady;
     try {
       guards ??= await this.#loadGuards();
-      const { admission, risk: applied } = malformed
-        ? {}
-        : await guards.admit({
-            callerKey: caller.agentId,
-            rootKey: caller.delegationChain[0]?.agentId,
-            effectiveRisk: evaluation.effectiveRisk,
-            result: evaluation.result,
-          });
-      const loaded = guards;
-      let pending: Promise<void> | undefined;
-      const outcome = this.#guardOutcome(evaluation, admission, applied, (token, denied) => {
-        // After a policy DENY on a fused store the breaker already counted it and this adds nothing.
-        pending = loaded.after(token, denied);
+      if (malformed) return { evaluation };
+      const guarded = await guards.admit({
+        callerKey: caller.agentId,
+        rootKey: caller.delegationChain[0]?.agentId,
+        effectiveRisk: evaluation.effectiveRisk,
+        result: evaluation.result,
       });
+      const outcome = this.#guardOutcome(evaluation, guarded);
+      const admission = guarded.admission;
+      // After a policy DENY on a fused store the breaker already counted it and this adds nothing.
+      const pending = admission?.ok
+        ? guards.after(admission.token, outcome.evaluation.result === 'DENY')
+        : undefined;
       if (pending) await pending;
       return outcome;
     } catch (error) {
@@ -324,15 +318,12 @@ export class AgentSafe {
   }
 
   /**
-   * Turns the guards' answers into the decision: a refused admission is DENY with its reason, cumulative
-   * risk may escalate, and an admitted request reports its final decision to the breaker.
+   * Turns the guards' answers into the decision: a refused admission is DENY with its reason, and
+   * cumulative risk may escalate. The caller then reports an admitted request's final decision to the
+   * breaker.
    */
-  #guardOutcome(
-    evaluation: Evaluation,
-    admission: GuardedOutcome['admission'],
-    applied: GuardedOutcome['risk'],
-    report: (token: RateLimitToken, denied: boolean) => void,
-  ): { evaluation: Evaluation; risk?: RiskOutcome } {
+  #guardOutcome(evaluation: Evaluation, guarded: GuardedOutcome): GuardedEvaluation {
+    const { admission, risk: applied } = guarded;
     if (admission && !admission.ok) {
       return {
         evaluation: denyEvaluation(evaluation, admission.reason, {
@@ -342,23 +333,20 @@ export class AgentSafe {
         }),
       };
     }
-    let risk: RiskOutcome | undefined;
-    if (applied) {
-      risk = {
-        score: applied.cumulativeRiskScore,
-        riskClass: applied.cumulativeRiskClass,
-        escalatedFrom: applied.escalatedFrom,
-      };
-      if (applied.result !== evaluation.result) {
-        evaluation = escalateEvaluation(
-          evaluation,
-          applied.result,
-          applied.reason ?? 'cumulative risk escalated the decision',
-        );
-      }
+    if (applied === undefined) return { evaluation };
+    const risk: RiskOutcome = {
+      score: applied.cumulativeRiskScore,
+      riskClass: applied.cumulativeRiskClass,
+      escalatedFrom: applied.escalatedFrom,
+    };
+    if (applied.result !== evaluation.result) {
+      evaluation = escalateEvaluation(
+        evaluation,
+        applied.result,
+        applied.reason ?? 'cumulative risk escalated the decision',
+      );
     }
-    if (admission?.ok) report(admission.token, evaluation.result === 'DENY');
-    return { evaluation, ...(risk ? { risk } : {}) };
+    return { evaluation, risk };
   }
 
   /** The guards, created once; a failed creation (Redis down at start) is retried by the next check. */
@@ -748,6 +736,12 @@ interface CheckOutcome {
 }
 
 /** Cumulative risk as reported on a decision. */
+/** A decision after the guards, with its cumulative risk when that was applied. */
+interface GuardedEvaluation {
+  evaluation: Evaluation;
+  risk?: RiskOutcome;
+}
+
 interface RiskOutcome {
   readonly score: number;
   readonly riskClass: RiskClass;

@@ -12,6 +12,7 @@ import {
   type RateLimitAdmission,
   RateLimitGuard,
   type RateLimitGuardOptions,
+  type RateLimitStepOptions,
   type RateLimitToken,
 } from '@agent-safe/ratelimit';
 import {
@@ -46,6 +47,9 @@ export interface GuardedRequest {
 }
 
 /** Outcome of {@link Guards.admit}: the rate-limit admission and the cumulative risk, when configured. */
+const RECORD_DENIAL: RateLimitStepOptions = Object.freeze({ finalDecision: Object.freeze({ denied: true }) });
+const NO_RECORD: RateLimitStepOptions = Object.freeze({});
+
 export interface GuardedOutcome {
   /** Absent without a rate limit. When refused, cumulative risk was not applied. */
   readonly admission?: RateLimitAdmission;
@@ -161,9 +165,16 @@ export class Guards {
     if (token) this.rate?.afterSync(token, denied);
   }
 
-  async admit(request: GuardedRequest): Promise<GuardedOutcome> {
+  admit(request: GuardedRequest): Promise<GuardedOutcome> {
     const riskInput = this.#riskInput(request);
     if (this.#stepStore !== undefined) return this.#admitFused(this.#stepStore, request, riskInput);
+    return this.#admitSeparately(request, riskInput);
+  }
+
+  async #admitSeparately(
+    request: GuardedRequest,
+    riskInput: CumulativeRiskInput | undefined,
+  ): Promise<GuardedOutcome> {
     const admission = await this.before(request.callerKey);
     if (admission !== undefined && !admission.ok) return { admission };
     const risk = riskInput === undefined ? undefined : await this.risk!.apply(riskInput);
@@ -179,17 +190,26 @@ export class Guards {
     const now = this.#clock.now();
     // Cumulative risk only escalates, so a policy DENY is the final decision: the breaker records it in
     // this same operation, and the token comes back settled (after() then costs nothing).
-    const rate = this.rate?.stepInput(
-      callerKey,
-      request.result === 'DENY' ? { finalDecision: { denied: true } } : {},
-    );
+    const rate = this.rate?.stepInput(callerKey, request.result === 'DENY' ? RECORD_DENIAL : NO_RECORD);
     const weights = riskInput === undefined ? undefined : this.risk!.stepInput(riskInput);
-    const input: GuardStepInput = { now, ...rate, ...(weights ? { weights } : {}) };
-    const result = rate === undefined && weights === undefined ? {} : await store.guardStep(input);
-    const admission = rate === undefined ? undefined : this.rate!.fromStep(callerKey, result, now);
-    if (admission !== undefined && !admission.ok) return { admission };
-    const risk = riskInput === undefined ? undefined : this.risk!.fromStep(riskInput, result);
-    return { ...(admission ? { admission } : {}), ...(risk ? { risk } : {}) };
+    if (rate === undefined && weights === undefined) return {};
+    // Built field by field (no spreads): this runs for every check.
+    const input: { -readonly [K in keyof GuardStepInput]: GuardStepInput[K] } = { now };
+    if (rate !== undefined) {
+      input.window = rate.window;
+      if (rate.breaker !== undefined) input.breaker = rate.breaker;
+      if (rate.record !== undefined) input.record = rate.record;
+    }
+    if (weights !== undefined) input.weights = weights;
+    const result = await store.guardStep(input);
+    const outcome: { -readonly [K in keyof GuardedOutcome]: GuardedOutcome[K] } = {};
+    if (rate !== undefined) {
+      const admission = this.rate!.fromStep(callerKey, result, now);
+      outcome.admission = admission;
+      if (!admission.ok) return outcome;
+    }
+    if (riskInput !== undefined) outcome.risk = this.risk!.fromStep(riskInput, result);
+    return outcome;
   }
 
   #riskInput(request: GuardedRequest): CumulativeRiskInput | undefined {

@@ -272,22 +272,22 @@ return reply
 `,
 );
 
-/** Shape of {@link GUARD_STEPS_SCRIPT}: keys and ARGV values per step and per profile, reply fields per step. */
+/** Shape of {@link GUARD_STEPS_SCRIPT}: keys per step, fields per profile, reply fields per step. */
 export const GUARD_STEP_KEYS = 5;
-export const GUARD_STEP_ARGS = 5;
-export const GUARD_PROFILE_ARGS = 11;
+export const GUARD_PROFILE_FIELDS = 13;
 export const GUARD_STEP_REPLY = 14;
 
 /**
  * Several guard steps (of different callers) in ONE script run, one after another, each with the
  * semantics of a single step; the run is atomic as a whole, so N processes still see exact limits.
- * Settings shared by many steps are sent once, as profiles.
+ * Everything but the keys and the time is a profile, sent once per run for all steps sharing it.
  * KEYS: per step, breaker hash, window zset, weights zset, weights running sum, breaker denials zset
  * (unused ones: any key).
- * ARGV: mode, unused, unused, the number of profiles, then per profile: hasBreaker, cooldownMs, idleMs,
- * hasWindow, windowMs, limit, hasWeights, weightsWindowMs, ceiling ('none' = no ceiling), threshold,
- * breakerWindowMs; then per step: now, uid, profile (0-based), weight, record ('0' none, '1' an allowed
- * decision, '2' a denial).
+ * ARGV: mode, unused, the run's id (unique: members are id.step:weight), the number of profiles, the
+ * profiles, then one value per step: its profile (0-based), and with mode 'client' ':' and its now.
+ * A profile is one string of comma-separated fields: hasBreaker, cooldownMs, idleMs, hasWindow,
+ * windowMs, limit, hasWeights, weightsWindowMs, weight, ceiling ('none' = no ceiling), record ('0'
+ * none, '1' an allowed decision, '2' a denial), threshold, breakerWindowMs.
  * Reply: ONE string, the steps' fields joined by commas: per step, breaker admitted, state, openUntil,
  * probe; window allowed, count, retryAfterMs; weights before, after, recorded; record applied, state,
  * openUntil, denials. Each part runs only when the one before it passed; a refused window spends no
@@ -298,22 +298,31 @@ export const GUARD_STEPS_SCRIPT = script(
   'guardStep',
   `
 local server = ARGV[1] == 'server'
+local run = ARGV[3]
 local profiles = {}
 local count = tonumber(ARGV[4])
 for p = 0, count - 1 do
-  local b = 4 + p * ${GUARD_PROFILE_ARGS}
+  local f = {}
+  for v in string.gmatch(ARGV[5 + p], '[^,]+') do f[#f + 1] = v end
+  if #f ~= ${GUARD_PROFILE_FIELDS} then return redis.error_reply('malformed guard step profile') end
   profiles[tostring(p)] = {
-    hasBreaker = ARGV[b + 1] == '1', cooldownMs = tonumber(ARGV[b + 2]), idleMs = tonumber(ARGV[b + 3]),
-    hasWindow = ARGV[b + 4] == '1', windowMs = tonumber(ARGV[b + 5]), limit = tonumber(ARGV[b + 6]),
-    hasWeights = ARGV[b + 7] == '1', weightsWindowMs = tonumber(ARGV[b + 8]), ceiling = ARGV[b + 9],
-    threshold = tonumber(ARGV[b + 10]), breakerWindowMs = tonumber(ARGV[b + 11]),
+    hasBreaker = f[1] == '1', cooldownMs = tonumber(f[2]), idleMs = tonumber(f[3]),
+    hasWindow = f[4] == '1', windowMs = tonumber(f[5]), limit = tonumber(f[6]),
+    hasWeights = f[7] == '1', weightsWindowMs = tonumber(f[8]), weight = f[9], ceiling = f[10],
+    record = f[11], threshold = tonumber(f[12]), breakerWindowMs = tonumber(f[13]),
   }
 end
 local CLOSED = 'closed'
-local function step(K, A)
-  if not server then now = tonumber(ARGV[A + 1]) end
-  uid = ARGV[A + 2]
-  local p = profiles[ARGV[A + 3]]
+local function step(K, A, i)
+  local p
+  if server then
+    p = profiles[ARGV[A]]
+  else
+    local index, at = string.match(ARGV[A], '^(%d+):(.+)$')
+    p = profiles[index]
+    now = tonumber(at)
+  end
+  uid = run .. '.' .. i
   local admission = {1, CLOSED, 0, 0}
   if p.hasBreaker then
     admission = breakerAdmit(KEYS[K + 1], p.cooldownMs, p.idleMs, false)
@@ -331,11 +340,10 @@ local function step(K, A)
   -- Committing only changes a half-open breaker (it hands out the probe): a closed one needs no second read.
   if p.hasBreaker and admission[2] ~= CLOSED then admission = breakerAdmit(KEYS[K + 1], p.cooldownMs, p.idleMs, true) end
   local added = {0, 0, 0}
-  if p.hasWeights then added = addBelow(KEYS[K + 3], KEYS[K + 4], p.weightsWindowMs, ARGV[A + 4], p.ceiling) end
-  local record = ARGV[A + 5]
-  if p.hasBreaker and record ~= '0' then
+  if p.hasWeights then added = addBelow(KEYS[K + 3], KEYS[K + 4], p.weightsWindowMs, p.weight, p.ceiling) end
+  if p.hasBreaker and p.record ~= '0' then
     local r = breakerRecord(KEYS[K + 1], KEYS[K + 5], p.threshold, p.breakerWindowMs, p.cooldownMs, p.idleMs,
-      record == '2', admission[4] == 1)
+      p.record == '2', admission[4] == 1)
     return {1, admission[2], admission[3], admission[4], 1, take[2], take[3], added[1], added[2], added[3],
       1, r[1], r[2], r[3]}
   end
@@ -344,10 +352,10 @@ local function step(K, A)
 end
 local reply = {}
 local n = 0
-local first = 4 + count * ${GUARD_PROFILE_ARGS}
-local steps = (#ARGV - first) / ${GUARD_STEP_ARGS}
+local first = 5 + count
+local steps = #ARGV - first + 1
 for i = 0, steps - 1 do
-  local ok, r = pcall(step, i * ${GUARD_STEP_KEYS}, first + i * ${GUARD_STEP_ARGS})
+  local ok, r = pcall(step, i * ${GUARD_STEP_KEYS}, first + i, i)
   if not ok then
     local message = type(r) == 'table' and (r.err or 'error') or tostring(r)
     r = {-1, (string.gsub(message, '[^%w%s%.:_-]', ' ')), 0, 0, 0, 0, 0, 0, 0, 0, 0, CLOSED, 0, 0}

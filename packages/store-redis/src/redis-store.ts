@@ -21,6 +21,7 @@ import {
   ALL_SCRIPTS,
   CONSUME_SCRIPT,
   GUARD_CHECK_SCRIPT,
+  GUARD_PROFILE_FIELDS,
   GUARD_STEP_REPLY,
   GUARD_STEPS_SCRIPT,
   type LuaScript,
@@ -120,18 +121,40 @@ const MAX_NONCE_TTL_MS = 100 * 366 * 86_400_000;
 /** Most guard steps sent in one script run (bounds how long one run holds Redis). */
 const MAX_STEPS_PER_RUN = 128;
 
-/** The 14 reply fields of one guard step (see GUARD_STEPS_SCRIPT). */
-type StepReply = readonly string[];
+/** Profiles remembered for reuse (see RedisStore.#profileText). */
+const PROFILE_CACHE_SIZE = 8;
+/** Caller keys whose Redis key names are remembered; the cache starts afresh when full. */
+const KEY_CACHE_SIZE = 4096;
 
-interface PendingStep {
-  readonly keys: readonly string[];
-  /** The step's settings, comma-separated (sent once per run for all steps sharing them). */
-  readonly profile: string;
-  /** now, uid, weight, record. */
-  readonly args: readonly string[];
-  readonly resolve: (reply: StepReply) => void;
-  readonly reject: (error: unknown) => void;
+const settle = (): void => undefined;
+
+/** A guard step waiting for (or in) a script run. */
+class PendingStep {
+  breakerKey: string;
+  denialsKey: string;
+  windowKey: string;
+  weightsKey: string;
+  sumKey: string;
+  hasBreaker = false;
+  hasWindow = false;
+  hasWeights = false;
+  /** The step's settings, weight and record as one string (sent once per run for all steps sharing it). */
+  profile = '';
+  resolve: (result: GuardStepResult) => void = settle;
+  reject: (error: unknown) => void = settle;
+
+  constructor(
+    readonly now: string,
+    none: string,
+  ) {
+    this.breakerKey = none;
+    this.denialsKey = none;
+    this.windowKey = none;
+    this.weightsKey = none;
+    this.sumKey = none;
+  }
 }
+
 const DEFAULT_PORT = 6379;
 
 interface ResolvedOptions {
@@ -163,6 +186,11 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
   /** Member ids: a random prefix per store and a counter, so that no two calls ever add the same member. */
   readonly #uidPrefix = randomBytes(9).toString('base64url');
   #uidCounter = 0;
+  /** Recently used profiles (see #profileText) and the scratch array a step's profile is built in. */
+  readonly #profiles: { readonly values: Float64Array; readonly text: string }[] = [];
+  readonly #profileScratch = new Float64Array(GUARD_PROFILE_FIELDS);
+  readonly #windowKeyCache = new Map<string, readonly [string, string]>();
+  readonly #breakerKeyCache = new Map<string, readonly [string, string]>();
 
   private constructor(clients: readonly Redis[], options: ResolvedOptions) {
     this.#clients = clients;
@@ -351,22 +379,40 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
    * nothing and spends no probe, then the weights are added below their ceiling and, when `record` is
    * given, the decision is recorded on the breaker as `record` would (with the admission's probe). Keys
    * are those of `admit`, `take`, `addBelow` and `record`, so fused and separate calls share state.
+   *
+   * Concurrent steps share script runs: a lone step goes out on the next tick, while under load every
+   * step queued while the runs were busy goes out in the next run (at most 128 per run). Each step still
+   * sees exactly the state the steps before it left; sharing costs Redis one script call and Node one
+   * command per run instead of per check, with no added wait when idle.
    */
-  async guardStep(input: GuardStepInput): Promise<GuardStepResult> {
+  guardStep(input: GuardStepInput): Promise<GuardStepResult> {
+    let step: PendingStep;
+    try {
+      step = this.#prepareStep(input);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      step.resolve = resolve;
+      step.reject = reject;
+      this.#steps.push(step);
+      this.#scheduleFlush();
+    });
+  }
+
+  /** Validates a guard step and turns it into keys and a profile; throws USAGE for malformed input. */
+  #prepareStep(input: GuardStepInput): PendingStep {
     if (typeof input !== 'object' || input === null) {
       throw new AgentSafeError('USAGE', 'RedisStore.guardStep: pass { now, breaker?, window?, weights? }', {
         issues: [{ path: 'input', message: 'pass an object' }],
       });
     }
     const { breaker, window, weights, record } = input;
+    const now = this.#now(input.now);
     const none = `${this.#options.keyPrefix}none`;
-    const keys = [none, none, none, none, none];
-    // Profile: hasBreaker, cooldownMs, idleMs, hasWindow, windowMs, limit, hasWeights, weightsWindowMs,
-    // ceiling, threshold, breakerWindowMs (see GUARD_STEPS_SCRIPT).
-    let profile: string;
-    let breakerTail = ',1,1';
-    let weight = '0';
-    let recordArg = '0';
+    const step = new PendingStep(now, none);
+    const profile = this.#profileScratch;
+    profile.fill(0);
     if (breaker === undefined) {
       if (record !== undefined) {
         throw new AgentSafeError('USAGE', 'RedisStore.guardStep: record needs a breaker', {
@@ -375,31 +421,42 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
           ],
         });
       }
-      profile = '0,1,1';
     } else {
-      const settings = requireBreakerSettings(breaker?.settings, 'breaker.settings');
-      [keys[0], keys[4]] = this.#breakerKeys(requireKey(breaker.key, 'breaker.key'));
-      profile = `1,${settings.cooldownMs},${this.#idleMs(settings)}`;
-      breakerTail = `,${settings.threshold},${settings.windowMs}`;
+      const given = breaker?.settings;
+      // Checked field by field below; a non-object throws here.
+      const settings =
+        typeof given === 'object' && given !== null
+          ? given
+          : requireBreakerSettings(given, 'breaker.settings');
+      const threshold = requireInteger(settings.threshold, 'breaker.settings.threshold', 1, 1_000_000_000);
+      const windowMs = requireDuration(settings.windowMs, 'breaker.settings.windowMs');
+      const cooldownMs = requireDuration(settings.cooldownMs, 'breaker.settings.cooldownMs');
+      const keys = this.#breakerKeys(requireKey(breaker.key, 'breaker.key'));
+      step.breakerKey = keys[0];
+      step.denialsKey = keys[1];
+      step.hasBreaker = true;
+      profile[0] = 1;
+      profile[1] = cooldownMs;
+      profile[2] = this.#idleMs(settings);
+      profile[11] = threshold;
+      profile[12] = windowMs;
       if (record !== undefined) {
         if (typeof record !== 'object' || record === null || typeof record.denied !== 'boolean') {
           throw new AgentSafeError('USAGE', 'RedisStore.guardStep: record must be { denied: boolean }', {
             issues: [{ path: 'record.denied', message: 'pass true for a DENY decision, false otherwise' }],
           });
         }
-        recordArg = record.denied ? '2' : '1';
+        profile[10] = record.denied ? 2 : 1;
       }
     }
-    if (window === undefined) {
-      profile += ',0,1,0';
-    } else {
-      keys[1] = this.#windowKeys(requireKey(window?.key, 'window.key'))[0];
-      const windowMs = requireDuration(window.windowMs, 'window.windowMs');
-      profile += `,1,${windowMs},${requireInteger(window.limit, 'window.limit', 0, Number.MAX_SAFE_INTEGER)}`;
+    if (window !== undefined) {
+      step.windowKey = this.#windowKeys(requireKey(window?.key, 'window.key'))[0];
+      step.hasWindow = true;
+      profile[3] = 1;
+      profile[4] = requireDuration(window.windowMs, 'window.windowMs');
+      profile[5] = requireInteger(window.limit, 'window.limit', 0, Number.MAX_SAFE_INTEGER);
     }
-    if (weights === undefined) {
-      profile += ',0,1,none';
-    } else {
+    if (weights !== undefined) {
       const key = requireKey(weights?.key, 'weights.key');
       // One zset would then hold both unit takes and weights, and the running sum would miss the takes.
       if (window !== undefined && key === window.key) {
@@ -407,53 +464,41 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
           issues: [{ path: 'weights.key', message: 'namespace the keys, e.g. "rate-limit:" and "risk:"' }],
         });
       }
-      [keys[2], keys[3]] = this.#windowKeys(key);
-      const windowMs = requireDuration(weights.windowMs, 'weights.windowMs');
-      weight = String(requireWeight(weights.weight, 'weights.weight'));
-      profile += `,1,${windowMs},${ceilingArgument(weights.ceiling, 'weights.ceiling')}`;
+      const keys = this.#windowKeys(key);
+      step.weightsKey = keys[0];
+      step.sumKey = keys[1];
+      step.hasWeights = true;
+      profile[6] = 1;
+      profile[7] = requireDuration(weights.windowMs, 'weights.windowMs');
+      profile[8] = requireWeight(weights.weight, 'weights.weight');
+      profile[9] = requireCeiling(weights.ceiling, 'weights.ceiling');
     }
-    profile += breakerTail;
-    const args = [this.#now(input.now), this.#uid(), weight, recordArg];
-    const reply = await this.#submitStep(keys, profile, args);
-    const admitted = reply[0] === '1';
-    const allowed = admitted && reply[4] === '1';
-    return {
-      ...(breaker === undefined ? {} : { breaker: toAdmission(reply) }),
-      ...(window === undefined || !admitted
-        ? {}
-        : {
-            window: {
-              allowed: reply[4] === '1',
-              count: Number(reply[5]),
-              retryAfterMs: Number(reply[6]),
-            },
-          }),
-      ...(weights === undefined || !allowed
-        ? {}
-        : { weights: { before: Number(reply[7]), after: Number(reply[8]), recorded: reply[9] === '1' } }),
-      ...(reply[10] === '1'
-        ? {
-            record: {
-              state: reply[11] as BreakerStateName,
-              openUntil: Number(reply[12]),
-              denials: Number(reply[13]),
-            },
-          }
-        : {}),
-    };
+    step.profile = this.#profileText(profile);
+    return step;
   }
 
   /**
-   * Queues one guard step. Steps are sent together, as one script run, on a connection with no run in
-   * flight: a lone step goes out on the next tick, while under load every step queued while the runs were
-   * busy goes out in the next run. That costs Redis one script call and Node one command per run instead of
-   * per check, with no added wait when idle.
+   * The text of a profile (see GUARD_STEPS_SCRIPT), from a small cache compared by value: the steps of
+   * one process mostly share a handful of profiles, so this rarely formats numbers.
    */
-  #submitStep(keys: readonly string[], profile: string, args: readonly string[]): Promise<StepReply> {
-    return new Promise((resolve, reject) => {
-      this.#steps.push({ keys, profile, args, resolve, reject });
-      this.#scheduleFlush();
+  #profileText(profile: Float64Array): string {
+    const cache = this.#profiles;
+    search: for (const entry of cache) {
+      const values = entry.values;
+      for (let index = 0; index < values.length; index += 1) {
+        if (!Object.is(values[index], profile[index])) continue search;
+      }
+      return entry.text;
+    }
+    const fields: string[] = [];
+    profile.forEach((value, index) => {
+      if (index === 9) fields.push(ceilingText(value));
+      else fields.push(String(value));
     });
+    const entry = { values: Float64Array.from(profile), text: fields.join(',') };
+    if (cache.length >= PROFILE_CACHE_SIZE) cache.pop();
+    cache.unshift(entry);
+    return entry.text;
   }
 
   #scheduleFlush(): void {
@@ -479,25 +524,26 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
 
   async #sendSteps(index: number, batch: readonly PendingStep[]): Promise<void> {
     this.#running[index] = true;
-    const keys: string[] = [];
+    const client = this.#clients[index]!;
+    const server = this.#options.time === 'server';
     const profiles = new Map<string, string>();
-    const stepArgs: string[] = [];
+    const keys: string[] = [];
+    const values: string[] = [];
     for (const step of batch) {
-      for (const key of step.keys) keys.push(key);
+      keys.push(step.breakerKey, step.windowKey, step.weightsKey, step.sumKey, step.denialsKey);
       let profile = profiles.get(step.profile);
       if (profile === undefined) {
         profile = String(profiles.size);
         profiles.set(step.profile, profile);
       }
-      const [now, uid, weight, record] = step.args;
-      stepArgs.push(now!, uid!, profile, weight!, record!);
+      values.push(server ? profile : `${profile}:${step.now}`);
     }
-    const args: string[] = ['0', '-', String(profiles.size)];
-    for (const profile of profiles.keys()) for (const value of profile.split(',')) args.push(value);
-    for (const arg of stepArgs) args.push(arg);
+    const args: string[] = ['0', this.#uid(), String(profiles.size)];
+    for (const profile of profiles.keys()) args.push(profile);
+    for (const value of values) args.push(value);
     let reply: string[];
     try {
-      const joined = await this.#run(GUARD_STEPS_SCRIPT, keys, args, this.#clients[index]!);
+      const joined = await this.#run(GUARD_STEPS_SCRIPT, keys, args, client);
       reply = typeof joined === 'string' ? joined.split(',') : [];
     } catch (error) {
       for (const step of batch) step.reject(error);
@@ -511,17 +557,17 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
       for (const step of batch) step.reject(error);
       return;
     }
-    batch.forEach((step, position) => {
-      const offset = position * GUARD_STEP_REPLY;
-      const own = reply.slice(offset, offset + GUARD_STEP_REPLY);
-      if (own[0] === '-1') {
-        const error = new Error(String(own[1]));
+    for (let position = 0; position < batch.length; position += 1) {
+      const step = batch[position]!;
+      const at = position * GUARD_STEP_REPLY;
+      if (reply[at] === '-1') {
+        const error = new Error(String(reply[at + 1]));
         error.name = 'ReplyError';
         step.reject(this.#failure(error, 'guardStep'));
       } else {
-        step.resolve(own);
+        step.resolve(stepResult(step, reply, at));
       }
-    });
+    }
   }
 
   /** Closes the connection; later operations reject. Idempotent. */
@@ -563,14 +609,29 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
   }
 
   /** The window's sorted set and its running sum of weights (same hash tag, so one slot). */
-  #windowKeys(key: string): [string, string] {
-    const base = `${this.#options.keyPrefix}window:{${encodeCallerKey(key)}}`;
-    return [base, `${base}:sum`];
+  #windowKeys(key: string): readonly [string, string] {
+    return this.#cachedKeys(this.#windowKeyCache, key, 'window', ':sum');
   }
 
-  #breakerKeys(key: string): [string, string] {
-    const base = `${this.#options.keyPrefix}breaker:{${encodeCallerKey(key)}}`;
-    return [base, `${base}:denials`];
+  /** The breaker's hash and its denials. */
+  #breakerKeys(key: string): readonly [string, string] {
+    return this.#cachedKeys(this.#breakerKeyCache, key, 'breaker', ':denials');
+  }
+
+  #cachedKeys(
+    cache: Map<string, readonly [string, string]>,
+    key: string,
+    kind: string,
+    suffix: string,
+  ): readonly [string, string] {
+    let keys = cache.get(key);
+    if (keys === undefined) {
+      const base = `${this.#options.keyPrefix}${kind}:{${encodeCallerKey(key)}}`;
+      keys = [base, `${base}${suffix}`];
+      if (cache.size >= KEY_CACHE_SIZE) cache.clear();
+      cache.set(key, keys);
+    }
+    return keys;
   }
 
   async #run(
@@ -628,8 +689,49 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
 
 /** A ceiling as the scripts read it: 'none' for Infinity, otherwise a finite number. */
 function ceilingArgument(ceiling: number, path: string): string {
-  const limit = requireCeiling(ceiling, path);
+  return ceilingText(requireCeiling(ceiling, path));
+}
+
+function ceilingText(limit: number): string {
   return limit === Number.POSITIVE_INFINITY ? 'none' : String(Math.max(limit, -Number.MAX_VALUE));
+}
+
+/** The result of one step from its fields of a GUARD_STEPS_SCRIPT reply, starting at `at`. */
+function stepResult(step: PendingStep, reply: readonly string[], at: number): GuardStepResult {
+  const result: {
+    breaker?: BreakerAdmission;
+    window?: WindowTake;
+    weights?: WindowAdd;
+    record?: BreakerRecord;
+  } = {};
+  const admitted = reply[at] === '1';
+  const allowed = admitted && reply[at + 4] === '1';
+  if (step.hasBreaker) {
+    result.breaker = {
+      admitted,
+      state: reply[at + 1] as BreakerStateName,
+      openUntil: Number(reply[at + 2]),
+      probe: reply[at + 3] === '1',
+    };
+  }
+  if (step.hasWindow && admitted) {
+    result.window = { allowed, count: Number(reply[at + 5]), retryAfterMs: Number(reply[at + 6]) };
+  }
+  if (step.hasWeights && allowed) {
+    result.weights = {
+      before: Number(reply[at + 7]),
+      after: Number(reply[at + 8]),
+      recorded: reply[at + 9] === '1',
+    };
+  }
+  if (reply[at + 10] === '1') {
+    result.record = {
+      state: reply[at + 11] as BreakerStateName,
+      openUntil: Number(reply[at + 12]),
+      denials: Number(reply[at + 13]),
+    };
+  }
+  return result;
 }
 
 function toAdmission(reply: readonly (number | string)[]): BreakerAdmission {
