@@ -648,6 +648,22 @@ function resolveCaller(caller: CheckRequest['caller']): Caller {
 }
 
 /** Describes what is wrong with the request's shape, or returns undefined when it is well formed. */
+/** An optional id field that is not a short string. */
+function idProblem(
+  request: Record<string, unknown>,
+  key: 'target' | 'ticketId' | 'correlationId',
+): DecisionError | undefined {
+  const value = request[key];
+  if (value === undefined || value === null || (typeof value === 'string' && value.length <= MAX_ID_LENGTH)) {
+    return undefined;
+  }
+  return {
+    code: 'INPUT_INVALID',
+    path: key,
+    message: `${key} must be a string of at most ${MAX_ID_LENGTH} characters`,
+  };
+}
+
 function requestProblem(request: unknown): DecisionError | undefined {
   if (request === null || typeof request !== 'object' || Array.isArray(request)) {
     return {
@@ -656,26 +672,16 @@ function requestProblem(request: unknown): DecisionError | undefined {
     };
   }
   const r = request as Record<string, unknown>;
-  for (const key of ['target', 'ticketId', 'correlationId'] as const) {
-    const value = r[key];
-    if (
-      value !== undefined &&
-      value !== null &&
-      (typeof value !== 'string' || value.length > MAX_ID_LENGTH)
-    ) {
-      return {
-        code: 'INPUT_INVALID',
-        path: key,
-        message: `${key} must be a string of at most ${MAX_ID_LENGTH} characters`,
-      };
-    }
-  }
+  const badId = idProblem(r, 'target') ?? idProblem(r, 'ticketId') ?? idProblem(r, 'correlationId');
+  if (badId !== undefined) return badId;
   const caller = r.caller;
   if (caller !== undefined && caller !== null) {
     if (typeof caller === 'string') {
       // Identity tokens (three dot-separated parts) carry delegation chains and may be long.
-      const limit = caller.split('.', 4).length === 3 ? MAX_CALLER_TOKEN_LENGTH : MAX_ID_LENGTH;
-      if (caller.length > limit) {
+      if (
+        caller.length > MAX_ID_LENGTH &&
+        caller.length > (caller.split('.', 4).length === 3 ? MAX_CALLER_TOKEN_LENGTH : MAX_ID_LENGTH)
+      ) {
         return {
           code: 'INPUT_INVALID',
           path: 'caller',
