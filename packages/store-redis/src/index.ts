@@ -1,4 +1,4 @@
-export { MAX_GUARD_WINDOWS, RedisStore } from './redis-store.js';
+export { MAX_GUARD_WINDOWS, MAX_QUEUED_STEPS, RedisStore } from './redis-store.js';
 export type {
   GuardCheckBreaker,
   GuardCheckInput,

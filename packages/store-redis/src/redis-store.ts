@@ -120,6 +120,11 @@ const MAX_CONNECTIONS = 16;
 const MAX_NONCE_TTL_MS = 100 * 366 * 86_400_000;
 /** Most guard steps sent in one script run (bounds how long one run holds Redis). */
 const MAX_STEPS_PER_RUN = 128;
+/**
+ * Most guard steps waiting for a run. Beyond it a step is refused at once (fail closed) rather than
+ * queued: Redis is then far behind, and an unbounded queue would only add memory and latency.
+ */
+export const MAX_QUEUED_STEPS = 10_000;
 
 /** Profiles remembered for reuse (see RedisStore.#profileText). */
 const PROFILE_CACHE_SIZE = 8;
@@ -391,6 +396,14 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
       step = this.#prepareStep(input);
     } catch (error) {
       return Promise.reject(error);
+    }
+    if (this.#steps.length >= MAX_QUEUED_STEPS) {
+      return Promise.reject(
+        this.#failure(
+          new Error(`${MAX_QUEUED_STEPS} guard steps are already waiting for Redis (overloaded)`),
+          'guardStep',
+        ),
+      );
     }
     return new Promise((resolve, reject) => {
       step.resolve = resolve;

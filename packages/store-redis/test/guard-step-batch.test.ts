@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { GuardStepInput } from '@agent-safe/core';
 import { Redis } from 'ioredis';
-import { RedisStore, encodeCallerKey } from '../src/index.js';
+import { MAX_QUEUED_STEPS, RedisStore, encodeCallerKey } from '../src/index.js';
 import { type RedisServer, startRedisServer } from './redis-server.js';
 
 // Concurrent guard steps of one store share script runs. These tests check that sharing a run changes
@@ -164,6 +164,37 @@ describe('RedisStore.guardStep in shared script runs', () => {
     } finally {
       server.resume();
       await store.close();
+    }
+  });
+});
+
+describe('RedisStore.guardStep queue', () => {
+  it(`refuses steps beyond ${MAX_QUEUED_STEPS} waiting ones at once, and settles every step on close`, async () => {
+    const store = await RedisStore.connect({ url: server.url, keyPrefix: 'queue:', commandTimeoutMs: 5000 });
+    const step = () => store.guardStep({ now: 0, window: { key: 'q', windowMs: 1000, limit: 1_000_000 } });
+    server.pause();
+    try {
+      const waiting = Promise.allSettled(Array.from({ length: MAX_QUEUED_STEPS }, step));
+      const refused = await step().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(refused).toMatchObject({ code: 'INTERNAL', details: { operation: 'guardStep' } });
+      expect((refused as Error).message).toMatch(/already waiting for Redis/);
+      server.resume();
+      const outcomes = await waiting;
+      expect(outcomes).toHaveLength(MAX_QUEUED_STEPS);
+      expect(outcomes.every((outcome) => outcome.status === 'fulfilled')).toBe(true);
+    } finally {
+      server.resume();
+    }
+    // Closing with steps still queued settles them all: refused, the store is closed.
+    const late = Promise.allSettled(Array.from({ length: 300 }, step));
+    await store.close();
+    const settled = await late;
+    expect(settled).toHaveLength(300);
+    for (const outcome of settled) {
+      expect(outcome).toMatchObject({ status: 'rejected', reason: { code: 'USAGE' } });
     }
   });
 });
