@@ -15,7 +15,8 @@ function cli(args: string[], cwd: string, env: Record<string, string> = {}, inpu
   const result = spawnSync(process.execPath, [BIN, ...args], {
     cwd,
     encoding: 'utf8',
-    env: { ...base, ...env },
+    env: { ...base, AGENT_SAFE_CACHE_DIR: CACHE, ...env },
+    ...(input !== undefined ? { input } : {}),
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }

@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { type RedisServer, startRedisServer } from '../../store-redis/test/redis-server.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'agent-safe.js');
 const CACHE = mkdtempSync(join(tmpdir(), 'agent-safe-cli-cache-'));
@@ -223,5 +224,70 @@ describe('identity tokens and execution tickets from the CLI', () => {
       dir,
     );
     expect(confused.code).toBe(1);
+  });
+});
+
+describe('ticket verify with a Redis nonce store', () => {
+  let redis: RedisServer;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  function freshTicket(): string {
+    const check = cli(
+      [
+        'check',
+        'scale-deployment',
+        '--target',
+        'staging/api-server',
+        '--caller',
+        'env:TOKEN',
+        ...scale,
+        '--json-output',
+      ],
+      project,
+      { TOKEN: deployerToken },
+    );
+    expect(check.code).toBe(0);
+    return JSON.parse(check.stdout).ticket.token as string;
+  }
+
+  it('accepts a ticket once across processes sharing Redis, and fails closed naming Redis when it is down', async () => {
+    const ticket = freshTicket();
+    const first = cli(['ticket', 'verify', ticket, '--nonce-store', redis.url, '--json-output'], project);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ valid: true });
+    const replay = cli(['ticket', 'verify', ticket, '--nonce-store', redis.url, '--json-output'], project);
+    expect(replay.code).toBe(1);
+    expect(JSON.parse(replay.stdout)).toMatchObject({ valid: false, code: 'REPLAYED' });
+    const unused = freshTicket();
+    await redis.kill();
+    try {
+      const down = cli(['ticket', 'verify', unused, '--nonce-store', redis.url, '--json-output'], project);
+      expect(down.code).toBe(1);
+      const refused = JSON.parse(down.stdout);
+      expect(refused).toMatchObject({ valid: false, code: 'NONCE_STORE' });
+      expect(refused.reason).toMatch(
+        new RegExp(`Redis store at 127\\.0\\.0\\.1:${redis.port} is unavailable`),
+      );
+      // The refusal is audited like every other outcome.
+      const events = readFileSync(join(project, 'audit.jsonl'), 'utf8').trim().split('\n');
+      expect(JSON.parse(events.at(-1)!)).toMatchObject({
+        event_type: 'ticket_validation',
+        failure_code: 'NONCE_STORE',
+      });
+    } finally {
+      await redis.restart();
+    }
+    // Nothing was consumed while Redis was down: the ticket is still good once.
+    const later = cli(['ticket', 'verify', unused, '--nonce-store', redis.url], project);
+    expect(later.code).toBe(0);
+    expect(later.stdout).toMatch(/✓ valid/);
   });
 });

@@ -146,6 +146,10 @@ export class AgentSafe {
     | undefined;
   #guards: Promise<Guards> | undefined;
   #guardsReady: Guards | undefined;
+  /** The configured `store`, also used for ticket nonces. */
+  readonly #store: StoreOption | undefined;
+  /** A Redis store opened for ticket nonces alone (no guards configured), closed by close(). */
+  #nonceStore: Promise<NonceStore & { close(): Promise<void> }> | undefined;
 
   /** Loads configuration synchronously, so that a bad file fails here with an error naming it. */
   constructor(options: AgentSafeOptions = {}) {
@@ -178,6 +182,9 @@ export class AgentSafe {
     const rateLimit = options.rateLimit ?? config.rateLimit;
     const cumulativeRisk = options.cumulativeRisk ?? config.cumulativeRisk;
     const store = options.store ?? config.store;
+    // Checked here for every use (guards and ticket nonces), so a bad value fails at construction.
+    if (store !== undefined) Guards.remote(store);
+    this.#store = store;
     if (rateLimit || cumulativeRisk) {
       this.#guardOptions = {
         ...(rateLimit ? { rateLimit } : {}),
@@ -251,13 +258,19 @@ export class AgentSafe {
 
   /**
    * A validator for this instance's execution tickets, with the same key and issuer, that records every
-   * validation outcome in this instance's audit log (when auditing is on). Give it a shared nonce store
-   * (e.g. a FileNonceStore) when several processes execute tickets.
+   * validation outcome in this instance's audit log (when auditing is on). Nonces (single use) go to
+   * `options.nonceStore` when given, else to the configured `store`: with a Redis URL every replica
+   * sharing that Redis accepts a ticket once; with `'memory'` (the default) only this process knows.
+   * Rejects (INTERNAL, naming the store) when the Redis store cannot be reached.
    */
   async createTicketValidator(
     options: { nonceStore?: NonceStore; clockSkewSeconds?: number } = {},
   ): Promise<TicketValidator> {
     const security = await this.#requireSecurity();
+    if (options.nonceStore === undefined) {
+      const shared = await this.#sharedNonceStore();
+      if (shared !== undefined) options = { ...options, nonceStore: shared };
+    }
     const auditSink: AuditSink | undefined =
       this.#auditTarget === false
         ? undefined
@@ -499,10 +512,33 @@ export class AgentSafe {
     return new DecisionRecord({ evaluation, request, caller, target, ticketId, correlationId }, '');
   }
 
-  /** Flushes and closes the audit log. */
+  /** Flushes and closes the audit log, and closes the guard and nonce stores this instance opened. */
   async close(): Promise<void> {
     if (this.#audit) await (await this.#audit).close();
     if (this.#guards) await (await this.#guards.catch(() => undefined))?.close();
+    if (this.#nonceStore) await (await this.#nonceStore.catch(() => undefined))?.close();
+  }
+
+  /**
+   * The nonce store of the configured `store`: the guards' own store when guards are configured (one
+   * Redis connection pool for both), otherwise a Redis store opened on first use, or the given object.
+   * Undefined for 'memory': the validator then keeps nonces in this process.
+   */
+  async #sharedNonceStore(): Promise<NonceStore | undefined> {
+    const store = this.#store;
+    if (store === undefined || store === 'memory') return undefined;
+    if (typeof store === 'object') return store;
+    if (this.#guardOptions) return (await this.#loadGuards()).store;
+    if (!this.#nonceStore) {
+      this.#nonceStore = import('@agent-safe/store-redis').then(({ RedisStore }) =>
+        RedisStore.connect({ url: store }),
+      );
+      // A failed connection is retried by the next validator.
+      this.#nonceStore.catch(() => {
+        this.#nonceStore = undefined;
+      });
+    }
+    return this.#nonceStore;
   }
 
   #decide(

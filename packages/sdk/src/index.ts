@@ -3,6 +3,8 @@ export type { AgentSafeOptions, EvaluateOptions, IdentityFacade, PlanStep } from
 export { Security } from './security.js';
 export type { CallerResolution, SecurityOptions } from './security.js';
 export { FileParseCache, defaultCacheDirectory } from './file-parse-cache.js';
+export { openNonceStore } from './nonce-store.js';
+export type { OpenedNonceStore } from './nonce-store.js';
 export { MASK, maskParams } from './masking.js';
 export { loadPolicyTests, runPolicyTests } from './policy-tests.js';
 export type { PolicyTestCase, PolicyTestReport, PolicyTestResult } from './policy-tests.js';

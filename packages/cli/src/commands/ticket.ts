@@ -13,8 +13,10 @@ export class TicketVerifyCommand extends BaseCommand {
       \`--jwks\` (public keys of an EdDSA/ES256 issuer: an executor that can verify but not mint).
 
       Single use: with \`--nonce-store DIR\` the ticket's nonce is consumed in that directory (shared safely by
-      every process on this machine), so a second verification reports it as replayed. Without it nothing is
-      consumed and the ticket stays usable. Pass \`-\` as the token to read it from standard input.
+      every process on this machine), with \`--nonce-store redis://HOST:PORT\` in that Redis (shared by every
+      machine using it, e.g. the \`store\` of agent-safe.yaml), so a second verification reports it as
+      replayed. Without it nothing is consumed and the ticket stays usable. Pass \`-\` as the token to read it
+      from standard input.
 
       Every outcome, valid or not, is recorded in the audit log (\`--audit-log\`, default agent-safe.yaml's
       \`audit_log\` or ./audit.jsonl; \`--no-audit\` to skip).
@@ -23,8 +25,12 @@ export class TicketVerifyCommand extends BaseCommand {
     `,
     examples: [
       [
-        'Check a ticket before running the action',
+        'Check a ticket before running the action (single use on this machine)',
         '$0 ticket verify "$TICKET" --signing-key env:AGENT_SAFE_SIGNING_KEY --action restart-deployment --target dev/test-app --nonce-store /var/lib/agent-safe/nonces',
+      ],
+      [
+        'Single use across machines sharing a Redis',
+        '$0 ticket verify "$TICKET" --signing-key env:AGENT_SAFE_SIGNING_KEY --nonce-store redis://127.0.0.1:6379',
       ],
       [
         'Verify with public keys only',
@@ -41,7 +47,7 @@ export class TicketVerifyCommand extends BaseCommand {
   target = Option.String('--target', { description: 'The target the ticket must be for' });
   issuer = Option.String('--issuer', { description: 'Expected issuer (default agent-safe)' });
   nonceStore = Option.String('--nonce-store', {
-    description: 'Directory of consumed nonces (enforces single use)',
+    description: 'Directory or redis:// URL of consumed nonces (enforces single use)',
   });
   auditLog = Option.String('--audit-log', {
     description: 'Audit log to record the outcome in (default ./audit.jsonl)',
@@ -51,7 +57,7 @@ export class TicketVerifyCommand extends BaseCommand {
   jsonOutput = Option.Boolean('--json-output', false, { description: 'Print the result as JSON' });
 
   async run(): Promise<number> {
-    const { AuditLog, FileNonceStore, TicketValidator, loadKeyMaterial, loadProjectConfig } = await import(
+    const { AuditLog, TicketValidator, loadKeyMaterial, loadProjectConfig, openNonceStore } = await import(
       '@agent-safe/sdk'
     );
     const config = loadProjectConfig({ file: this.config });
@@ -72,22 +78,37 @@ export class TicketVerifyCommand extends BaseCommand {
                   ? material.jwk
                   : material.pem,
           };
+    const token = readTokenArgument(this.token, 'token');
+    // A store that cannot be opened (Redis down) still gives an audited outcome: the validator refuses
+    // the ticket with NONCE_STORE, because single use cannot be guaranteed.
+    const nonceStore = this.nonceStore
+      ? await openNonceStore(this.nonceStore).catch((error: unknown) => ({
+          consume: () => Promise.reject(error),
+          close: async () => undefined,
+        }))
+      : undefined;
     const auditSink = this.audit
-      ? await AuditLog.open(this.auditLog ?? config.auditLog ?? './audit.jsonl')
+      ? await AuditLog.open(this.auditLog ?? config.auditLog ?? './audit.jsonl').catch(async (error) => {
+          await nonceStore?.close();
+          throw error;
+        })
       : undefined;
     const validator = new TicketValidator({
       algorithm,
       ...keyOptions,
       issuer: this.issuer ?? config.security?.issuer ?? 'agent-safe',
-      ...(this.nonceStore ? { nonceStore: new FileNonceStore({ directory: this.nonceStore }) } : {}),
+      ...(nonceStore ? { nonceStore } : {}),
       ...(auditSink ? { auditSink } : {}),
     });
     const result = await validator
-      .validate(readTokenArgument(this.token, 'token'), {
+      .validate(token, {
         ...(this.action ? { action: this.action } : {}),
         ...(this.target ? { target: this.target } : {}),
       })
-      .finally(() => auditSink?.close());
+      .finally(async () => {
+        await auditSink?.close();
+        await nonceStore?.close();
+      });
     if (this.jsonOutput) {
       this.printJson(result);
       return result.valid ? EXIT.OK : EXIT.ERROR;
