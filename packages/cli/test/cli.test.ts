@@ -1,25 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { colourEnabled } from '../src/output.js';
-
-const BIN = join(import.meta.dirname, '..', 'bin', 'agent-safe.js');
-const CACHE = mkdtempSync(join(tmpdir(), 'agent-safe-cli-cache-'));
-
-function cli(args: string[], cwd: string, env: Record<string, string> = {}, input?: string) {
-  const base: Record<string, string | undefined> = { ...process.env };
-  delete base.NO_COLOR;
-  delete base.FORCE_COLOR;
-  const result = spawnSync(process.execPath, [BIN, ...args], {
-    cwd,
-    encoding: 'utf8',
-    env: { ...base, AGENT_SAFE_CACHE_DIR: CACHE, ...env },
-    ...(input !== undefined ? { input } : {}),
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+import { cli } from './run-cli.js';
 
 let project: string;
 

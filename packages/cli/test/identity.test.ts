@@ -1,30 +1,33 @@
-import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type RedisServer, startRedisServer } from '../../store-redis/test/redis-server.js';
-
-const BIN = join(import.meta.dirname, '..', 'bin', 'agent-safe.js');
-const CACHE = mkdtempSync(join(tmpdir(), 'agent-safe-cli-cache-'));
-
-function cli(args: string[], cwd: string, env: Record<string, string> = {}, input?: string) {
-  const base: Record<string, string | undefined> = { ...process.env };
-  delete base.NO_COLOR;
-  delete base.FORCE_COLOR;
-  delete base.AGENT_SAFE_SIGNING_KEY;
-  const result = spawnSync(process.execPath, [BIN, ...args], {
-    cwd,
-    encoding: 'utf8',
-    env: { ...base, AGENT_SAFE_CACHE_DIR: CACHE, ...env },
-    ...(input !== undefined ? { input } : {}),
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+import { cli } from './run-cli.js';
 
 let project: string;
 let deployerToken: string;
 const scale = ['--params', '{"namespace":"staging","deployment":"api","replicas":2}'];
+
+/** `agent-safe check scale-deployment` on staging as the deployer (token caller): its JSON decision. */
+function checkScaleAsDeployer() {
+  const check = cli(
+    [
+      'check',
+      'scale-deployment',
+      '--target',
+      'staging/api-server',
+      '--caller',
+      'env:TOKEN',
+      ...scale,
+      '--json-output',
+    ],
+    project,
+    { TOKEN: deployerToken },
+  );
+  expect(check.code).toBe(0);
+  return JSON.parse(check.stdout);
+}
 
 beforeAll(() => {
   const root = mkdtempSync(join(tmpdir(), 'agent-safe-identity-'));
@@ -42,22 +45,7 @@ beforeAll(() => {
 
 describe('identity tokens and execution tickets from the CLI', () => {
   it('checks with a token caller, prints an execution ticket, and verifies it exactly once', () => {
-    const check = cli(
-      [
-        'check',
-        'scale-deployment',
-        '--target',
-        'staging/api-server',
-        '--caller',
-        'env:TOKEN',
-        ...scale,
-        '--json-output',
-      ],
-      project,
-      { TOKEN: deployerToken },
-    );
-    expect(check.code).toBe(0);
-    const decision = JSON.parse(check.stdout);
+    const decision = checkScaleAsDeployer();
     expect(decision).toMatchObject({ result: 'ALLOW', caller: 'deploy-bot', callerAuthenticated: true });
     const ticket = decision.ticket.token as string;
     const store = join(project, 'nonces');
@@ -239,22 +227,7 @@ describe('ticket verify with a Redis nonce store', () => {
   });
 
   function freshTicket(): string {
-    const check = cli(
-      [
-        'check',
-        'scale-deployment',
-        '--target',
-        'staging/api-server',
-        '--caller',
-        'env:TOKEN',
-        ...scale,
-        '--json-output',
-      ],
-      project,
-      { TOKEN: deployerToken },
-    );
-    expect(check.code).toBe(0);
-    return JSON.parse(check.stdout).ticket.token as string;
+    return checkScaleAsDeployer().ticket.token as string;
   }
 
   it('accepts a ticket once across processes sharing Redis, and fails closed naming Redis when it is down', async () => {

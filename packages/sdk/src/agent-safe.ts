@@ -41,6 +41,7 @@ import type { TicketValidator } from '@agent-safe/tickets';
 import {
   type CumulativeRiskSettings,
   type GuardedOutcome,
+  type GuardedRequest,
   Guards,
   type RateLimitOptions,
   type StoreOption,
@@ -278,10 +279,6 @@ export class AgentSafe {
     return security.createValidator({ ...options, clock: this.#clock, ...(auditSink ? { auditSink } : {}) });
   }
 
-  /**
-   * Rate limit and breaker before the policy's answer counts, cumulative risk after it. A guard store
-   * that fails (Redis down) makes the answer DENY, naming the store.
-   */
   /** {@link AgentSafe.#applyGuards} without awaits, for in-memory guards (the common hot path). */
   #applyGuardsSync(
     guards: Guards,
@@ -291,12 +288,7 @@ export class AgentSafe {
   ): GuardedEvaluation {
     try {
       if (malformed) return { evaluation };
-      const guarded = guards.admitSync({
-        callerKey: caller.agentId,
-        rootKey: caller.delegationChain[0]?.agentId,
-        effectiveRisk: evaluation.effectiveRisk,
-        result: evaluation.result,
-      });
+      const guarded = guards.admitSync(guardedRequest(evaluation, caller));
       const outcome = this.#guardOutcome(evaluation, guarded);
       const admission = guarded.admission;
       if (admission?.ok) guards.afterSync(admission.token, outcome.evaluation.result === 'DENY');
@@ -306,17 +298,16 @@ export class AgentSafe {
     }
   }
 
+  /**
+   * Rate limit and breaker before the policy's answer counts, cumulative risk after it. A guard store
+   * that fails (Redis down) makes the answer DENY, naming the store.
+   */
   async #applyGuards(evaluation: Evaluation, caller: Caller, malformed: boolean): Promise<GuardedEvaluation> {
     let guards: Guards | undefined = this.#guardsReady;
     try {
       guards ??= await this.#loadGuards();
       if (malformed) return { evaluation };
-      const guarded = await guards.admit({
-        callerKey: caller.agentId,
-        rootKey: caller.delegationChain[0]?.agentId,
-        effectiveRisk: evaluation.effectiveRisk,
-        result: evaluation.result,
-      });
+      const guarded = await guards.admit(guardedRequest(evaluation, caller));
       const outcome = this.#guardOutcome(evaluation, guarded);
       const admission = guarded.admission;
       // After a policy DENY on a fused store the breaker already counted it and this adds nothing.
@@ -684,6 +675,16 @@ function resolveCaller(caller: CheckRequest['caller']): Caller {
 }
 
 /** Describes what is wrong with the request's shape, or returns undefined when it is well formed. */
+/** What the guards need of an evaluated request. */
+function guardedRequest(evaluation: Evaluation, caller: Caller): GuardedRequest {
+  return {
+    callerKey: caller.agentId,
+    rootKey: caller.delegationChain[0]?.agentId,
+    effectiveRisk: evaluation.effectiveRisk,
+    result: evaluation.result,
+  };
+}
+
 /** An optional id field that is not a short string. */
 function idProblem(
   request: Record<string, unknown>,
