@@ -143,8 +143,11 @@ local function breakerAdmit(hkey, cooldownMs, idleMs, commit)
 end
 -- A probe's report only counts while the breaker is half-open: a late report from a released probe is an
 -- ordinary record. Opening and closing both forget the denials (as the in-memory store does).
-local function breakerRecord(hkey, zkey, threshold, windowMs, cooldownMs, idleMs, denied, probe)
-  local state, openUntil = breakerLoad(hkey)
+local function breakerRecord(hkey, zkey, threshold, windowMs, cooldownMs, idleMs, denied, probe, knownState)
+  -- knownState: the state an admission in this same script just read (and committed), when there was one;
+  -- an admitted request's breaker is closed or half-open, so openUntil is 0.
+  local state, openUntil
+  if knownState then state, openUntil = knownState, 0 else state, openUntil = breakerLoad(hkey) end
   local function open()
     openUntil = now + cooldownMs
     state = 'open'
@@ -155,17 +158,24 @@ local function breakerRecord(hkey, zkey, threshold, windowMs, cooldownMs, idleMs
   if probe and state == 'half-open' then
     if denied then
       open()
-    else
-      redis.call('DEL', hkey, zkey)
-      return {'closed', 0, 0}
+      return {'open', openUntil, 0}
+    end
+    redis.call('DEL', hkey, zkey)
+    return {'closed', 0, 0}
+  end
+  trim(zkey, windowMs)
+  local denials
+  -- Only a closed breaker counts denials: an open one already refuses, and closing starts afresh.
+  if state == 'closed' then
+    if denied then addEntry(zkey, windowMs, '1') end
+    denials = redis.call('ZCARD', zkey)
+    if denials >= threshold then
+      open()
+      denials = 0
     end
   else
-    trim(zkey, windowMs)
-    -- Only a closed breaker counts denials: an open one already refuses, and closing starts afresh.
-    if denied and state == 'closed' then addEntry(zkey, windowMs, '1') end
-    if state == 'closed' and redis.call('ZCARD', zkey) >= threshold then open() end
+    denials = redis.call('ZCARD', zkey)
   end
-  local denials = redis.call('ZCARD', zkey)
   if state == 'open' and now >= openUntil then return {'half-open', 0, denials} end
   if state == 'open' then return {'open', openUntil, denials} end
   return {state, 0, denials}
@@ -343,7 +353,7 @@ local function step(K, A, i)
   if p.hasWeights then added = addBelow(KEYS[K + 3], KEYS[K + 4], p.weightsWindowMs, p.weight, p.ceiling) end
   if p.hasBreaker and p.record ~= '0' then
     local r = breakerRecord(KEYS[K + 1], KEYS[K + 5], p.threshold, p.breakerWindowMs, p.cooldownMs, p.idleMs,
-      p.record == '2', admission[4] == 1)
+      p.record == '2', admission[4] == 1, admission[2])
     return {1, admission[2], admission[3], admission[4], 1, take[2], take[3], added[1], added[2], added[3],
       1, r[1], r[2], r[3]}
   end
