@@ -518,7 +518,7 @@ export class AgentSafe {
   async #sharedNonceStore(): Promise<NonceStore | undefined> {
     const store = this.#store;
     if (store === undefined || store === 'memory') return undefined;
-    if (typeof store === 'object') return store;
+    if (typeof store === 'object') return typeof store.consume === 'function' ? store : undefined;
     if (this.#guardOptions) return (await this.#loadGuards()).store;
     if (!this.#nonceStore) {
       this.#nonceStore = import('@agent-safe/store-redis').then(({ RedisStore }) =>
