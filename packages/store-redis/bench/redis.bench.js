@@ -2,7 +2,7 @@
 // private redis-server started here (like the tests). Run: pnpm --filter @agent-safe/store-redis bench
 // Env: BENCH_DURATION_MS (per scenario, default 3000), BENCH_CONCURRENCY (default 64).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +88,16 @@ const scenarios = {
   },
 };
 
+/** CPU time (ms) redis-server has used, from /proc on Linux; undefined elsewhere. */
+function redisCpuMs() {
+  try {
+    const fields = readFileSync(`/proc/${redis.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 function percentile(sorted, fraction) {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))];
 }
@@ -95,10 +105,19 @@ function percentile(sorted, fraction) {
 console.log(
   `RedisStore bench: ${concurrency} concurrent callers, ${durationMs} ms per scenario, redis ${port}`,
 );
-console.log('scenario'.padEnd(20), 'checks/s'.padStart(10), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8));
+console.log(
+  'scenario'.padEnd(20),
+  'checks/s'.padStart(10),
+  'p50 ms'.padStart(8),
+  'p99 ms'.padStart(8),
+  'redis µs/op'.padStart(12),
+  'node µs/op'.padStart(11),
+);
 for (const [name, run] of Object.entries(scenarios)) {
   for (let warm = 0; warm < 500; warm += 1) await run();
   const latencies = [];
+  const redisBefore = redisCpuMs();
+  const nodeBefore = process.cpuUsage();
   const deadline = performance.now() + durationMs;
   const started = performance.now();
   await Promise.all(
@@ -111,12 +130,17 @@ for (const [name, run] of Object.entries(scenarios)) {
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const nodeCpu = process.cpuUsage(nodeBefore);
+  const redisAfter = redisCpuMs();
+  const perOp = (ms) => (ms === undefined ? '-' : ((ms * 1000) / latencies.length).toFixed(1));
   latencies.sort((left, right) => left - right);
   console.log(
     name.padEnd(20),
     String(Math.round(latencies.length / elapsed)).padStart(10),
     percentile(latencies, 0.5).toFixed(2).padStart(8),
     percentile(latencies, 0.99).toFixed(2).padStart(8),
+    perOp(redisBefore === undefined ? undefined : redisAfter - redisBefore).padStart(12),
+    perOp((nodeCpu.user + nodeCpu.system) / 1000).padStart(11),
   );
 }
 
