@@ -387,8 +387,9 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
    *
    * Concurrent steps share script runs: a lone step goes out on the next tick, while under load every
    * step queued while the runs were busy goes out in the next run (at most 128 per run). Each step still
-   * sees exactly the state the steps before it left; sharing costs Redis one script call and Node one
-   * command per run instead of per check, with no added wait when idle.
+   * sees exactly the state the steps before it in its run left (runs in flight on two connections reach
+   * Redis in either order, as any concurrent requests may); sharing costs Redis one script call and Node
+   * one command per run instead of per check, with no added wait when idle.
    */
   guardStep(input: GuardStepInput): Promise<GuardStepResult> {
     let step: PendingStep;
