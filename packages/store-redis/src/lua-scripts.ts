@@ -44,6 +44,8 @@ else
   now = tonumber(ARGV[2])
 end
 local uid = ARGV[3]
+-- A batched run names its members run-id.step, made only when a step adds one (see GUARD_STEPS_SCRIPT).
+local stepIndex
 local MARGIN = 1000
 -- Every key of one kind is always written with the same lifetime, so resetting it unconditionally
 -- never shortens it, and costs one call instead of a PTTL read plus (almost always) a PEXPIRE.
@@ -55,7 +57,10 @@ local function trim(zkey, windowMs)
 end
 -- Members are uid:weight. The uid is unique per call (a random per-connection prefix and a counter, sent
 -- by the client), so a new member never collides with one already in the window, whatever its score.
-local function member(weight) return uid .. ':' .. weight end
+local function member(weight)
+  if uid == nil then uid = ARGV[3] .. '.' .. stepIndex end
+  return uid .. ':' .. weight
+end
 local function addEntry(zkey, windowMs, weight)
   redis.call('ZADD', zkey, num(now), member(weight))
   extend(zkey, windowMs)
@@ -323,6 +328,16 @@ for p = 0, count - 1 do
   }
 end
 local CLOSED = 'closed'
+local Z = '0'
+local FLAG = {[0] = '0', [1] = '1'}
+-- The reply, written by put() once per step after all its Redis calls, so a failing step leaves nothing.
+local reply, n = {}, 0
+local function put(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14)
+  reply[n + 1], reply[n + 2], reply[n + 3], reply[n + 4], reply[n + 5] = a1, a2, a3, a4, a5
+  reply[n + 6], reply[n + 7], reply[n + 8], reply[n + 9], reply[n + 10] = a6, a7, a8, a9, a10
+  reply[n + 11], reply[n + 12], reply[n + 13], reply[n + 14] = a11, a12, a13, a14
+  n = n + 14
+end
 local function step(K, A, i)
   local p
   if server then
@@ -332,17 +347,22 @@ local function step(K, A, i)
     p = profiles[index]
     now = tonumber(at)
   end
-  uid = run .. '.' .. i
+  uid = nil
+  stepIndex = i
   local admission = {1, CLOSED, 0, 0}
   if p.hasBreaker then
     admission = breakerAdmit(KEYS[K + 1], p.cooldownMs, p.idleMs, false)
-    if admission[1] == 0 then return {0, admission[2], admission[3], 0, 0, 0, 0, 0, 0, 0, 0, CLOSED, 0, 0} end
+    if admission[1] == 0 then
+      put(Z, admission[2], num(admission[3]), Z, Z, Z, Z, Z, Z, Z, Z, CLOSED, Z, Z)
+      return
+    end
   end
   local take = {1, 0, 0}
   if p.hasWindow then
     take = takeCheck(KEYS[K + 2], p.windowMs, p.limit)
     if take[1] == 0 then
-      return {1, admission[2], admission[3], 0, 0, take[2], take[3], 0, 0, 0, 0, CLOSED, 0, 0}
+      put('1', admission[2], num(admission[3]), Z, Z, num(take[2]), num(take[3]), Z, Z, Z, Z, CLOSED, Z, Z)
+      return
     end
     addEntry(KEYS[K + 2], p.windowMs, '1')
     take[2] = take[2] + 1
@@ -354,26 +374,20 @@ local function step(K, A, i)
   if p.hasBreaker and p.record ~= '0' then
     local r = breakerRecord(KEYS[K + 1], KEYS[K + 5], p.threshold, p.breakerWindowMs, p.cooldownMs, p.idleMs,
       p.record == '2', admission[4] == 1, admission[2])
-    return {1, admission[2], admission[3], admission[4], 1, take[2], take[3], added[1], added[2], added[3],
-      1, r[1], r[2], r[3]}
+    put('1', admission[2], num(admission[3]), FLAG[admission[4]], '1', num(take[2]), num(take[3]),
+      num(added[1]), num(added[2]), FLAG[added[3]], '1', r[1], num(r[2]), num(r[3]))
+    return
   end
-  return {1, admission[2], admission[3], admission[4], 1, take[2], take[3], added[1], added[2], added[3],
-    0, CLOSED, 0, 0}
+  put('1', admission[2], num(admission[3]), FLAG[admission[4]], '1', num(take[2]), num(take[3]),
+    num(added[1]), num(added[2]), FLAG[added[3]], Z, CLOSED, Z, Z)
 end
-local reply = {}
-local n = 0
 local first = 5 + count
 local steps = #ARGV - first + 1
 for i = 0, steps - 1 do
   local ok, r = pcall(step, i * ${GUARD_STEP_KEYS}, first + i, i)
   if not ok then
     local message = type(r) == 'table' and (r.err or 'error') or tostring(r)
-    r = {-1, (string.gsub(message, '[^%w%s%.:_-]', ' ')), 0, 0, 0, 0, 0, 0, 0, 0, 0, CLOSED, 0, 0}
-  end
-  for j = 1, ${GUARD_STEP_REPLY} do
-    local v = r[j]
-    n = n + 1
-    if type(v) == 'number' then reply[n] = num(v) else reply[n] = v end
+    put('-1', (string.gsub(message, '[^%w%s%.:_-]', ' ')), Z, Z, Z, Z, Z, Z, Z, Z, Z, CLOSED, Z, Z)
   end
 end
 return table.concat(reply, ',')
