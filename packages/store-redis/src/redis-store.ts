@@ -196,11 +196,14 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
   readonly #profileScratch = new Float64Array(GUARD_PROFILE_FIELDS);
   readonly #windowKeyCache = new Map<string, readonly [string, string]>();
   readonly #breakerKeyCache = new Map<string, readonly [string, string]>();
+  /** The key a step passes for a part it does not use (never read or written). */
+  readonly #noneKey: string;
 
   private constructor(clients: readonly Redis[], options: ResolvedOptions) {
     this.#clients = clients;
     this.#options = options;
     this.#running = clients.map(() => false);
+    this.#noneKey = `${options.keyPrefix}none`;
   }
 
   /** Connects, loads the scripts and resolves when Redis answers; rejects (`INTERNAL`) otherwise. */
@@ -339,9 +342,7 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
     requireInteger(input.windows.length, 'windows.length', 0, MAX_GUARD_WINDOWS);
     const breaker = input.breaker;
     const settings = breaker ? requireBreakerSettings(breaker.settings, 'breaker.settings') : undefined;
-    const breakerKey = breaker
-      ? this.#breakerKeys(requireKey(breaker.key, 'breaker.key'))[0]
-      : `${this.#options.keyPrefix}none`;
+    const breakerKey = breaker ? this.#breakerKeys(requireKey(breaker.key, 'breaker.key'))[0] : this.#noneKey;
     const keys = [breakerKey];
     const args = [
       this.#now(input.now),
@@ -423,8 +424,7 @@ export class RedisStore implements SlidingWindowStore, CircuitBreakerStore, Nonc
     }
     const { breaker, window, weights, record } = input;
     const now = this.#now(input.now);
-    const none = `${this.#options.keyPrefix}none`;
-    const step = new PendingStep(now, none);
+    const step = new PendingStep(now, this.#noneKey);
     const profile = this.#profileScratch;
     profile.fill(0);
     if (breaker === undefined) {
