@@ -19,7 +19,7 @@ export { DECISION_RESULTS } from './decision.js';
 export type { Decision, DecisionError, DecisionResult, Explanation, RuleTrace } from './decision.js';
 export { AgentSafeError, ERROR_CODES, formatIssue, isAgentSafeError } from './errors.js';
 export type { AgentSafeErrorOptions, ErrorCode, Issue } from './errors.js';
-export { randomId } from './ids.js';
+export { escapeForTerminal, isSafeId, randomId, unsafeIdReason } from './ids.js';
 export { ManualClock, systemClock } from './ports.js';
 export type { AuditSink, Clock } from './ports.js';
 export { RISK_CLASSES, SENSITIVITIES, isRiskClass, isSensitivity, riskRank } from './risk-class.js';
