@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The quickstart on embedded defaults: set up, scaffold a project, validate it, run its policy tests,
 # evaluate checks (ALLOW, REQUIRE_APPROVAL, DENY) and verify the audit log. Files only, no servers.
+# Installs only the workspace's dependencies (pnpm install, inside the clone) and, when no pnpm 10.34.8
+# is on PATH, pnpm into a user cache (scripts/ensure-pnpm.sh): no npm -g, no apt-get, no root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Sets up everything, then runs lint, typecheck and every package's tests.
 # Prints a final "N passed, N failed" line summed over all packages.
+# Works on a fresh machine with only Node 20 + npm: pnpm comes from scripts/ensure-pnpm.sh (a user
+# cache, never npm -g), and redis-server from scripts/ensure-redis.sh (apt-get, only as root).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export TURBO_TELEMETRY_DISABLED=1
+. scripts/ensure-pnpm.sh || { echo "pnpm setup failed"; echo "0 passed, 1 failed"; exit 1; }
+bash scripts/ensure-redis.sh || { echo "redis setup failed"; echo "0 passed, 1 failed"; exit 1; }
 bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
 
 status=0
-pnpm turbo run lint typecheck --output-logs=errors-only || status=1
+"$PNPM" turbo run lint typecheck --output-logs=errors-only || status=1
 [ $status -eq 0 ] || echo "lint/typecheck failed" >&2
 
 results=$PWD/.jest-results
 rm -rf "$results"
-JEST_RESULTS_DIR=$results pnpm turbo run test --concurrency=1 --continue || status=1
+JEST_RESULTS_DIR=$results "$PNPM" turbo run test --concurrency=1 --continue || status=1
 
 node - "$results" "$status" <<'JS'
 const fs = require('node:fs');
