@@ -38,6 +38,7 @@ import type {
 } from '@agent-safe/identity';
 import { ActionRegistry, Inventory, type ParseCache } from '@agent-safe/registry';
 import type { TicketValidator } from '@agent-safe/tickets';
+import { loadRedisStore } from './load-redis-store.js';
 import {
   type CumulativeRiskSettings,
   type GuardedOutcome,
@@ -521,7 +522,7 @@ export class AgentSafe {
     if (typeof store === 'object') return typeof store.consume === 'function' ? store : undefined;
     if (this.#guardOptions) return (await this.#loadGuards()).store;
     if (!this.#nonceStore) {
-      this.#nonceStore = import('@agent-safe/store-redis').then(({ RedisStore }) =>
+      this.#nonceStore = loadRedisStore().then(({ RedisStore }) =>
         RedisStore.connect({ url: store }),
       );
       // A failed connection is retried by the next validator.

@@ -21,6 +21,7 @@ import {
   type CumulativeRiskOutcome,
   CumulativeRiskTracker,
 } from '@agent-safe/risk';
+import { loadRedisStore } from './load-redis-store.js';
 
 /** Rate limit and circuit breaker settings (the seeds' `rate_limit`). */
 export type RateLimitOptions = Omit<RateLimitGuardOptions, 'windowStore' | 'breakerStore' | 'clock'>;
@@ -107,7 +108,7 @@ export class Guards {
   /** Builds the guards; connects to Redis when the store is a URL (the client is loaded only then). */
   static async create(options: GuardsOptions): Promise<Guards> {
     if (!Guards.remote(options.store)) return Guards.createLocal(options);
-    const { RedisStore } = await import('@agent-safe/store-redis');
+    const { RedisStore } = await loadRedisStore();
     const redis = await RedisStore.connect({ url: options.store, connections: 2 });
     return Guards.#build(options, redis, `Redis store at ${redis.address}`);
   }

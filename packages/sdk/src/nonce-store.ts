@@ -1,5 +1,6 @@
 import type { NonceStore } from '@agent-safe/core';
 import { FileNonceStore } from '@agent-safe/tickets';
+import { loadRedisStore } from './load-redis-store.js';
 
 /** A nonce store opened by {@link openNonceStore}; `close` releases its connection, if any. */
 export type OpenedNonceStore = NonceStore & { close(): Promise<void> };
@@ -11,7 +12,7 @@ export type OpenedNonceStore = NonceStore & { close(): Promise<void> };
  */
 export async function openNonceStore(location: string): Promise<OpenedNonceStore> {
   if (/^rediss?:\/\//.test(location)) {
-    const { RedisStore } = await import('@agent-safe/store-redis');
+    const { RedisStore } = await loadRedisStore();
     return await RedisStore.connect({ url: location });
   }
   const store = new FileNonceStore({ directory: location });
