@@ -26,7 +26,7 @@ export { RISK_CLASSES, SENSITIVITIES, isRiskClass, isSensitivity, riskRank } fro
 export type { RiskClass, Sensitivity } from './risk-class.js';
 export type { TargetDefinition } from './target.js';
 export type { ActionLookup, ParamValidationResult, TargetLookup } from './lookups.js';
-export { MAX_ID_LENGTH } from './limits.js';
+export { MAX_ID_LENGTH, REQUEST_VALUE_LIMITS } from './limits.js';
 export type {
   ExecutionTicket,
   NonceStore,

@@ -2,21 +2,15 @@ import { resolve } from 'node:path';
 import {
   type ActionLookup,
   AgentSafeError,
-  type AuditEventBody,
   type AuditSink,
   type Caller,
   type CheckRequest,
   type Clock,
   type Decision,
   type DecisionError,
-  type DecisionResult,
-  type ExecutionTicket,
-  type Explanation,
   type NonceStore,
-  type RiskClass,
-  MAX_ID_LENGTH,
   type TargetLookup,
-  anonymousCaller,
+  isSafeId,
   randomId,
   systemClock,
 } from '@agent-safe/core';
@@ -39,6 +33,21 @@ import type {
 import { ActionRegistry, Inventory, type ParseCache } from '@agent-safe/registry';
 import type { TicketValidator } from '@agent-safe/tickets';
 import { loadRedisStore } from './load-redis-store.js';
+import { appendDecision, decisionEventBody, unrecordableBody } from './audit-record.js';
+import { INVALID_CALLER, plainCaller, resolvePlainCaller } from './caller-resolution.js';
+import {
+  type CheckOutcome,
+  DecisionRecord,
+  type GuardedEvaluation,
+  type RiskOutcome,
+} from './decision-record.js';
+import {
+  denyEvaluation,
+  escalateEvaluation,
+  guardFailure,
+  inputDenial,
+  scrubEvaluation,
+} from './evaluations.js';
 import {
   type CumulativeRiskSettings,
   type GuardedOutcome,
@@ -47,8 +56,9 @@ import {
   type RateLimitOptions,
   type StoreOption,
 } from './guards.js';
-import { maskParams } from './masking.js';
-import type { CallerResolution, Security } from './security.js';
+import { sensitiveValues } from './masking.js';
+import { callerProblem, requestProblem } from './request-checks.js';
+import type { Security } from './security.js';
 import { type SecurityOptions, securityConfigured } from './security-options.js';
 import { DEFAULT_PATHS, type ProjectConfig, loadProjectConfig } from './project-config.js';
 
@@ -71,6 +81,20 @@ export interface AgentSafeOptions {
    * the original tool; `agent-safe init` turns it on for new projects.
    */
   readonly enforceTargetTypes?: boolean;
+  /**
+   * Believe the roles, groups and delegation chain of a `Caller` object passed to `check()`. Default
+   * false: anything that can build a request could claim any role, so an unauthenticated caller object
+   * contributes its `agentId` only, and roles come from verified identity tokens. Turn it on only when
+   * this process itself authenticated the caller; its audit events then say `caller_claims: "host"`
+   * and record the roles and groups that were used.
+   */
+  readonly trustCallerObjects?: boolean;
+  /**
+   * DENY requests whose action declares no `target_binding` or whose target has no `identifiers`.
+   * Declared bindings are enforced either way. Default false, as files written before target binding
+   * have neither; `agent-safe init` turns it on for new projects.
+   */
+  readonly enforceTargetBinding?: boolean;
   readonly clock?: Clock;
   /** Working directory for relative paths and `agent-safe.yaml`. Default: `process.cwd()`. */
   readonly cwd?: string;
@@ -139,6 +163,7 @@ export class AgentSafe {
   readonly #clock: Clock;
   readonly #auditTarget: string | AuditSink | false;
   readonly #durability: 'fsync' | 'write';
+  readonly #trustCallerObjects: boolean;
   #audit: Promise<AuditSink> | undefined;
   readonly #security: Promise<Security> | undefined;
   /** The resolved security layer, once keys are imported: spares the hot path an await. */
@@ -176,11 +201,13 @@ export class AgentSafe {
       policies: typeof policies === 'string' ? loadPoliciesSync(path(policies), { parseCache }) : policies,
       timeZone: options.timeZone ?? config.timeZone,
       enforceTargetTypes: options.enforceTargetTypes ?? config.enforceTargetTypes ?? false,
+      enforceTargetBinding: options.enforceTargetBinding ?? config.enforceTargetBinding ?? false,
     });
     const audit = options.auditLog ?? config.auditLog ?? DEFAULT_PATHS.auditLog;
     this.#auditTarget = typeof audit === 'string' ? path(audit) : audit;
     this.#durability = options.auditDurability ?? config.auditDurability ?? 'fsync';
     this.#clock = options.clock ?? systemClock;
+    this.#trustCallerObjects = options.trustCallerObjects === true;
     const rateLimit = options.rateLimit ?? config.rateLimit;
     const cumulativeRisk = options.cumulativeRisk ?? config.cumulativeRisk;
     const store = options.store ?? config.store;
@@ -387,31 +414,41 @@ export class AgentSafe {
    */
   async check(request: CheckRequest): Promise<Decision> {
     const now = this.#clock.now();
-    const malformed = requestProblem(request);
+    // 1. The request's shape. The caller is checked on its own, so that a request with some other bad
+    // field is still attributed to whoever presented it.
+    const isObject = request !== null && typeof request === 'object' && !Array.isArray(request);
+    const problem = requestProblem(request);
+    const callerIssue = isObject ? callerProblem(request.caller) : undefined;
+    // 2. Who is asking.
+    let caller: Caller;
+    let refusal: DecisionError | undefined;
     let security: Security | undefined;
-    let resolution: CallerResolution | undefined;
-    if (this.#security) {
+    if (!isObject) caller = plainCaller('anonymous');
+    else if (callerIssue) caller = INVALID_CALLER;
+    else if (this.#security) {
       try {
         security = this.#securityReady ?? (await this.#security);
         const cached =
-          typeof request?.caller === 'string' ? security.identity.verifyCached(request.caller) : undefined;
-        if (cached) resolution = { ok: true, caller: cached.caller };
-        else if (!malformed)
-          resolution = await security.resolveCaller(request.caller, (value) =>
-            resolveCaller(value as CheckRequest['caller']),
+          typeof request.caller === 'string' ? security.identity.verifyCached(request.caller) : undefined;
+        if (cached) caller = cached.caller;
+        else {
+          const resolution = await security.resolveCaller(request.caller, (value) =>
+            resolvePlainCaller(value as CheckRequest['caller'], this.#trustCallerObjects),
           );
+          caller = resolution.caller;
+          if (!resolution.ok) refusal = resolution.error;
+        }
       } catch (error) {
         const message = `identity keys could not be loaded, so no caller can be verified: ${error instanceof Error ? error.message : String(error)}`;
-        resolution = {
-          ok: false,
-          caller: plainCaller('(unverified)'),
-          error: { code: 'KEY_INVALID', message },
-        };
+        caller = plainCaller('(unverified)');
+        refusal = { code: 'KEY_INVALID', message };
       }
-    }
-    const decided = this.#decide(request, now, resolution, malformed);
-    const { caller, target, ticketId, correlationId } = decided;
+    } else caller = resolvePlainCaller(request.caller, this.#trustCallerObjects);
+    // 3. The policy's answer (or the refusal of a malformed request or caller).
+    const decided = this.#decide(request, now, caller, problem ?? callerIssue ?? refusal);
+    const { target, ticketId, correlationId } = decided;
     let evaluation = decided.evaluation;
+    // 4. Guards: rate limit and breaker, then cumulative risk.
     let riskOutcome: RiskOutcome | undefined;
     if (this.#guardOptions) {
       const guarded = this.#guardsReady?.synchronous
@@ -419,6 +456,12 @@ export class AgentSafe {
         : await this.#applyGuards(evaluation, caller, decided.malformed);
       evaluation = guarded.evaluation;
       riskOutcome = guarded.risk;
+    }
+    const actionName = isObject && typeof request.action === 'string' ? request.action : '';
+    // Sensitive values never reach a message, whichever stage wrote it.
+    if (isObject && (evaluation.result !== 'ALLOW' || evaluation.errors.length > 0)) {
+      const secrets = sensitiveValues(this.registry.get(actionName), request.params);
+      if (secrets) evaluation = scrubEvaluation(evaluation, secrets);
     }
     // Everything the decision and its audit event say, completed as the check proceeds.
     const outcome: CheckOutcome = {
@@ -429,9 +472,12 @@ export class AgentSafe {
       ticketId,
       correlationId,
       risk: riskOutcome,
+      refusedInput: refusedInput(problem),
     };
-    if (this.#auditTarget === false && !security?.tickets) return new DecisionRecord(outcome, '');
+    // Without an audit log this is a dry run: no event, so no audit id and no ticket that would name one.
+    if (this.#auditTarget === false) return new DecisionRecord(outcome, '');
     const eventId = randomId('evt');
+    // 5. The execution ticket of an ALLOW.
     if (evaluation.result === 'ALLOW' && security?.tickets) {
       try {
         outcome.ticket = await security.issueTicket({
@@ -447,18 +493,24 @@ export class AgentSafe {
         outcome.evaluation = denyEvaluation(
           evaluation,
           `Denied because the execution ticket could not be issued: ${message}`,
-          {
-            code: 'INTERNAL',
-            message,
-          },
+          { code: 'INTERNAL', message },
         );
       }
     }
-    if (this.#auditTarget === false) return new DecisionRecord(outcome, eventId);
+    // 6. The audit event, on disk before the answer.
     try {
       const sink = await this.#sink();
-      await appendRobustly(sink, this.#auditBody(eventId, now, outcome));
-      return new DecisionRecord(outcome, eventId);
+      const body = decisionEventBody(eventId, now, outcome, this.registry.get(actionName));
+      const appended = await appendDecision(sink, body);
+      if (appended === 'recorded') return new DecisionRecord(outcome, eventId);
+      // The event could not be stored as it is: record a DENY without the offending values instead.
+      const reason = `Denied because the decision could not be recorded in the audit log: ${appended}`;
+      await sink.append(unrecordableBody(body, reason));
+      const denied = denyEvaluation(outcome.evaluation, reason, {
+        code: 'AUDIT_WRITE_FAILED',
+        message: appended,
+      });
+      return new DecisionRecord({ ...outcome, evaluation: denied, ticket: undefined }, eventId);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const failed: Evaluation = denyEvaluation(
@@ -500,7 +552,15 @@ export class AgentSafe {
    */
   evaluate(request: CheckRequest, options: EvaluateOptions = {}): Decision {
     const now = options.now ?? this.#clock.now();
-    const { evaluation, caller, target, ticketId, correlationId } = this.#decide(request, now);
+    const isObject = request !== null && typeof request === 'object' && !Array.isArray(request);
+    const problem = requestProblem(request) ?? (isObject ? callerProblem(request.caller) : undefined);
+    // Policy tests state the caller's roles, groups and chain: a preview trusts the Caller it is given.
+    const caller = !isObject
+      ? plainCaller('anonymous')
+      : problem?.path?.startsWith('caller')
+        ? INVALID_CALLER
+        : resolvePlainCaller(request.caller, true);
+    const { evaluation, target, ticketId, correlationId } = this.#decide(request, now, caller, problem);
     return new DecisionRecord({ evaluation, request, caller, target, ticketId, correlationId }, '');
   }
 
@@ -522,9 +582,7 @@ export class AgentSafe {
     if (typeof store === 'object') return typeof store.consume === 'function' ? store : undefined;
     if (this.#guardOptions) return (await this.#loadGuards()).store;
     if (!this.#nonceStore) {
-      this.#nonceStore = loadRedisStore().then(({ RedisStore }) =>
-        RedisStore.connect({ url: store }),
-      );
+      this.#nonceStore = loadRedisStore().then(({ RedisStore }) => RedisStore.connect({ url: store }));
       // A failed connection is retried by the next validator.
       this.#nonceStore.catch(() => {
         this.#nonceStore = undefined;
@@ -533,43 +591,23 @@ export class AgentSafe {
     return this.#nonceStore;
   }
 
-  #decide(
-    request: CheckRequest,
-    now: number,
-    resolution?: CallerResolution,
-    malformed: DecisionError | undefined = requestProblem(request),
-  ) {
-    // A refused identity still leaves a well-formed request: its target and ids are recorded.
-    const shape = malformed ?? (resolution && !resolution.ok ? resolution.error : undefined);
-    const caller = resolution ? resolution.caller : resolveCaller(malformed ? undefined : request.caller);
-    const target = malformed ? '' : typeof request.target === 'string' ? request.target : '';
-    const ticketId =
-      !malformed && typeof request.ticketId === 'string' && request.ticketId ? request.ticketId : null;
-    const correlationId =
-      !malformed && typeof request.correlationId === 'string' && request.correlationId
-        ? request.correlationId
-        : null;
-    let evaluation: Evaluation;
-    if (shape) {
-      evaluation = inputDenial(this.pdp.revision, shape);
-    } else {
-      evaluation = this.pdp.evaluate({
-        action: request.action,
-        target: request.target,
-        caller,
-        params: request.params,
-        ticketId,
-        now,
-      });
-    }
-    return {
-      evaluation,
-      caller,
-      target,
-      ticketId,
-      correlationId,
-      malformed: malformed !== undefined || shape !== undefined,
-    };
+  /** The policy's answer for a request whose caller is resolved, or the refusal of a malformed one. */
+  #decide(request: CheckRequest, now: number, caller: Caller, problem: DecisionError | undefined) {
+    const wellFormed = problem === undefined;
+    // Fields are recorded only when they passed the door: a refused value is described, not stored.
+    const target =
+      wellFormed ||
+      (problem.path !== 'target' && typeof request?.target === 'string' && isSafeId(request.target))
+        ? typeof request?.target === 'string'
+          ? request.target
+          : ''
+        : '';
+    const ticketId = optionalId(request, 'ticketId', problem);
+    const correlationId = optionalId(request, 'correlationId', problem);
+    const evaluation: Evaluation = wellFormed
+      ? this.pdp.evaluate({ action: request.action, target, caller, params: request.params, ticketId, now })
+      : inputDenial(this.pdp.revision, problem);
+    return { evaluation, target, ticketId, correlationId, malformed: !wellFormed };
   }
 
   #sink(): Promise<AuditSink> {
@@ -586,96 +624,8 @@ export class AgentSafe {
     }
     return this.#audit;
   }
-
-  #auditBody(eventId: string, now: number, outcome: CheckOutcome): AuditEventBody {
-    const { request, evaluation, caller, target, ticketId, correlationId, ticket, risk } = outcome;
-    const action = typeof request?.action === 'string' ? request.action : '';
-    const given = evaluation.errors.length === 0 ? evaluation.params : (request?.params ?? {});
-    const masked = maskParams(this.registry.get(action), given as Record<string, unknown>);
-    return {
-      event_id: eventId,
-      timestamp: new Date(now).toISOString(),
-      event_type: 'decision',
-      action,
-      target,
-      caller: caller.agentId,
-      caller_authenticated: caller.authenticated,
-      ...(caller.delegationChain.length > 0
-        ? { delegation_chain: caller.delegationChain.map((l) => l.agentId) }
-        : {}),
-      params: masked.params,
-      ...(masked.maskedPaths.length > 0 ? { masked_paths: masked.maskedPaths } : {}),
-      decision: evaluation.result,
-      reason: evaluation.reason,
-      matched_rule: evaluation.matchedRule,
-      risk_class: evaluation.riskClass,
-      effective_risk: evaluation.effectiveRisk,
-      correlation_id: correlationId,
-      ticket_id: ticketId,
-      policy_revision: evaluation.policyRevision,
-      ...(risk
-        ? {
-            cumulative_risk_score: risk.score,
-            cumulative_risk_class: risk.riskClass,
-            escalated_from: risk.escalatedFrom,
-          }
-        : {}),
-      ...(ticket
-        ? { execution_ticket: { nonce: ticket.nonce, expires_at: new Date(ticket.expiresAt).toISOString() } }
-        : {}),
-      ...(evaluation.errors.length > 0 ? { errors: evaluation.errors } : {}),
-      context: request?.context && typeof request.context === 'object' ? request.context : null,
-    };
-  }
 }
 
-/** Appends; if the body cannot be serialised (hostile params), records a sanitised copy instead. */
-async function appendRobustly(sink: AuditSink, body: AuditEventBody): Promise<void> {
-  try {
-    await sink.append(body);
-  } catch (error) {
-    if (!(error instanceof AgentSafeError) || error.code !== 'INPUT_INVALID') throw error;
-    await sink.append({
-      ...body,
-      params: { _unrecordable: `params could not be serialised: ${error.message}` },
-      context: body.context ? { _unrecordable: 'context could not be serialised' } : null,
-    });
-  }
-}
-
-/** Longest caller token accepted (a 10-level delegation chain with EdDSA is about 37 KB). */
-const MAX_CALLER_TOKEN_LENGTH = 64 * 1024;
-
-/** Plain-id callers are immutable values: reuse them instead of allocating one per check. */
-const plainCallers = new Map<string, Caller>();
-const MAX_PLAIN_CALLERS = 10_000;
-
-function plainCaller(agentId: string): Caller {
-  let caller = plainCallers.get(agentId);
-  if (caller === undefined) {
-    if (plainCallers.size >= MAX_PLAIN_CALLERS) plainCallers.clear();
-    caller = Object.freeze(anonymousCaller(agentId));
-    plainCallers.set(agentId, caller);
-  }
-  return caller;
-}
-
-function resolveCaller(caller: CheckRequest['caller']): Caller {
-  if (caller === undefined || caller === null || caller === '') return plainCaller('anonymous');
-  if (typeof caller === 'string') return plainCaller(caller);
-  // A Caller object comes from in-process code; until identity verification is configured it is never
-  // treated as authenticated, whatever it claims.
-  return {
-    agentId: String(caller.agentId),
-    agentName: caller.agentName,
-    roles: Array.isArray(caller.roles) ? caller.roles.map(String) : [],
-    groups: Array.isArray(caller.groups) ? caller.groups.map(String) : [],
-    authenticated: false,
-    delegationChain: Array.isArray(caller.delegationChain) ? caller.delegationChain : [],
-  };
-}
-
-/** Describes what is wrong with the request's shape, or returns undefined when it is well formed. */
 /** What the guards need of an evaluated request. */
 function guardedRequest(evaluation: Evaluation, caller: Caller): GuardedRequest {
   return {
@@ -686,231 +636,22 @@ function guardedRequest(evaluation: Evaluation, caller: Caller): GuardedRequest 
   };
 }
 
-/** An optional id field that is not a short string. */
-function idProblem(
-  request: Record<string, unknown>,
-  key: 'target' | 'ticketId' | 'correlationId',
-): DecisionError | undefined {
-  const value = request[key];
-  if (value === undefined || value === null || (typeof value === 'string' && value.length <= MAX_ID_LENGTH)) {
-    return undefined;
-  }
-  return {
-    code: 'INPUT_INVALID',
-    path: key,
-    message: `${key} must be a string of at most ${MAX_ID_LENGTH} characters`,
-  };
+/** An optional id of the request as recorded: null when absent, empty or refused. */
+function optionalId(
+  request: CheckRequest,
+  key: 'ticketId' | 'correlationId',
+  problem: DecisionError | undefined,
+): string | null {
+  const value = request !== null && typeof request === 'object' ? request[key] : undefined;
+  if (typeof value !== 'string' || value === '') return null;
+  return problem === undefined || (problem.path !== key && isSafeId(value)) ? value : null;
 }
 
-function requestProblem(request: unknown): DecisionError | undefined {
-  if (request === null || typeof request !== 'object' || Array.isArray(request)) {
-    return {
-      code: 'INPUT_INVALID',
-      message: 'the request must be an object { action, target, caller, params }',
-    };
-  }
-  const r = request as Record<string, unknown>;
-  const badId = idProblem(r, 'target') ?? idProblem(r, 'ticketId') ?? idProblem(r, 'correlationId');
-  if (badId !== undefined) return badId;
-  const caller = r.caller;
-  if (caller !== undefined && caller !== null) {
-    if (typeof caller === 'string') {
-      // Identity tokens (three dot-separated parts) carry delegation chains and may be long.
-      if (
-        caller.length > MAX_ID_LENGTH &&
-        caller.length > (caller.split('.', 4).length === 3 ? MAX_CALLER_TOKEN_LENGTH : MAX_ID_LENGTH)
-      ) {
-        return {
-          code: 'INPUT_INVALID',
-          path: 'caller',
-          message: `caller must be at most ${MAX_ID_LENGTH} characters`,
-        };
-      }
-    } else if (
-      typeof caller !== 'object' ||
-      typeof (caller as Caller).agentId !== 'string' ||
-      !(caller as Caller).agentId
-    ) {
-      return {
-        code: 'INPUT_INVALID',
-        path: 'caller',
-        message: 'caller must be an agent id string or a Caller with an agentId',
-      };
-    }
-  }
-  if (
-    r.context !== undefined &&
-    r.context !== null &&
-    (typeof r.context !== 'object' || Array.isArray(r.context))
-  ) {
-    return { code: 'INPUT_INVALID', path: 'context', message: 'context must be an object' };
-  }
+/** Which part of the request was refused at the door for its size or content, and is not recorded. */
+function refusedInput(problem: DecisionError | undefined): 'params' | 'context' | undefined {
+  const path = problem?.path;
+  if (path === undefined) return undefined;
+  if (path === 'params' || path.startsWith('params.')) return 'params';
+  if (path === 'context' || path.startsWith('context.')) return 'context';
   return undefined;
-}
-
-function inputDenial(policyRevision: string, error: DecisionError): Evaluation {
-  return {
-    result: 'DENY',
-    reason: `Invalid request: ${error.path ? `${error.path}: ` : ''}${error.message}`,
-    matchedRule: null,
-    riskClass: null,
-    effectiveRisk: null,
-    params: {},
-    errors: [error],
-    policyRevision,
-    explanation: {
-      matchedRules: [],
-      consideredRules: [],
-      defaultDeny: false,
-      summary: [`Denied before policy evaluation: ${error.message}`],
-    },
-  };
-}
-
-/** What one check produced: the parts of its Decision and of its audit event. */
-interface CheckOutcome {
-  evaluation: Evaluation;
-  readonly request: CheckRequest;
-  readonly caller: Caller;
-  readonly target: string;
-  readonly ticketId: string | null;
-  readonly correlationId: string | null;
-  ticket?: ExecutionTicket | undefined;
-  readonly risk?: RiskOutcome | undefined;
-}
-
-/** Cumulative risk as reported on a decision. */
-/** A decision after the guards, with its cumulative risk when that was applied. */
-interface GuardedEvaluation {
-  evaluation: Evaluation;
-  risk?: RiskOutcome;
-}
-
-interface RiskOutcome {
-  readonly score: number;
-  readonly riskClass: RiskClass;
-  readonly escalatedFrom: DecisionResult | null;
-}
-
-function escalateEvaluation(base: Evaluation, result: DecisionResult, reason: string): Evaluation {
-  return {
-    result,
-    reason,
-    matchedRule: base.matchedRule,
-    riskClass: base.riskClass,
-    effectiveRisk: base.effectiveRisk,
-    params: base.params,
-    errors: base.errors,
-    policyRevision: base.policyRevision,
-    get explanation() {
-      const explanation = base.explanation;
-      return { ...explanation, summary: [...explanation.summary, `Escalated by cumulative risk: ${reason}`] };
-    },
-  };
-}
-
-/** DENY because the guard store failed: rate limits and risk cannot be enforced (fail closed). */
-function guardFailure(evaluation: Evaluation, where: string, error: unknown): Evaluation {
-  const message = error instanceof Error ? error.message : String(error);
-  return denyEvaluation(
-    evaluation,
-    `Denied because ${where} could not be consulted (rate limits and risk cannot be enforced): ${message}`,
-    { code: 'INTERNAL', message },
-  );
-}
-
-function denyEvaluation(base: Evaluation, reason: string, error: DecisionError): Evaluation {
-  return {
-    result: 'DENY',
-    reason,
-    matchedRule: null,
-    riskClass: base.riskClass,
-    effectiveRisk: base.effectiveRisk,
-    params: base.params,
-    errors: [...base.errors, error],
-    policyRevision: base.policyRevision,
-    explanation: {
-      matchedRules: [],
-      consideredRules: [],
-      defaultDeny: false,
-      summary: [reason],
-    },
-  };
-}
-
-/** A Decision whose explanation is computed only when read. */
-class DecisionRecord implements Decision {
-  readonly result;
-  readonly reason;
-  readonly action: string;
-  readonly target: string;
-  readonly caller: string;
-  readonly callerAuthenticated: boolean;
-  readonly matchedRule;
-  readonly riskClass;
-  readonly effectiveRisk;
-  readonly auditId: string;
-  readonly ticketId: string | null;
-  readonly correlationId: string | null;
-  readonly params;
-  readonly errors;
-  readonly policyRevision: string;
-  readonly ticket: ExecutionTicket | null;
-  readonly cumulativeRiskScore: number | null;
-  readonly cumulativeRiskClass: RiskClass | null;
-  readonly escalatedFrom: DecisionResult | null;
-  readonly #evaluation: Evaluation;
-
-  constructor(outcome: CheckOutcome, auditId: string) {
-    const { evaluation, request, caller, target, ticketId, correlationId, ticket, risk } = outcome;
-    this.#evaluation = evaluation;
-    this.ticket = ticket ?? null;
-    this.cumulativeRiskScore = risk?.score ?? null;
-    this.cumulativeRiskClass = risk?.riskClass ?? null;
-    this.escalatedFrom = risk?.escalatedFrom ?? null;
-    this.result = evaluation.result;
-    this.reason = evaluation.reason;
-    this.action = typeof request?.action === 'string' ? request.action : '';
-    this.target = target;
-    this.caller = caller.agentId;
-    this.callerAuthenticated = caller.authenticated;
-    this.matchedRule = evaluation.matchedRule;
-    this.riskClass = evaluation.riskClass;
-    this.effectiveRisk = evaluation.effectiveRisk;
-    this.auditId = auditId;
-    this.ticketId = ticketId;
-    this.correlationId = correlationId;
-    this.params = evaluation.params;
-    this.errors = evaluation.errors;
-    this.policyRevision = evaluation.policyRevision;
-  }
-
-  get explanation(): Explanation {
-    return this.#evaluation.explanation;
-  }
-
-  toJSON(): Omit<Decision, never> {
-    return {
-      result: this.result,
-      reason: this.reason,
-      action: this.action,
-      target: this.target,
-      caller: this.caller,
-      callerAuthenticated: this.callerAuthenticated,
-      matchedRule: this.matchedRule,
-      riskClass: this.riskClass,
-      effectiveRisk: this.effectiveRisk,
-      auditId: this.auditId,
-      ticketId: this.ticketId,
-      correlationId: this.correlationId,
-      params: this.params,
-      errors: this.errors,
-      policyRevision: this.policyRevision,
-      ticket: this.ticket,
-      cumulativeRiskScore: this.cumulativeRiskScore,
-      cumulativeRiskClass: this.cumulativeRiskClass,
-      escalatedFrom: this.escalatedFrom,
-      explanation: this.explanation,
-    };
-  }
 }

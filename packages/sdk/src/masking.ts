@@ -23,3 +23,45 @@ export function maskParams(
   }
   return { params: copy ?? params, maskedPaths };
 }
+
+/** Shortest sensitive string value scrubbed from messages (shorter ones would garble every message). */
+const MIN_SCRUBBED_LENGTH = 3;
+
+/**
+ * Messages (a reason, error messages) with every sensitive param's value replaced by {@link MASK}. The
+ * registry's validator never quotes a sensitive value; this is the second line of defence, for messages
+ * built elsewhere (a guard, a policy, a future stage). Returns `undefined` when nothing needed masking.
+ */
+export function sensitiveValues(
+  action: ActionDefinition | undefined,
+  params: Readonly<Record<string, unknown>> | undefined,
+): string[] | undefined {
+  if (!action || !params || typeof params !== 'object') return undefined;
+  let values: string[] | undefined;
+  for (const parameter of action.parameters) {
+    if (!parameter.sensitive || !Object.hasOwn(params, parameter.name)) continue;
+    const value = params[parameter.name];
+    const text = typeof value === 'string' ? value : value === undefined ? '' : safeJson(value);
+    if (text.length < MIN_SCRUBBED_LENGTH) continue;
+    values ??= [];
+    values.push(text);
+    const quoted = JSON.stringify(text).slice(1, -1);
+    if (quoted !== text) values.push(quoted);
+  }
+  return values;
+}
+
+/** Replaces each of `values` in `text` with {@link MASK}. */
+export function scrub(text: string, values: readonly string[]): string {
+  let out = text;
+  for (const value of values) if (out.includes(value)) out = out.split(value).join(MASK);
+  return out;
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? '';
+  } catch {
+    return '';
+  }
+}

@@ -141,17 +141,18 @@ describe('AgentSafe.check', () => {
     expect((await verifyAuditLog(join(dir, 'audit.jsonl'))).ok).toBe(true);
   });
 
-  it('records unserialisable params without losing the event', async () => {
+  it('refuses params that are not JSON at the door, recording the DENY without them', async () => {
     const dir = copyProject();
     const safe = open(dir);
     const cyclic: Record<string, unknown> = { namespace: 'dev' };
     cyclic.self = cyclic;
     const decision = await safe.check({ action: 'restart-deployment', target: 'dev/app', params: cyclic });
     expect(decision.result).toBe('DENY');
+    expect(decision.reason).toMatch(/params are nested more than 32 levels deep/);
     expect(decision.auditId).not.toBe('');
     await safe.close();
     const [event] = await readJsonl(join(dir, 'audit.jsonl'));
-    expect(event?.params).toEqual({ _unrecordable: expect.stringMatching(/could not be serialised/) });
+    expect(event).toMatchObject({ decision: 'DENY', params: {}, params_omitted: true, target: 'dev/app' });
   });
 
   it('masks sensitive params in the audit log and says which', async () => {

@@ -132,7 +132,12 @@ describe('cumulative risk', () => {
 
   it('charges the delegation root when chargeRoot is on', async () => {
     const dir = copyProject();
-    const safe = open(dir, { cumulativeRisk: { ...cumulativeRisk, chargeRoot: true }, auditLog: false });
+    const safe = open(dir, {
+      cumulativeRisk: { ...cumulativeRisk, chargeRoot: true },
+      auditLog: false,
+      // The chain is asserted by this test, standing in for a host that authenticated the workers.
+      trustCallerObjects: true,
+    });
     const worker = (agentId: string) => ({
       agentId,
       roles: [],
