@@ -6,8 +6,16 @@ import { type RedisServer, startRedisServer } from '../../store-redis/test/redis
 import { cli } from './run-cli.js';
 
 let project: string;
+
+/** The decision of `check --json-output`: the envelope's `data`. */
+function decisionOf(stdout: string) {
+  const document = JSON.parse(stdout);
+  return document.data ?? document;
+}
 let deployerToken: string;
-const scale = ['--params', '{"namespace":"staging","deployment":"api","replicas":2}'];
+const scale = ['--params', '{"namespace":"staging","deployment":"api-server","replicas":2}'];
+/** What an executor about to run that scale tells `ticket verify`. */
+const scaleRequest = ['--action', 'scale-deployment', '--target', 'staging/api-server', ...scale];
 
 /** `agent-safe check scale-deployment` on staging as the deployer (token caller): its JSON decision. */
 function checkScaleAsDeployer() {
@@ -26,7 +34,7 @@ function checkScaleAsDeployer() {
     { TOKEN: deployerToken },
   );
   expect(check.code).toBe(0);
-  return JSON.parse(check.stdout);
+  return decisionOf(check.stdout);
 }
 
 beforeAll(() => {
@@ -50,7 +58,7 @@ describe('identity tokens and execution tickets from the CLI', () => {
     const ticket = decision.ticket.token as string;
     const store = join(project, 'nonces');
     const wrong = cli(
-      ['ticket', 'verify', ticket, '--action', 'delete-pod', '--nonce-store', store],
+      ['ticket', 'verify', ticket, ...scaleRequest, '--action', 'delete-pod', '--nonce-store', store],
       project,
     );
     expect(wrong.code).toBe(1);
@@ -64,6 +72,7 @@ describe('identity tokens and execution tickets from the CLI', () => {
         'scale-deployment',
         '--target',
         'staging/api-server',
+        ...scale,
         '--nonce-store',
         store,
       ],
@@ -73,7 +82,10 @@ describe('identity tokens and execution tickets from the CLI', () => {
     );
     expect(first.stdout).toMatch(/✓ valid/);
     expect(first.code).toBe(0);
-    const replay = cli(['ticket', 'verify', ticket, '--nonce-store', store, '--json-output'], project);
+    const replay = cli(
+      ['ticket', 'verify', ticket, ...scaleRequest, '--nonce-store', store, '--json-output'],
+      project,
+    );
     expect(replay.code).toBe(1);
     expect(JSON.parse(replay.stdout)).toMatchObject({ valid: false, code: 'REPLAYED' });
     const events = readFileSync(join(project, 'audit.jsonl'), 'utf8')
@@ -187,7 +199,7 @@ describe('identity tokens and execution tickets from the CLI', () => {
       dir,
     );
     expect(check.code).toBe(0);
-    const { ticket, callerAuthenticated } = JSON.parse(check.stdout);
+    const { ticket, callerAuthenticated } = decisionOf(check.stdout);
     expect(callerAuthenticated).toBe(false);
     const jwks = JSON.parse(readFileSync(join(dir, 'keys', 'jwks.json'), 'utf8'));
     expect(JSON.stringify(jwks)).not.toMatch(/"d"/);
@@ -202,13 +214,31 @@ describe('identity tokens and execution tickets from the CLI', () => {
         'file:keys/jwks.json',
         '--action',
         'restart-deployment',
+        '--target',
+        'dev/test-app',
+        '--params',
+        '{"namespace":"dev","deployment":"app"}',
       ],
       dir,
     );
     expect(verified.stdout).toMatch(/✓ valid/);
     expect(verified.code).toBe(0);
     const confused = cli(
-      ['ticket', 'verify', ticket.token, '--algorithm', 'HS256', '--signing-key', 'file:keys/public-key.pem'],
+      [
+        'ticket',
+        'verify',
+        ticket.token,
+        '--algorithm',
+        'HS256',
+        '--signing-key',
+        'file:keys/public-key.pem',
+        '--action',
+        'restart-deployment',
+        '--target',
+        'dev/test-app',
+        '--params',
+        '{"namespace":"dev","deployment":"app"}',
+      ],
       dir,
     );
     expect(confused.code).toBe(1);
@@ -232,17 +262,26 @@ describe('ticket verify with a Redis nonce store', () => {
 
   it('accepts a ticket once across processes sharing Redis, and fails closed naming Redis when it is down', async () => {
     const ticket = freshTicket();
-    const first = cli(['ticket', 'verify', ticket, '--nonce-store', redis.url, '--json-output'], project);
+    const first = cli(
+      ['ticket', 'verify', ticket, ...scaleRequest, '--nonce-store', redis.url, '--json-output'],
+      project,
+    );
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ valid: true });
-    const replay = cli(['ticket', 'verify', ticket, '--nonce-store', redis.url, '--json-output'], project);
+    const replay = cli(
+      ['ticket', 'verify', ticket, ...scaleRequest, '--nonce-store', redis.url, '--json-output'],
+      project,
+    );
     expect(replay.code).toBe(1);
     expect(JSON.parse(replay.stdout)).toMatchObject({ valid: false, code: 'REPLAYED' });
     const unused = freshTicket();
     await redis.kill();
     try {
-      const down = cli(['ticket', 'verify', unused, '--nonce-store', redis.url, '--json-output'], project);
+      const down = cli(
+        ['ticket', 'verify', unused, ...scaleRequest, '--nonce-store', redis.url, '--json-output'],
+        project,
+      );
       expect(down.code).toBe(1);
       const refused = JSON.parse(down.stdout);
       expect(refused).toMatchObject({ valid: false, code: 'NONCE_STORE' });
@@ -259,7 +298,7 @@ describe('ticket verify with a Redis nonce store', () => {
       await redis.restart();
     }
     // Nothing was consumed while Redis was down: the ticket is still good once.
-    const later = cli(['ticket', 'verify', unused, '--nonce-store', redis.url], project);
+    const later = cli(['ticket', 'verify', unused, ...scaleRequest, '--nonce-store', redis.url], project);
     expect(later.code).toBe(0);
     expect(later.stdout).toMatch(/✓ valid/);
   });

@@ -20,12 +20,17 @@ export interface ExecutionTicket {
   readonly expiresAt: number;
 }
 
-/** What an executor checks a ticket against (each field optional). */
+/**
+ * The request an executor is about to run, which the ticket must have been issued for. `action`,
+ * `target` and `params` are required: a validator that is not told all three refuses the ticket with
+ * `EXPECTATION_MISSING` (naming what is missing), so an omission can never read as "valid". `caller`
+ * is checked when given.
+ */
 export interface TicketExpectations {
-  readonly action?: string;
-  readonly target?: string;
-  /** The params about to be executed: their canonical digest must equal the ticket's. */
-  readonly params?: Readonly<Record<string, unknown>>;
+  readonly action: string;
+  readonly target: string;
+  /** The params about to be executed (`{}` for none): their canonical digest must equal the ticket's. */
+  readonly params: Readonly<Record<string, unknown>>;
   readonly caller?: string;
 }
 
@@ -53,6 +58,7 @@ export type TicketFailureCode =
   | 'TARGET_MISMATCH'
   | 'CALLER_MISMATCH'
   | 'PARAMS_MISMATCH'
+  | 'EXPECTATION_MISSING'
   | 'REPLAYED'
   | 'NONCE_STORE'
   | 'AUDIT';

@@ -167,6 +167,7 @@ describe('execution tickets', () => {
     const validator = new TicketValidator({ algorithm: 'HS256', key: SECRET, clock });
     const tampered = await validator.validate(allowed.ticket!.token, {
       action: 'scale-deployment',
+      target: 'staging/app',
       params: { ...scaleStaging, replicas: 30 },
     });
     expect(tampered).toMatchObject({ valid: false, code: 'PARAMS_MISMATCH' });
@@ -176,7 +177,11 @@ describe('execution tickets', () => {
       params: { replicas: 3, deployment: 'app', namespace: 'staging' },
     });
     expect(first.valid).toBe(true);
-    const replay = await validator.validate(allowed.ticket!.token);
+    const replay = await validator.validate(allowed.ticket!.token, {
+      action: 'scale-deployment',
+      target: 'staging/app',
+      params: scaleStaging,
+    });
     expect(replay).toMatchObject({ valid: false, code: 'REPLAYED' });
     await safe.close();
     const [event] = await readJsonl(join(dir, 'audit.jsonl'));
@@ -204,8 +209,9 @@ describe('audited ticket validation', () => {
       params: scaleStaging,
     });
     const validator = await hs.createTicketValidator();
-    expect((await validator.validate(decision.ticket!.token, { target: 'staging/app' })).valid).toBe(true);
-    expect((await validator.validate(decision.ticket!.token)).valid).toBe(false);
+    const expected = { action: 'scale-deployment', target: 'staging/app', params: scaleStaging };
+    expect((await validator.validate(decision.ticket!.token, expected)).valid).toBe(true);
+    expect((await validator.validate(decision.ticket!.token, expected)).valid).toBe(false);
     await hs.close();
     const events = await readJsonl(join(dir, 'audit.jsonl'));
     expect(events.map((event) => [event.event_type, event.decision, event.failure_code ?? null])).toEqual([
@@ -277,9 +283,15 @@ describe('agent-safe.yaml key sources', () => {
       params: scaleStaging,
     });
     expect(decision.result).toBe('ALLOW');
-    expect((await validator.validate(decision.ticket!.token, { action: 'scale-deployment' })).valid).toBe(
-      true,
-    );
+    expect(
+      (
+        await validator.validate(decision.ticket!.token, {
+          action: 'scale-deployment',
+          target: 'staging/app',
+          params: scaleStaging,
+        })
+      ).valid,
+    ).toBe(true);
     await safe.close();
     writeFileSync(join(dir, 'agent-safe.yaml'), `signing_key: "${SECRET} literal"\n`);
     expect(() => new AgentSafe({ cwd: dir })).toThrow(AgentSafeError);

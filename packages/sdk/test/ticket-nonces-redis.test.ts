@@ -30,13 +30,16 @@ function replica(dir: string, options: Partial<AgentSafeOptions> = {}): AgentSaf
     registry: join(dir, 'actions'),
     policies: join(dir, 'policies'),
     inventory: join(dir, 'inventory.yaml'),
-    auditLog: false,
+    // Tickets name the audit event of their ALLOW, so they are issued only when there is an audit log.
+    auditLog: join(dir, 'audit.jsonl'),
     config: false,
     clock: new ManualClock(START),
     security: { signingKey: SECRET },
     ...options,
   });
 }
+
+const expected = { action: request.action, target: request.target, params: request.params };
 
 async function ticketFrom(safe: AgentSafe): Promise<string> {
   const caller = await safe.identity.createToken({ agentId: 'deploy-bot', roles: ['deployer'] });
@@ -57,8 +60,8 @@ describe('ticket nonces on the configured store', () => {
       const ticket = await ticketFrom(first);
       const here = await first.createTicketValidator();
       const there = await second.createTicketValidator();
-      expect(await there.validate(ticket)).toMatchObject({ valid: true });
-      expect(await here.validate(ticket)).toMatchObject({ valid: false, code: 'REPLAYED' });
+      expect(await there.validate(ticket, expected)).toMatchObject({ valid: true });
+      expect(await here.validate(ticket, expected)).toMatchObject({ valid: false, code: 'REPLAYED' });
     } finally {
       await first.close();
       await second.close();
@@ -70,9 +73,13 @@ describe('ticket nonces on the configured store', () => {
     const first = replica(dir);
     const second = replica(dir);
     const ticket = await ticketFrom(first);
-    expect(await (await first.createTicketValidator()).validate(ticket)).toMatchObject({ valid: true });
+    expect(await (await first.createTicketValidator()).validate(ticket, expected)).toMatchObject({
+      valid: true,
+    });
     // Another process (here: instance) does not know it: configure a shared store for replicas.
-    expect(await (await second.createTicketValidator()).validate(ticket)).toMatchObject({ valid: true });
+    expect(await (await second.createTicketValidator()).validate(ticket, expected)).toMatchObject({
+      valid: true,
+    });
     await first.close();
     await second.close();
   });
@@ -89,8 +96,8 @@ describe('ticket nonces on the configured store', () => {
       });
       await redis.restart();
       const validator = await safe.createTicketValidator();
-      expect(await validator.validate(ticket)).toMatchObject({ valid: true });
-      expect(await validator.validate(ticket)).toMatchObject({ valid: false, code: 'REPLAYED' });
+      expect(await validator.validate(ticket, expected)).toMatchObject({ valid: true });
+      expect(await validator.validate(ticket, expected)).toMatchObject({ valid: false, code: 'REPLAYED' });
     } finally {
       await safe.close();
     }

@@ -61,6 +61,9 @@ interface VerificationKey {
 }
 
 const HEX_DIGEST = /^[0-9a-f]{64}$/;
+
+/** What a validator must be told about the request about to run (`caller` is optional). */
+const REQUIRED_EXPECTATIONS = ['action', 'target', 'params'] as const;
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function fail(code: TicketFailureCode, reason: string, ticket?: ExecutionTicket): Failure {
@@ -156,10 +159,13 @@ export class TicketValidator {
   }
 
   /**
-   * Checks `token` against the key, issuer, time and `expectations`, then consumes its nonce.
-   * Never throws; with an audit sink, resolves only after the outcome is recorded.
+   * Checks `token` against the key, issuer, time and the request about to run (`expectations`: its
+   * `action`, `target` and `params` are required, `caller` is checked when given), then consumes its
+   * nonce. Expectations that leave out `action`, `target` or `params` refuse the ticket with
+   * `EXPECTATION_MISSING`: the result then carries the verified claims but is never `valid`, and the
+   * nonce is not consumed. Never throws; with an audit sink, resolves only after the outcome is recorded.
    */
-  async validate(token: unknown, expectations?: TicketExpectations): Promise<TicketValidationResult> {
+  async validate(token: unknown, expectations: TicketExpectations): Promise<TicketValidationResult> {
     let result: TicketValidationResult;
     try {
       result = await this.#check(token, expectations);
@@ -178,7 +184,7 @@ export class TicketValidator {
    * Like {@link validate} but resolves to the ticket or throws `TICKET_INVALID` (with the failure
    * `code` in `details.code`): for executors that must stop on a bad ticket.
    */
-  async require(token: unknown, expectations?: TicketExpectations): Promise<ExecutionTicket> {
+  async require(token: unknown, expectations: TicketExpectations): Promise<ExecutionTicket> {
     const result = await this.validate(token, expectations);
     if (result.valid) return result.ticket;
     throw new AgentSafeError('TICKET_INVALID', `Execution ticket refused: ${result.reason}`, {
@@ -288,7 +294,10 @@ export class TicketValidator {
     for (const name of ['sub', 'act', 'tgt', 'aid', 'rev', 'jti']) {
       const value = own(claims, name);
       if (!isIdString(value))
-        return fail('MALFORMED', `The ticket claim "${name}" is missing or not a string of 1-512 characters`);
+        return fail(
+          'MALFORMED',
+          `The ticket claim "${name}" is missing or not a string of 1-512 characters without control characters`,
+        );
       strings[name] = value;
     }
     const pdg = own(claims, 'pdg');
@@ -343,8 +352,21 @@ export class TicketValidator {
   }
 
   #compare(ticket: ExecutionTicket, expectations: TicketExpectations | undefined): Failure | undefined {
-    if (expectations === undefined) return undefined;
-    if (!isPlainObject(expectations)) return fail('MALFORMED', 'The expectations are not an object; refused');
+    if (expectations === undefined || !isPlainObject(expectations)) {
+      return fail(
+        'EXPECTATION_MISSING',
+        `The validator was not told which request the ticket is for (expectations are ${describe(expectations)}); pass { action, target, params } of the request about to run`,
+        ticket,
+      );
+    }
+    const missing = REQUIRED_EXPECTATIONS.filter((field) => own(expectations, field) === undefined);
+    if (missing.length > 0) {
+      return fail(
+        'EXPECTATION_MISSING',
+        `The expected ${missing.join(', ')} ${missing.length === 1 ? 'was' : 'were'} not given, so the ticket was not checked against the request; pass ${missing.map((field) => `\`${field}\``).join(', ')} of the request about to run (params: {} when it has none)`,
+        ticket,
+      );
+    }
     const checks = [
       ['action', 'ACTION_MISMATCH', ticket.action],
       ['target', 'TARGET_MISMATCH', ticket.target],
@@ -360,24 +382,22 @@ export class TicketValidator {
       }
     }
     const params = own(expectations, 'params');
-    if (params !== undefined) {
-      let digest: string;
-      try {
-        digest = ticketParamsDigest(params as Record<string, unknown>);
-      } catch (error) {
-        return fail(
-          'PARAMS_MISMATCH',
-          `The params to execute cannot be digested: ${(error as Error).message}`,
-          ticket,
-        );
-      }
-      if (digest !== ticket.paramsDigest) {
-        return fail(
-          'PARAMS_MISMATCH',
-          'The params to execute differ from the params the ticket was issued for',
-          ticket,
-        );
-      }
+    let digest: string;
+    try {
+      digest = ticketParamsDigest(params as Record<string, unknown>);
+    } catch (error) {
+      return fail(
+        'PARAMS_MISMATCH',
+        `The params to execute cannot be digested: ${(error as Error).message}`,
+        ticket,
+      );
+    }
+    if (digest !== ticket.paramsDigest) {
+      return fail(
+        'PARAMS_MISMATCH',
+        'The params to execute differ from the params the ticket was issued for',
+        ticket,
+      );
     }
     return undefined;
   }

@@ -1,8 +1,11 @@
-import { AgentSafeError, MAX_ID_LENGTH } from '@agent-safe/core';
+import { AgentSafeError, MAX_ID_LENGTH, isSafeId } from '@agent-safe/core';
 
-/** True for a non-empty string of at most {@link MAX_ID_LENGTH} characters. */
+/**
+ * True for a non-empty string of at most {@link MAX_ID_LENGTH} characters without control, line
+ * separator or bidi characters (core's `isSafeId`): ticket claims are printed and audited.
+ */
 export function isIdString(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH;
+  return typeof value === 'string' && isSafeId(value);
 }
 
 /** Throws `code` naming `path` unless `value` is a non-empty string of at most 512 characters. */
@@ -14,10 +17,13 @@ export function requireIdString(
   if (!isIdString(value)) {
     throw new AgentSafeError(
       code,
-      `${path} must be a non-empty string of at most ${MAX_ID_LENGTH} characters`,
+      `${path} must be a non-empty string of at most ${MAX_ID_LENGTH} characters, without control characters`,
       {
         issues: [
-          { path, message: `expected a string of 1-${MAX_ID_LENGTH} characters, got ${describe(value)}` },
+          {
+            path,
+            message: `expected a string of 1-${MAX_ID_LENGTH} printable characters, got ${describe(value)}`,
+          },
         ],
       },
     );

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ManualClock } from '@agent-safe/core';
 import { TicketIssuer, TicketValidator } from '../src/index.js';
-import { MemoryAuditSink, OTHER_SECRET, REQUEST, SECRET, START } from './helpers.js';
+import { EXPECTED, MemoryAuditSink, OTHER_SECRET, REQUEST, SECRET, START } from './helpers.js';
 
 function setup() {
   const clock = new ManualClock(START);
@@ -17,7 +17,7 @@ describe('audit of validations', () => {
   it('records a valid outcome with the ticket nonce and the issuing audit id', async () => {
     const { auditSink, issuer, validator } = setup();
     const ticket = await issuer.issue(REQUEST);
-    expect((await validator.validate(ticket.token)).valid).toBe(true);
+    expect((await validator.validate(ticket.token, EXPECTED)).valid).toBe(true);
     expect(auditSink.events).toEqual([
       {
         event_id: expect.stringMatching(/^evt-[0-9a-f]{32}$/),
@@ -39,9 +39,9 @@ describe('audit of validations', () => {
   it('records invalid outcomes, with the failure code, for replays and mismatches', async () => {
     const { auditSink, issuer, validator } = setup();
     const ticket = await issuer.issue(REQUEST);
-    await validator.validate(ticket.token, { target: 'prod/payments' });
-    await validator.validate(ticket.token);
-    await validator.validate(ticket.token);
+    await validator.validate(ticket.token, { ...EXPECTED, target: 'prod/payments' });
+    await validator.validate(ticket.token, EXPECTED);
+    await validator.validate(ticket.token, EXPECTED);
     expect(auditSink.events.map((event) => [event.decision, event.failure_code, event.ticket_nonce])).toEqual(
       [
         ['INVALID', 'TARGET_MISMATCH', ticket.nonce],
@@ -55,7 +55,7 @@ describe('audit of validations', () => {
     const { auditSink, validator } = setup();
     const forger = new TicketIssuer({ algorithm: 'HS256', key: OTHER_SECRET, clock: new ManualClock(START) });
     const forged = await forger.issue({ ...REQUEST, action: 'delete-namespace', caller: 'mallory' });
-    await validator.validate(forged.token, { action: 'restart-deployment' });
+    await validator.validate(forged.token, { ...EXPECTED, action: 'restart-deployment' });
     expect(auditSink.events).toHaveLength(1);
     expect(auditSink.events[0]).toMatchObject({
       decision: 'INVALID',
@@ -71,7 +71,7 @@ describe('audit of validations', () => {
     const { auditSink, issuer, validator } = setup();
     auditSink.failWith = new Error('disk full');
     const ticket = await issuer.issue(REQUEST);
-    const result = await validator.validate(ticket.token);
+    const result = await validator.validate(ticket.token, EXPECTED);
     expect(result).toMatchObject({
       valid: false,
       code: 'AUDIT',

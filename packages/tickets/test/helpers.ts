@@ -73,3 +73,6 @@ export function claims(overrides: Record<string, unknown> = {}): Record<string, 
     ...overrides,
   };
 }
+
+/** What an executor running {@link REQUEST} tells the validator. */
+export const EXPECTED = { action: REQUEST.action, target: REQUEST.target, params: PARAMS };

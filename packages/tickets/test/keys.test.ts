@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { ManualClock } from '@agent-safe/core';
 import { TicketIssuer, TicketValidator, parseTicketKeyMaterial } from '../src/index.js';
-import { REQUEST, SECRET, START, ed25519, p256 } from './helpers.js';
+import { EXPECTED, REQUEST, SECRET, START, ed25519, p256 } from './helpers.js';
 
 describe('key configuration', () => {
   it('refuses an HS256 secret shorter than 32 bytes', () => {
@@ -92,7 +92,7 @@ describe('parseTicketKeyMaterial', () => {
     const material = parseTicketKeyMaterial(JSON.stringify(issuer.jwks()), { source: 'jwks.json' });
     expect(material).toMatchObject({ algorithm: 'EdDSA', jwks: { keys: [{ kid: issuer.keyId }] } });
     const validator = new TicketValidator({ ...material, clock });
-    expect((await validator.validate((await issuer.issue(REQUEST)).token)).valid).toBe(true);
+    expect((await validator.validate((await issuer.issue(REQUEST)).token, EXPECTED)).valid).toBe(true);
   });
 
   it('refuses material that contradicts the configured algorithm, or is empty or unreadable', () => {

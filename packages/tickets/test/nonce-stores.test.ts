@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { ManualClock } from '@agent-safe/core';
 import { FileNonceStore, InMemoryNonceStore, TicketIssuer, TicketValidator } from '../src/index.js';
-import { REQUEST, SECRET, START } from './helpers.js';
+import { EXPECTED, REQUEST, SECRET, START } from './helpers.js';
 
 describe('InMemoryNonceStore', () => {
   it('accepts a nonce once', async () => {
@@ -35,7 +35,7 @@ describe('InMemoryNonceStore', () => {
     await expect(store.consume('c', START + 60_000)).rejects.toMatchObject({ code: 'INTERNAL' });
     const issuer = new TicketIssuer({ algorithm: 'HS256', key: SECRET, clock });
     const validator = new TicketValidator({ algorithm: 'HS256', key: SECRET, clock, nonceStore: store });
-    expect(await validator.validate((await issuer.issue(REQUEST)).token)).toMatchObject({
+    expect(await validator.validate((await issuer.issue(REQUEST)).token, EXPECTED)).toMatchObject({
       valid: false,
       code: 'NONCE_STORE',
     });

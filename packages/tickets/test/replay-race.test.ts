@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { TicketIssuer } from '../src/index.js';
-import { REQUEST, SECRET } from './helpers.js';
+import { EXPECTED, REQUEST, SECRET } from './helpers.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/validate-once.mjs', import.meta.url));
 const PROCESSES = 6;
@@ -49,7 +49,7 @@ describe('single use across OS processes (FileNonceStore)', () => {
       try {
         await Promise.all(children.map((child) => waitFor(child, 'ready')));
         const results = children.map((child) => waitFor<ChildResult>(child, 'result'));
-        for (const child of children) child.send({ type: 'go', token: ticket.token });
+        for (const child of children) child.send({ type: 'go', token: ticket.token, expected: EXPECTED });
         const outcomes = await Promise.all(results);
         expect(outcomes.filter((outcome) => outcome.valid)).toHaveLength(1);
         expect(outcomes.filter((outcome) => outcome.code === 'REPLAYED')).toHaveLength(PROCESSES - 1);

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { ManualClock } from '@agent-safe/core';
 import { TICKET_TYPE, TicketIssuer, TicketValidator, ticketParamsDigest } from '../src/index.js';
 import type { TicketAlgorithm, TicketKeyInput } from '../src/index.js';
-import { PARAMS, REQUEST, SECRET, START, ed25519, p256 } from './helpers.js';
+import { EXPECTED, PARAMS, REQUEST, SECRET, START, ed25519, p256 } from './helpers.js';
 
 function decode(token: string): { header: Record<string, unknown>; payload: Record<string, unknown> } {
   const [header, payload] = token.split('.');
@@ -68,6 +68,7 @@ describe('issue and validate', () => {
     });
 
     const result = await validator.validate(ticket.token, {
+      ...EXPECTED,
       action: 'restart-deployment',
       target: 'dev/test-app',
       caller: 'agent-01',
@@ -96,7 +97,7 @@ describe('issue and validate', () => {
     const ticket = await issuer.issue(REQUEST);
     expect(ticket.expiresAt - ticket.issuedAt).toBe(60_000);
     const validator = new TicketValidator({ algorithm: 'HS256', key: SECRET, issuer: 'pdp-eu', clock });
-    expect((await validator.validate(ticket.token)).valid).toBe(true);
+    expect((await validator.validate(ticket.token, EXPECTED)).valid).toBe(true);
   });
 
   it.each(['EdDSA', 'ES256'] as const)(
@@ -112,7 +113,11 @@ describe('issue and validate', () => {
 
       const executor = new TicketValidator({ algorithm, jwks: JSON.parse(JSON.stringify(jwks)), clock });
       const ticket = await issuer.issue(REQUEST);
-      const result = await executor.validate(ticket.token, { action: REQUEST.action, params: PARAMS });
+      const result = await executor.validate(ticket.token, {
+        ...EXPECTED,
+        action: REQUEST.action,
+        params: PARAMS,
+      });
       expect(result).toMatchObject({ valid: true, ticket: { nonce: ticket.nonce } });
       // The public JWK cannot serve as an issuer key.
       expect(() => new TicketIssuer({ algorithm, key: jwks.keys[0]! })).toThrow(/public key/);
@@ -138,15 +143,15 @@ describe('issue and validate', () => {
       jwks: { keys: [...oldIssuer.jwks().keys, ...newIssuer.jwks().keys] },
       clock,
     });
-    expect((await validator.validate((await oldIssuer.issue(REQUEST)).token)).valid).toBe(true);
-    expect((await validator.validate((await newIssuer.issue(REQUEST)).token)).valid).toBe(true);
+    expect((await validator.validate((await oldIssuer.issue(REQUEST)).token, EXPECTED)).valid).toBe(true);
+    expect((await validator.validate((await newIssuer.issue(REQUEST)).token, EXPECTED)).valid).toBe(true);
     const stranger = new TicketIssuer({
       algorithm: 'EdDSA',
       key: ed25519().privateKey,
       keyId: 'unknown',
       clock,
     });
-    expect(await validator.validate((await stranger.issue(REQUEST)).token)).toMatchObject({
+    expect(await validator.validate((await stranger.issue(REQUEST)).token, EXPECTED)).toMatchObject({
       valid: false,
       code: 'SIGNATURE',
       reason: expect.stringContaining('No key with kid "unknown"'),
@@ -165,8 +170,8 @@ describe('issue and validate', () => {
       clock,
     });
     const pemValidator = new TicketValidator({ algorithm: 'EdDSA', key: publicPem, clock });
-    expect((await jwkValidator.validate((await issuer.issue(REQUEST)).token)).valid).toBe(true);
-    expect((await pemValidator.validate((await issuer.issue(REQUEST)).token)).valid).toBe(true);
+    expect((await jwkValidator.validate((await issuer.issue(REQUEST)).token, EXPECTED)).valid).toBe(true);
+    expect((await pemValidator.validate((await issuer.issue(REQUEST)).token, EXPECTED)).valid).toBe(true);
   });
 
   it('require() returns the ticket or throws TICKET_INVALID with the failure code', async () => {
@@ -174,8 +179,8 @@ describe('issue and validate', () => {
     const issuer = new TicketIssuer({ algorithm: 'HS256', key: SECRET, clock });
     const validator = new TicketValidator({ algorithm: 'HS256', key: SECRET, clock });
     const ticket = await issuer.issue(REQUEST);
-    await expect(validator.require(ticket.token)).resolves.toMatchObject({ nonce: ticket.nonce });
-    await expect(validator.require(ticket.token)).rejects.toMatchObject({
+    await expect(validator.require(ticket.token, EXPECTED)).resolves.toMatchObject({ nonce: ticket.nonce });
+    await expect(validator.require(ticket.token, EXPECTED)).rejects.toMatchObject({
       code: 'TICKET_INVALID',
       details: { code: 'REPLAYED' },
     });

@@ -39,8 +39,9 @@ export class DelegationCreateCommand extends BaseCommand {
 
   async run(): Promise<number> {
     const manager = await openIdentity(this, 'sign');
+    const parentToken = await readTokenArgument(this.parentToken, 'parent-token', this.context.stdin);
     const result = await manager.delegate({
-      parentToken: readTokenArgument(this.parentToken, 'parent-token'),
+      parentToken,
       childAgentId: this.childId,
       ...(this.roles !== undefined ? { childRoles: list(this.roles) } : {}),
       ...(this.groups !== undefined ? { childGroups: list(this.groups) } : {}),
@@ -100,7 +101,9 @@ export class DelegationVerifyCommand extends BaseCommand {
 
   async run(): Promise<number> {
     const manager = await openIdentity(this, 'verify');
-    const result = await manager.verifyDelegation(readTokenArgument(this.token, 'token'));
+    const result = await manager.verifyDelegation(
+      await readTokenArgument(this.token, 'token', this.context.stdin),
+    );
     if (this.jsonOutput) {
       this.printJson(result);
       return result.ok ? EXIT.OK : EXIT.ERROR;
