@@ -70,11 +70,17 @@ async function measureChecks(label, safe, list) {
 async function withoutAudit() {
   const plain = await measureChecks(
     'check() without audit, plain caller (seed-sized config, 1 caller)',
-    new AgentSafe({ cwd: dir, config: false, auditLog: false }),
+    new AgentSafe({ cwd: dir, config: false, auditLog: false, trustCallerObjects: true }),
     requests,
   );
   const security = { signingKey: 'b'.repeat(48), allowPlainCallers: true, tickets: false };
-  const safe = new AgentSafe({ cwd: dir, config: false, auditLog: false, security });
+  const safe = new AgentSafe({
+    cwd: dir,
+    config: false,
+    auditLog: false,
+    security,
+    trustCallerObjects: true,
+  });
   const token = await safe.identity.createToken({ agentId: 'bench', roles: ['deployer'] });
   const tokenRequests = requests.map((request) => ({ ...request, caller: token }));
   const verified = await measureChecks(
@@ -83,10 +89,11 @@ async function withoutAudit() {
     tokenRequests,
   );
   console.log(`  token caller / plain caller p50: ${(verified / plain).toFixed(2)}x`);
+  // Tickets name their audit event, so they are issued only with an audit sink: one that discards.
   const ticketing = new AgentSafe({
     cwd: dir,
     config: false,
-    auditLog: false,
+    auditLog: { append: async () => undefined, close: async () => undefined },
     security: { ...security, tickets: true },
   });
   await measureChecks(
@@ -106,8 +113,14 @@ async function withInMemoryGuards() {
     },
     cumulativeRisk: { windowSeconds: 1, escalationThreshold: 1_000_000_000, denyThreshold: 2_000_000_000 },
   };
-  const plain = new AgentSafe({ cwd: dir, config: false, auditLog: false });
-  const guarded = new AgentSafe({ cwd: dir, config: false, auditLog: false, ...guards });
+  const plain = new AgentSafe({ cwd: dir, config: false, auditLog: false, trustCallerObjects: true });
+  const guarded = new AgentSafe({
+    cwd: dir,
+    config: false,
+    auditLog: false,
+    trustCallerObjects: true,
+    ...guards,
+  });
   for (let i = 0; i < 200_000; i++) {
     await plain.check(requests[i % requests.length]);
     await guarded.check(requests[i % requests.length]);
