@@ -41,23 +41,11 @@ import {
   type GuardedEvaluation,
   type RiskOutcome,
 } from './decision-record.js';
-import {
-  denyEvaluation,
-  escalateEvaluation,
-  guardFailure,
-  inputDenial,
-  scrubEvaluation,
-} from './evaluations.js';
-import {
-  type CumulativeRiskSettings,
-  type GuardedOutcome,
-  type GuardedRequest,
-  Guards,
-  type RateLimitOptions,
-  type StoreOption,
-} from './guards.js';
+import { denyEvaluation, guardFailure, inputDenial, scrubEvaluation } from './evaluations.js';
+import { applyGuards, applyGuardsSync } from './guard-stage.js';
+import { type CumulativeRiskSettings, Guards, type RateLimitOptions, type StoreOption } from './guards.js';
 import { sensitiveValues } from './masking.js';
-import { callerProblem, requestProblem } from './request-checks.js';
+import { callerProblem, optionalId, refusedInput, requestProblem } from './request-checks.js';
 import type { Security } from './security.js';
 import { type SecurityOptions, securityConfigured } from './security-options.js';
 import { DEFAULT_PATHS, type ProjectConfig, loadProjectConfig } from './project-config.js';
@@ -307,78 +295,18 @@ export class AgentSafe {
     return security.createValidator({ ...options, clock: this.#clock, ...(auditSink ? { auditSink } : {}) });
   }
 
-  /** {@link AgentSafe.#applyGuards} without awaits, for in-memory guards (the common hot path). */
-  #applyGuardsSync(
-    guards: Guards,
-    evaluation: Evaluation,
-    caller: Caller,
-    malformed: boolean,
-  ): GuardedEvaluation {
-    try {
-      if (malformed) return { evaluation };
-      const guarded = guards.admitSync(guardedRequest(evaluation, caller));
-      const outcome = this.#guardOutcome(evaluation, guarded);
-      const admission = guarded.admission;
-      if (admission?.ok) guards.afterSync(admission.token, outcome.evaluation.result === 'DENY');
-      return outcome;
-    } catch (error) {
-      return { evaluation: guardFailure(evaluation, guards.storeName, error) };
-    }
-  }
-
   /**
-   * Rate limit and breaker before the policy's answer counts, cumulative risk after it. A guard store
-   * that fails (Redis down) makes the answer DENY, naming the store.
+   * Rate limit and breaker before the policy's answer counts, cumulative risk after it (see
+   * guard-stage.ts). A guard store that fails (Redis down) makes the answer DENY, naming the store.
    */
   async #applyGuards(evaluation: Evaluation, caller: Caller, malformed: boolean): Promise<GuardedEvaluation> {
     let guards: Guards | undefined = this.#guardsReady;
     try {
       guards ??= await this.#loadGuards();
-      if (malformed) return { evaluation };
-      const guarded = await guards.admit(guardedRequest(evaluation, caller));
-      const outcome = this.#guardOutcome(evaluation, guarded);
-      const admission = guarded.admission;
-      // After a policy DENY on a fused store the breaker already counted it and this adds nothing.
-      const pending = admission?.ok
-        ? guards.after(admission.token, outcome.evaluation.result === 'DENY')
-        : undefined;
-      if (pending) await pending;
-      return outcome;
     } catch (error) {
-      return { evaluation: guardFailure(evaluation, guards?.storeName ?? 'the guard store', error) };
+      return { evaluation: guardFailure(evaluation, 'the guard store', error) };
     }
-  }
-
-  /**
-   * Turns the guards' answers into the decision: a refused admission is DENY with its reason, and
-   * cumulative risk may escalate. The caller then reports an admitted request's final decision to the
-   * breaker.
-   */
-  #guardOutcome(evaluation: Evaluation, guarded: GuardedOutcome): GuardedEvaluation {
-    const { admission, risk: applied } = guarded;
-    if (admission && !admission.ok) {
-      return {
-        evaluation: denyEvaluation(evaluation, admission.reason, {
-          code: admission.code,
-          message: admission.reason,
-          path: 'caller',
-        }),
-      };
-    }
-    if (applied === undefined) return { evaluation };
-    const risk: RiskOutcome = {
-      score: applied.cumulativeRiskScore,
-      riskClass: applied.cumulativeRiskClass,
-      escalatedFrom: applied.escalatedFrom,
-    };
-    if (applied.result !== evaluation.result) {
-      evaluation = escalateEvaluation(
-        evaluation,
-        applied.result,
-        applied.reason ?? 'cumulative risk escalated the decision',
-      );
-    }
-    return { evaluation, risk };
+    return applyGuards(guards, evaluation, caller, malformed);
   }
 
   /** The guards, created once; a failed creation (Redis down at start) is retried by the next check. */
@@ -452,7 +380,7 @@ export class AgentSafe {
     let riskOutcome: RiskOutcome | undefined;
     if (this.#guardOptions) {
       const guarded = this.#guardsReady?.synchronous
-        ? this.#applyGuardsSync(this.#guardsReady, evaluation, caller, decided.malformed)
+        ? applyGuardsSync(this.#guardsReady, evaluation, caller, decided.malformed)
         : await this.#applyGuards(evaluation, caller, decided.malformed);
       evaluation = guarded.evaluation;
       riskOutcome = guarded.risk;
@@ -624,34 +552,4 @@ export class AgentSafe {
     }
     return this.#audit;
   }
-}
-
-/** What the guards need of an evaluated request. */
-function guardedRequest(evaluation: Evaluation, caller: Caller): GuardedRequest {
-  return {
-    callerKey: caller.agentId,
-    rootKey: caller.delegationChain[0]?.agentId,
-    effectiveRisk: evaluation.effectiveRisk,
-    result: evaluation.result,
-  };
-}
-
-/** An optional id of the request as recorded: null when absent, empty or refused. */
-function optionalId(
-  request: CheckRequest,
-  key: 'ticketId' | 'correlationId',
-  problem: DecisionError | undefined,
-): string | null {
-  const value = request !== null && typeof request === 'object' ? request[key] : undefined;
-  if (typeof value !== 'string' || value === '') return null;
-  return problem === undefined || (problem.path !== key && isSafeId(value)) ? value : null;
-}
-
-/** Which part of the request was refused at the door for its size or content, and is not recorded. */
-function refusedInput(problem: DecisionError | undefined): 'params' | 'context' | undefined {
-  const path = problem?.path;
-  if (path === undefined) return undefined;
-  if (path === 'params' || path.startsWith('params.')) return 'params';
-  if (path === 'context' || path.startsWith('context.')) return 'context';
-  return undefined;
 }

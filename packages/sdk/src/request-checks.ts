@@ -1,6 +1,8 @@
 import {
   type Caller,
+  type CheckRequest,
   type DecisionError,
+  isSafeId,
   MAX_ID_LENGTH,
   REQUEST_VALUE_LIMITS,
   unsafeIdReason,
@@ -214,4 +216,24 @@ function walk(value: unknown, depth: number, budget: Budget): WalkProblem | unde
 function prefix(problem: WalkProblem, segment: string): WalkProblem {
   const safe = unsafeIdReason(segment, 64) === undefined ? segment : '(key)';
   return { path: problem.path ? `${safe}.${problem.path}` : safe, message: problem.message };
+}
+
+/** An optional id of the request as recorded: null when absent, empty or refused at the door. */
+export function optionalId(
+  request: CheckRequest,
+  key: 'ticketId' | 'correlationId',
+  problem: DecisionError | undefined,
+): string | null {
+  const value = request !== null && typeof request === 'object' ? request[key] : undefined;
+  if (typeof value !== 'string' || value === '') return null;
+  return problem === undefined || (problem.path !== key && isSafeId(value)) ? value : null;
+}
+
+/** Which part of the request was refused at the door for its size or content, and is not recorded. */
+export function refusedInput(problem: DecisionError | undefined): 'params' | 'context' | undefined {
+  const path = problem?.path;
+  if (path === undefined) return undefined;
+  if (path === 'params' || path.startsWith('params.')) return 'params';
+  if (path === 'context' || path.startsWith('context.')) return 'context';
+  return undefined;
 }
