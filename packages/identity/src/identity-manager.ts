@@ -144,6 +144,21 @@ type LevelOutcome = { readonly ok: true; readonly record: VerifiedRecord } | Ide
 
 const BASE64URL_PART = /^[A-Za-z0-9_-]+$/;
 
+const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * True when `part` (only base64url characters) is the one canonical unpadded encoding of its bytes: not
+ * 4n+1 long, and the bits of its last character beyond the data are zero (RFC 4648 §3.5). jose, like
+ * every decoder, ignores those bits, so without this a token has several spellings that all verify.
+ */
+export function isCanonicalBase64url(part: string): boolean {
+  const remainder = part.length % 4;
+  if (remainder === 0) return true;
+  if (remainder === 1) return false;
+  const last = BASE64URL_ALPHABET.indexOf(part[part.length - 1]!);
+  return (last & (remainder === 2 ? 0x0f : 0x03)) === 0;
+}
+
 /**
  * Mints and verifies agent identity tokens and delegation chains. Build it with
  * {@link IdentityManager.create} (keys are imported once there). `verify` never throws: a bad token
@@ -494,6 +509,14 @@ export class IdentityManager {
       !/^[A-Za-z0-9_-]*$/.test(parts[2]!)
     ) {
       return failure('MALFORMED', 'not a compact JWT (expected three base64url parts separated by dots)');
+    }
+    for (const [index, name] of ['header', 'payload', 'signature'].entries()) {
+      if (!isCanonicalBase64url(parts[index]!)) {
+        return failure(
+          'MALFORMED',
+          `the token ${name} is not canonical base64url (a 4n+1 length, or unused bits of its last character set)`,
+        );
+      }
     }
     let header: Record<string, unknown>;
     try {

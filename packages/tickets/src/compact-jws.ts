@@ -12,6 +12,22 @@ const SEGMENT = /^[A-Za-z0-9_-]*$/;
 
 const HS256_SIGNATURE_BYTES = 32;
 
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * True when `segment` (already known to hold only base64url characters) is the one canonical unpadded
+ * encoding of its bytes: its length is not 4n+1, and the bits of the last character that fall beyond
+ * the data are zero (RFC 4648 §3.5). Decoders ignore those bits, so without this check flipping them
+ * gives a different token string that still verifies: one ticket, many spellings.
+ */
+export function isCanonicalSegment(segment: string): boolean {
+  const remainder = segment.length % 4;
+  if (remainder === 0) return true;
+  if (remainder === 1) return false;
+  const last = ALPHABET.indexOf(segment[segment.length - 1]!);
+  return (last & (remainder === 2 ? 0x0f : 0x03)) === 0;
+}
+
 /** A compact JWS split into its segments, with its protected header decoded but nothing verified. */
 export interface CompactJws {
   readonly header: Record<string, unknown>;
@@ -70,6 +86,17 @@ export function parseCompactJws(token: string): CompactJwsParseResult {
     parts[1] === ''
   ) {
     return { ok: false, reason: 'The ticket is not a compact JWS (three base64url segments)' };
+  }
+  const names = ['header', 'payload', 'signature'] as const;
+  for (let index = 0; index < 3; index++) {
+    const part = parts[index]!;
+    // A 4n+1 length is refused by verifyCompactJws with jose's wording; here only the unused bits.
+    if (part.length % 4 !== 1 && !isCanonicalSegment(part)) {
+      return {
+        ok: false,
+        reason: `The ticket ${names[index]} is not canonical base64url (the unused bits of its last character are set)`,
+      };
+    }
   }
   let headerText: string;
   try {

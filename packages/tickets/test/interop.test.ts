@@ -163,7 +163,11 @@ describe('interoperability with jose', () => {
       `${header}.${payload}.${signature.slice(0, -4)}`,
       `${header}.${payload}.${signature}AAAA`,
     ]) {
-      expect(await validator.validate(token, EXPECTED)).toMatchObject({ valid: false, code: 'SIGNATURE' });
+      // A truncated signature may also be non-canonical base64url, refused before verifying (MALFORMED).
+      expect(await validator.validate(token, EXPECTED)).toMatchObject({
+        valid: false,
+        code: expect.stringMatching(/^(SIGNATURE|MALFORMED)$/),
+      });
       await expect(compactVerify(token, keys.joseVerifyKey)).rejects.toThrow(
         joseErrors.JWSSignatureVerificationFailed,
       );
