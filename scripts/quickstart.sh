@@ -16,7 +16,7 @@ run validate
 run test tests/
 run list-actions --risk high
 run check restart-deployment --target dev/test-app --caller deploy-agent --params '{"namespace": "dev", "deployment": "app"}'
-run check restart-deployment --target prod/api-server --caller deploy-agent --params '{"namespace": "prod", "deployment": "api"}' --ticket-id JIRA-1234
+run check restart-deployment --target prod/api-server --caller deploy-agent --params '{"namespace": "prod", "deployment": "api-server"}' --ticket-id JIRA-1234
 run check scale-deployment --target dev/test-app --caller deploy-agent --params '{"namespace": "dev", "deployment": "app", "replicas": 500}' --explain
 run audit verify audit.jsonl
 run audit show audit.jsonl --last 3

@@ -42,7 +42,7 @@ describe('agent-safe validate / test', () => {
 
   it('passes the scaffolded policy test suite', () => {
     const result = cli(['test', 'tests/'], project);
-    expect(result.stdout).toMatch(/9 passed, 0 failed/);
+    expect(result.stdout).toMatch(/13 passed, 0 failed/);
     expect(result.code).toBe(0);
   });
 
@@ -101,7 +101,7 @@ describe('agent-safe check', () => {
         '--target',
         'prod/api-server',
         '--params',
-        '{"namespace":"prod","deployment":"api"}',
+        '{"namespace":"prod","deployment":"api-server"}',
         '--ticket-id',
         'JIRA-1234',
         '--json-output',
@@ -127,7 +127,7 @@ describe('agent-safe check', () => {
         '--caller',
         'chat-agent',
         '--params',
-        '{"namespace":"staging","deployment":"api","replicas":2}',
+        '{"namespace":"staging","deployment":"api-server","replicas":2}',
         '--explain',
       ],
       project,
@@ -155,7 +155,7 @@ describe('agent-safe check', () => {
       '--target',
       'dev/debug-pod',
       '--params',
-      '{"namespace":"dev","pod":"p"}',
+      '{"namespace":"dev","pod":"debug-pod"}',
     ];
     expect(cli([...args, '--audit-log', log], project).code).toBe(0);
     expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(1);
@@ -170,7 +170,19 @@ describe('agent-safe audit', () => {
     cli(['init', dir], tmpdir());
     for (const target of ['dev/test-app', 'prod/api-server', 'nowhere/at-all']) {
       cli(
-        ['check', 'restart-deployment', '--target', target, '--params', '{"namespace":"n","deployment":"d"}'],
+        [
+          'check',
+          'restart-deployment',
+          '--target',
+          target,
+          '--params',
+          // The params name the target's own object (target binding), so each decision is the policy's.
+          JSON.stringify(
+            target === 'dev/test-app'
+              ? { namespace: 'dev', deployment: 'app' }
+              : { namespace: 'prod', deployment: 'api-server' },
+          ),
+        ],
         dir,
       );
     }
@@ -200,7 +212,7 @@ describe('agent-safe audit', () => {
       '--target',
       'dev/test-app',
       '--params',
-      '{"namespace":"n","deployment":"d"}',
+      '{"namespace":"dev","deployment":"app"}',
     ];
     cli(check, dir);
     appendFileSync(join(dir, 'audit.jsonl'), '{"event_id":"evt-torn","times');

@@ -71,6 +71,12 @@ export interface ActionDefinition {
   readonly credentials: CredentialScope | null;
   readonly stateFields: readonly StateField[];
   readonly rollbackParams: Readonly<Record<string, RollbackParamSource>> | null;
+  /**
+   * Param name -> target identifier name: each listed param must equal that identifier of the request's
+   * target (e.g. `{ namespace: 'namespace', deployment: 'name' }`), or the request is DENY. Absent when
+   * the definition declares no binding; `{}` declares that the action's params name no object.
+   */
+  readonly targetBinding?: Readonly<Record<string, string>>;
   /** File the definition was loaded from, when it came from disk. */
   readonly sourceFile?: string;
   /** SHA-256 (hex) of the file's bytes, when it came from disk. */

@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   ACTION_UNKNOWN: 'The action is not in the registry',
   TARGET_UNKNOWN: 'The target is not in the inventory',
   PARAMS_INVALID: 'The parameters do not satisfy the action definition',
+  TARGET_MISMATCH: 'The parameters name another object than the target the request was decided on',
   INPUT_INVALID: 'A request field is missing or malformed',
   AUDIT_WRITE_FAILED: 'The audit log could not be written',
   AUDIT_LOCK_TIMEOUT: 'The audit log lock could not be taken in time',

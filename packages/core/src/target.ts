@@ -8,4 +8,10 @@ export interface TargetDefinition {
   readonly sensitivity: Sensitivity;
   readonly owner: string;
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * What identifies the object itself (e.g. `cluster`, `namespace`, `name`; later `region`, `arn`).
+   * An action's `targetBinding` names which params must equal which of these, so a request cannot be
+   * decided on one target and act on another. Absent in inventories written before target binding.
+   */
+  readonly identifiers?: Readonly<Record<string, string>>;
 }

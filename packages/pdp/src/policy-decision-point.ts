@@ -32,6 +32,13 @@ export interface PolicyDecisionPointOptions {
    * projects made by `agent-safe init` turn it on.
    */
   readonly enforceTargetTypes?: boolean;
+  /**
+   * DENY a request whose action declares no `target_binding`, or whose target has no `identifiers`.
+   * A binding that is declared is always enforced (a param that names another object than the target
+   * is DENY whatever this says); this setting decides what requests that cannot be bound get. Off by
+   * default so files written before target binding keep their decisions; `agent-safe init` turns it on.
+   */
+  readonly enforceTargetBinding?: boolean;
 }
 
 const NO_ERRORS: readonly DecisionError[] = Object.freeze([]);
@@ -61,6 +68,7 @@ export class PolicyDecisionPoint {
   readonly rules: readonly PolicyRule[];
   readonly #actions: ActionLookup;
   readonly #enforceTargetTypes: boolean;
+  readonly #enforceTargetBinding: boolean;
   readonly #targets: TargetLookup;
   readonly #compiled: readonly CompiledRule[];
   readonly #universal: Bucket;
@@ -81,6 +89,7 @@ export class PolicyDecisionPoint {
     this.rules = this.#compiled.map((compiled) => compiled.rule);
     this.#actions = options.actions;
     this.#enforceTargetTypes = options.enforceTargetTypes === true;
+    this.#enforceTargetBinding = options.enforceTargetBinding === true;
     this.#targets = options.targets;
     this.#clock = new LocalTimeReader(options.timeZone);
     const universal: number[] = [];
@@ -206,18 +215,27 @@ export class PolicyDecisionPoint {
         'the parameters do not satisfy the action definition, so no policy rule was considered',
       );
     }
+    const params = validation.params;
+    const bindingProblem = this.#checkBinding(action, target, params);
+    if (bindingProblem !== undefined) {
+      return new EvaluationRecord(this, 'DENY', bindingProblem, null, riskClass, risk, NO_PARAMS, [
+        { code: 'TARGET_MISMATCH', message: bindingProblem, path: 'target' },
+      ]).withStage(
+        request,
+        'the params do not name the target the request is about (target binding), so no policy rule was considered',
+      );
+    }
 
     const context = this.#context;
     context.action = actionName;
     context.target = target;
     context.caller = request.caller;
     context.effectiveRisk = risk;
-    context.hasTicket = typeof ticketId === 'string' && ticketId.length > 0;
+    context.hasTicket = hasTicketId(ticketId);
     context.now = now;
     context.day = -1;
     context.hour = -1;
     const winner = this.#firstMatch(this.#candidatesFor(actionName), target.environment, context);
-    const params = validation.params;
     if (winner === undefined) {
       return new EvaluationRecord(
         this,
@@ -241,6 +259,49 @@ export class PolicyDecisionPoint {
       params,
       NO_ERRORS,
     ).withRules(request, action, target, risk);
+  }
+
+  /**
+   * The target binding: every param the action binds must equal the target's identifier of that name.
+   * Undefined when it holds; otherwise the reason, naming the param, the value given and the target's
+   * value (a sensitive param's value is not shown). No allocation when it holds.
+   */
+  #checkBinding(
+    action: ActionDefinition,
+    target: TargetDefinition,
+    params: Readonly<Record<string, unknown>>,
+  ): string | undefined {
+    const binding = action.targetBinding;
+    const identifiers = target.identifiers;
+    if (binding === undefined) {
+      if (!this.#enforceTargetBinding) return undefined;
+      return `action ${quote(action.name)} declares no target_binding, and this project enforces target binding (enforce_target_binding): add target_binding to the action definition so its params are checked against the target`;
+    }
+    if (identifiers === undefined && this.#enforceTargetBinding) {
+      return `target ${quote(target.id)} has no identifiers, and this project enforces target binding (enforce_target_binding): add identifiers (e.g. namespace, name) to the target in the inventory`;
+    }
+    for (const param in binding) {
+      if (!Object.hasOwn(binding, param)) continue;
+      const identifier = binding[param]!;
+      const expected =
+        identifiers !== undefined && Object.hasOwn(identifiers, identifier)
+          ? identifiers[identifier]
+          : undefined;
+      if (expected === undefined) {
+        return `target ${quote(target.id)} has no ${quote(identifier)} identifier, which action ${quote(action.name)} binds params.${param} to: add identifiers: { ${identifier}: … } to the target in the inventory`;
+      }
+      const given = Object.hasOwn(params, param) ? params[param] : undefined;
+      if (given !== expected) {
+        const shown =
+          given === undefined
+            ? 'missing'
+            : isSensitive(action, param)
+              ? 'a sensitive value'
+              : `${quote(String(given))}`;
+        return `target binding: params.${param} is ${shown} but target ${quote(target.id)} has ${identifier} ${quote(expected)}; the params must name the object the request is decided on`;
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -346,7 +407,7 @@ export class PolicyDecisionPoint {
     context.target = target;
     context.caller = request.caller;
     context.effectiveRisk = risk;
-    context.hasTicket = typeof request.ticketId === 'string' && request.ticketId.length > 0;
+    context.hasTicket = hasTicketId(request.ticketId);
     context.now = request.now;
     const consideredRules: RuleTrace[] = [];
     const matchedRules: RuleTrace[] = [];
@@ -376,6 +437,7 @@ export class PolicyDecisionPoint {
       }
       summary.push(`${consideredRules.length} rule(s) considered before the decision`);
     }
+    summary.push(describeBinding(action, target));
     summary.push(
       `effective risk ${risk}: action ${quote(action.name)} is ${action.riskClass}, target ${quote(target.id)} is ${target.sensitivity}`,
     );
@@ -454,6 +516,38 @@ function checkCaller(caller: unknown): { path: string; message: string } | undef
     };
   }
   return undefined;
+}
+
+/** A change ticket id counts only when it has a non-blank character: `require_ticket` is not met by spaces. */
+function hasTicketId(ticketId: unknown): boolean {
+  if (typeof ticketId !== 'string' || ticketId.length === 0) return false;
+  const first = ticketId.charCodeAt(0);
+  // Fast path: an ordinary id starts with a visible ASCII character.
+  if (first > 0x20 && first < 0x7f) return true;
+  return ticketId.trim().length > 0;
+}
+
+function isSensitive(action: ActionDefinition, param: string): boolean {
+  for (const parameter of action.parameters) if (parameter.name === param) return parameter.sensitive;
+  return false;
+}
+
+/** One explanation line on the target binding of a request that reached the rules. */
+function describeBinding(action: ActionDefinition, target: TargetDefinition): string {
+  const binding = action.targetBinding;
+  if (binding === undefined) {
+    return `target binding: not checked (action ${quote(action.name)} declares no target_binding)`;
+  }
+  const pairs = Object.keys(binding).map((param) => {
+    const identifier = binding[param]!;
+    const value = isSensitive(action, param)
+      ? '(sensitive value)'
+      : quote(target.identifiers?.[identifier] ?? '');
+    return `params.${param} = ${identifier} ${value}`;
+  });
+  return pairs.length === 0
+    ? `target binding: action ${quote(action.name)} declares that its params name no object`
+    : `target binding held: ${pairs.join(', ')} of target ${quote(target.id)}`;
 }
 
 function describeError(error: DecisionError): string {

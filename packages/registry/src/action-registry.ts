@@ -31,7 +31,7 @@ import { sha256Hex } from './sha256.js';
 const READ_CONCURRENCY = 32;
 
 /** Version of the validated-definition cache entries; bump when validation or the definition shape changes. */
-const VALIDATED_FORMAT = 1;
+const VALIDATED_FORMAT = 2;
 
 /** Options of {@link ActionRegistry.load}. */
 export interface ActionRegistryLoadOptions {
@@ -374,6 +374,7 @@ const CAMEL_TO_SNAKE: Readonly<Record<string, string>> = {
   requiredPrivileges: 'required_privileges',
   stateFields: 'state_fields',
   rollbackParams: 'rollback_params',
+  targetBinding: 'target_binding',
 };
 const CONSTRAINT_TO_SNAKE: Readonly<Record<string, string>> = {
   minValue: 'min_value',

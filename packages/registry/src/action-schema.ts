@@ -44,6 +44,7 @@ const ACTION_FIELDS = [
   'credentials',
   'state_fields',
   'rollback_params',
+  'target_binding',
 ] as const;
 const PARAMETER_FIELDS = ['name', 'type', 'required', 'description', 'default', 'constraints', 'sensitive'];
 const CONSTRAINT_FIELDS = ['min_value', 'max_value', 'min_length', 'max_length', 'pattern', 'enum'];
@@ -103,6 +104,7 @@ export function parseActionDefinition(raw: unknown, file?: string): ActionParseR
   const credentials = readCredentials(reader, record);
   const stateFields = readStateFields(reader, record);
   const rollbackParams = readRollbackParams(reader, record, parameters, stateFields);
+  const targetBinding = readTargetBinding(reader, record, parameters);
 
   if (
     reader.hasErrors ||
@@ -128,6 +130,7 @@ export function parseActionDefinition(raw: unknown, file?: string): ActionParseR
     credentials,
     stateFields,
     rollbackParams,
+    ...(targetBinding === undefined ? {} : { targetBinding }),
   };
   return { action: deepFreeze(action), issues: reader.issues };
 }
@@ -400,6 +403,71 @@ function readStateFields(reader: SchemaReader, record: Record<string, unknown>):
     seen.add(name);
     return { name, description, type, required };
   });
+}
+
+/** Identifier names of inventory targets: `namespace`, `name`, `arn`, `resource_group` … */
+export const IDENTIFIER_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
+const MAX_BINDINGS = 32;
+
+/**
+ * `target_binding:` maps param names to target identifier names. Every bound param must be a declared
+ * string param (the comparison is exact string equality), and identifier names follow the inventory's
+ * rules. Undefined when the field is absent (an unbound action); `{}` is an explicit "names no object".
+ */
+function readTargetBinding(
+  reader: SchemaReader,
+  record: Record<string, unknown>,
+  parameters: readonly ParameterDefinition[],
+): Readonly<Record<string, string>> | undefined {
+  const value = Object.hasOwn(record, 'target_binding') ? record.target_binding : undefined;
+  if (value === undefined || value === null) return undefined;
+  const mapping = reader.mapping(
+    value,
+    'target_binding',
+    'a mapping of parameter name to target identifier name, e.g. { namespace: namespace, deployment: name }',
+  );
+  if (mapping === undefined) return undefined;
+  const keys = Object.keys(mapping);
+  if (keys.length > MAX_BINDINGS) {
+    reader.error('target_binding', `expected at most ${MAX_BINDINGS} bound parameters, got ${keys.length}`);
+    return undefined;
+  }
+  const byName = new Map(parameters.map((parameter) => [parameter.name, parameter]));
+  const result: Record<string, string> = {};
+  for (const key of keys) {
+    const path = `target_binding.${key.length > 64 ? quoteString(key) : key}`;
+    const parameter = byName.get(key);
+    if (parameter === undefined) {
+      reader.error(
+        path,
+        `names no parameter of this action; bind one of: ${[...byName.keys()].join(', ') || '(none declared)'}`,
+      );
+      continue;
+    }
+    if (parameter.type !== 'string') {
+      reader.error(
+        path,
+        `parameter "${key}" is of type ${parameter.type}; only string parameters can be bound to a target identifier`,
+      );
+      continue;
+    }
+    const identifier = mapping[key];
+    if (typeof identifier !== 'string' || !IDENTIFIER_NAME_PATTERN.test(identifier)) {
+      reader.error(
+        path,
+        `expected the name of a target identifier (letters, digits, _ and -, at most 64), such as "namespace" or "name", got ${describeValue(identifier)}`,
+      );
+      continue;
+    }
+    if (!parameter.required && parameter.default === undefined) {
+      reader.warning(
+        path,
+        `parameter "${key}" is optional with no default: a request that leaves it out is DENY, since it would not name the target's ${identifier}`,
+      );
+    }
+    result[key] = identifier;
+  }
+  return Object.freeze(result);
 }
 
 function readRollbackParams(

@@ -8,7 +8,7 @@ import {
   isSensitivity,
 } from '@agent-safe/core';
 import { describeValue, quoteString } from './describe-value.js';
-import { isPlainObject } from './json-value.js';
+import { defineEntry, isPlainObject } from './json-value.js';
 import { type ParseCache, type YamlLimits, parseConfigFile } from './parse-yaml.js';
 import { type ReadOutcome, readRegularFile, readRegularFileSync, throwReadFailures } from './read-files.js';
 import { SchemaReader } from './schema-reader.js';
@@ -26,7 +26,11 @@ export interface InventoryLoadOptions {
 export const DEFAULT_MAX_INVENTORY_BYTES = 64 * 1024 * 1024;
 
 const INVENTORY_FIELDS = ['targets'];
-const TARGET_FIELDS = ['id', 'type', 'environment', 'sensitivity', 'owner', 'labels'];
+const TARGET_FIELDS = ['id', 'type', 'environment', 'sensitivity', 'owner', 'labels', 'identifiers'];
+/** Identifier names: `cluster`, `namespace`, `name`, `region`, `arn` … */
+const IDENTIFIER_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
+/** Enough for every attribute that names one object; more is a mistake (or an attack on memory). */
+export const MAX_TARGET_IDENTIFIERS = 16;
 // Ids end up in audit lines and terminal output: control characters would let one forge either.
 function hasControlCharacters(text: string): boolean {
   for (let index = 0; index < text.length; index++) {
@@ -200,6 +204,7 @@ function readTargetQuickly(value: unknown, intern: (value: string) => string): T
   let sensitivity: unknown;
   let owner: unknown = '';
   let labels: unknown;
+  let identifiers: unknown;
   for (const key in value) {
     if (!Object.hasOwn(value, key)) continue;
     switch (key) {
@@ -220,6 +225,9 @@ function readTargetQuickly(value: unknown, intern: (value: string) => string): T
         break;
       case 'labels':
         labels = value.labels;
+        break;
+      case 'identifiers':
+        identifiers = value.identifiers;
         break;
       default:
         if (!key.startsWith('x-')) return undefined;
@@ -254,6 +262,25 @@ function readTargetQuickly(value: unknown, intern: (value: string) => string): T
     // targets. Readers must use Object.hasOwn, as the policy matcher does.
     frozenLabels = Object.freeze(Object.fromEntries(entries));
   }
+  if (identifiers === undefined || identifiers === null) {
+    return Object.freeze({
+      id,
+      type: intern(type),
+      environment: intern(environment),
+      sensitivity,
+      owner: intern(owner),
+      labels: frozenLabels,
+    });
+  }
+  if (!isPlainObject(identifiers)) return undefined;
+  const entries: [string, string][] = [];
+  for (const key in identifiers) {
+    if (!Object.hasOwn(identifiers, key)) continue;
+    const identifier = identifiers[key];
+    if (!isIdentifierValue(identifier) || !IDENTIFIER_NAME.test(key)) return undefined;
+    entries.push([intern(key), intern(identifier)]);
+  }
+  if (entries.length > MAX_TARGET_IDENTIFIERS) return undefined;
   return Object.freeze({
     id,
     type: intern(type),
@@ -261,7 +288,18 @@ function readTargetQuickly(value: unknown, intern: (value: string) => string): T
     sensitivity,
     owner: intern(owner),
     labels: frozenLabels,
+    identifiers: Object.freeze(Object.fromEntries(entries)),
   });
+}
+
+function isIdentifierValue(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    value.length > 0 &&
+    value.length <= MAX_ID_LENGTH &&
+    value.trim() === value &&
+    !hasControlCharacters(value)
+  );
 }
 
 function readTargetCarefully(
@@ -293,6 +331,7 @@ function readTargetCarefully(
   }
   const owner = reader.string(record, 'owner', path) ?? '';
   const labels = readLabels(reader, record, path);
+  const identifiers = readIdentifiers(reader, record, path);
   if (
     reader.issues.length !== errorsBefore ||
     id === undefined ||
@@ -303,7 +342,58 @@ function readTargetCarefully(
     if (reader.issues.length === errorsBefore) reader.error(path, 'not a valid target');
     return undefined;
   }
-  return Object.freeze({ id, type, environment, sensitivity, owner, labels });
+  return Object.freeze(
+    identifiers === undefined
+      ? { id, type, environment, sensitivity, owner, labels }
+      : { id, type, environment, sensitivity, owner, labels, identifiers },
+  );
+}
+
+/**
+ * `identifiers:` — the attributes that name the object (cluster, namespace, name, region, arn). Values
+ * are compared for exact equality with request params, so they are non-empty strings with no
+ * surrounding spaces or control characters.
+ */
+function readIdentifiers(
+  reader: SchemaReader,
+  record: Record<string, unknown>,
+  path: string,
+): Readonly<Record<string, string>> | undefined {
+  const value = Object.hasOwn(record, 'identifiers') ? record.identifiers : undefined;
+  if (value === undefined || value === null) return undefined;
+  const where = `${path}.identifiers`;
+  if (!isPlainObject(value)) {
+    reader.error(
+      where,
+      `expected a mapping of identifier name to string, e.g. { namespace: dev, name: app }, got ${describeValue(value)}`,
+    );
+    return undefined;
+  }
+  const keys = Object.keys(value);
+  if (keys.length > MAX_TARGET_IDENTIFIERS) {
+    reader.error(where, `expected at most ${MAX_TARGET_IDENTIFIERS} identifiers, got ${keys.length}`);
+    return undefined;
+  }
+  const identifiers: Record<string, string> = {};
+  for (const key of keys) {
+    const at = `${where}.${key.length > 64 ? quoteString(key) : key}`;
+    if (!IDENTIFIER_NAME.test(key)) {
+      reader.error(at, 'expected an identifier name of letters, digits, _ and - (at most 64 characters)');
+      continue;
+    }
+    const identifier = value[key];
+    if (!isIdentifierValue(identifier)) {
+      reader.error(
+        at,
+        typeof identifier === 'string'
+          ? `expected a non-empty string of at most ${MAX_ID_LENGTH} characters with no surrounding spaces or control characters, got ${quoteString(identifier)}`
+          : `expected a string (quote numbers and booleans in YAML, e.g. "3"), got ${describeValue(identifier)}`,
+      );
+      continue;
+    }
+    defineEntry(identifiers, key, identifier);
+  }
+  return Object.freeze(identifiers);
 }
 
 /**

@@ -20,6 +20,8 @@ export interface ProjectConfig {
   readonly caller?: string;
   /** DENY requests whose target type is not one of the action's `target_types`. */
   readonly enforceTargetTypes?: boolean;
+  /** DENY requests that cannot be bound to their target (no `target_binding` or no `identifiers`). */
+  readonly enforceTargetBinding?: boolean;
   /** Identity and ticket settings (`signing_key`, `verification_keys`, `signing_algorithm` …). */
   readonly security?: SecurityOptions;
   /** `rate_limit:` block, keys in camelCase. */
@@ -53,6 +55,7 @@ const KNOWN_KEYS = new Set([
   'time_zone',
   'caller',
   'enforce_target_types',
+  'enforce_target_binding',
 ]);
 
 /** The original tool's default locations, relative to the working directory. */
@@ -140,6 +143,12 @@ export function loadProjectConfig(
       if (typeof value !== 'boolean')
         issues.push({ file, path: key, message: `expected true or false, got ${JSON.stringify(value)}` });
       else config.enforceTargetTypes = value;
+      continue;
+    }
+    if (key === 'enforce_target_binding') {
+      if (typeof value !== 'boolean')
+        issues.push({ file, path: key, message: `expected true or false, got ${JSON.stringify(value)}` });
+      else config.enforceTargetBinding = value;
       continue;
     }
     if (typeof value !== 'string' || value.length === 0) {

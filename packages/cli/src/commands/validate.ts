@@ -1,5 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { ConfigCommand } from '../base-command.js';
+import { bindingFindings } from '../binding-findings.js';
 import { EXIT } from '../exit-codes.js';
 
 interface Line {
@@ -86,6 +87,19 @@ export class ValidateCommand extends ConfigCommand {
         targets: inventory ?? undefined,
       })) {
         lines.push({ severity: finding.severity, subject: finding.kind, message: finding.message });
+      }
+    }
+    for (const issue of registry ? registry.warnings : []) {
+      lines.push({
+        severity: 'warning',
+        subject: 'actions',
+        message: [issue.file, issue.path, issue.message].filter(Boolean).join(': '),
+      });
+    }
+    if (registry || inventory) {
+      const enforced = config.enforceTargetBinding === true;
+      for (const finding of bindingFindings(registry?.list(), inventory?.list(), enforced)) {
+        lines.push({ severity: finding.severity, subject: 'target binding', message: finding.message });
       }
     }
     const errors = lines.filter((line) => line.severity === 'error').length;
