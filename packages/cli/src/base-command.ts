@@ -3,9 +3,19 @@ import { join } from 'node:path';
 import { Command, Option } from 'clipanion';
 import type { AgentSafe, FileParseCache, ProjectConfig } from '@agent-safe/sdk/facade';
 import { EXIT } from './exit-codes.js';
+import {
+  type EnvelopeError,
+  errorsFromException,
+  isAgentSafeErrorLike,
+  writeEnvelope,
+} from './json-envelope.js';
 import { type Style, styleFor } from './output.js';
 
-/** Shared error handling: AgentSafeErrors print their issues and exit 1, never a stack trace. */
+/**
+ * Shared error handling: AgentSafeErrors print their issues and exit 1, never a stack trace (an
+ * unexpected failure prints one line; `AGENT_SAFE_DEBUG=1` adds the stack). With `--json-output` a
+ * failure still prints the JSON envelope on stdout, and stderr gets one summary line.
+ */
 export abstract class BaseCommand extends Command {
   get out(): Style {
     return styleFor(this.context.stdout);
@@ -17,37 +27,73 @@ export abstract class BaseCommand extends Command {
 
   abstract run(): Promise<number>;
 
+  /** True when the command was given `--json-output` (every command that has the flag names it so). */
+  protected get jsonMode(): boolean {
+    return (this as { jsonOutput?: unknown }).jsonOutput === true;
+  }
+
+  /** The command path as typed, space-separated (`audit verify`). */
+  protected get commandName(): string {
+    const paths = (this.constructor as { paths?: string[][] }).paths;
+    return (this.path.length > 0 ? this.path : (paths?.[0] ?? [])).join(' ');
+  }
+
   async execute(): Promise<number> {
     try {
       return await this.run();
     } catch (error) {
-      const err = this.err;
-      const candidate = error as { code?: unknown; describe?: unknown } | null;
-      if (
-        candidate &&
-        typeof candidate === 'object' &&
-        typeof candidate.code === 'string' &&
-        typeof candidate.describe === 'function'
-      ) {
-        const described = (candidate.describe as () => string).call(candidate);
-        this.context.stderr.write(
-          `${err.red('error')} ${err.dim(`[${(error as { code: string }).code}]`)} ${described}\n`,
-        );
-      } else {
-        const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
-        this.context.stderr.write(`${err.red('error')} unexpected failure: ${message}\n`);
-      }
+      return this.fail(error);
+    }
+  }
+
+  /** Reports `error` (see the class comment) and returns the error exit code. */
+  protected fail(error: unknown): number {
+    const err = this.err;
+    if (this.jsonMode) {
+      const errors = errorsFromException(error);
+      writeEnvelope(this.context.stdout, { command: this.commandName, exitCode: EXIT.ERROR, errors });
+      const first = errors[0];
+      const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+      this.context.stderr.write(
+        `${err.red('error')} ${err.dim(`[${first?.code ?? 'INTERNAL'}]`)} ${oneLine(first?.message ?? '')}${more}\n`,
+      );
       return EXIT.ERROR;
     }
+    if (isAgentSafeErrorLike(error)) {
+      this.context.stderr.write(`${err.red('error')} ${err.dim(`[${error.code}]`)} ${error.describe()}\n`);
+    } else {
+      const message = error instanceof Error ? error.message : String(error);
+      const stack =
+        process.env.AGENT_SAFE_DEBUG === '1' && error instanceof Error && error.stack
+          ? `\n${error.stack}`
+          : '';
+      this.context.stderr.write(
+        `${err.red('error')} unexpected failure: ${oneLine(message)}${stack || err.dim(' (AGENT_SAFE_DEBUG=1 shows the stack)')}\n`,
+      );
+    }
+    return EXIT.ERROR;
   }
 
   protected print(text = ''): void {
     this.context.stdout.write(`${text}\n`);
   }
 
+  /** @deprecated Prints bare JSON; commands with `--json-output` use {@link printEnvelope}. */
   protected printJson(value: unknown): void {
     this.context.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
   }
+
+  /** Prints the JSON envelope for this command (docs/cli.md) and returns `exitCode`. */
+  protected printEnvelope(exitCode: number, data: unknown, errors: readonly EnvelopeError[] = []): number {
+    writeEnvelope(this.context.stdout, { command: this.commandName, exitCode, data, errors });
+    return exitCode;
+  }
+}
+
+/** The first line of a message, so a summary never spans lines. */
+function oneLine(message: string): string {
+  const newline = message.indexOf('\n');
+  return newline < 0 ? message : message.slice(0, newline);
 }
 
 /** Commands that read the registry, policies and inventory accept the same path flags. */

@@ -20,7 +20,7 @@ describe('agent-safe init', () => {
   it('scaffolds the 20 curated actions, policies, inventory, tests and config', () => {
     const list = cli(['list-actions', '--json-output'], project);
     expect(list.code).toBe(0);
-    const actions = JSON.parse(list.stdout) as { name: string }[];
+    const actions = JSON.parse(list.stdout).data.actions as { name: string }[];
     expect(actions).toHaveLength(20);
     expect(actions.map((action) => action.name)).toContain('drain-node');
   });
@@ -109,7 +109,7 @@ describe('agent-safe check', () => {
       project,
     );
     expect(result.code).toBe(3);
-    const decision = JSON.parse(result.stdout);
+    const decision = JSON.parse(result.stdout).data;
     expect(decision).toMatchObject({
       result: 'REQUIRE_APPROVAL',
       ticketId: 'JIRA-1234',
@@ -191,7 +191,7 @@ describe('agent-safe audit', () => {
     expect(ok.code).toBe(0);
 
     const show = cli(['audit', 'show', 'audit.jsonl', '--last', '2', '--json-output'], dir);
-    const events = JSON.parse(show.stdout) as { sequence: number; decision: string }[];
+    const events = JSON.parse(show.stdout).data.events as { sequence: number; decision: string }[];
     expect(events.map((event) => event.sequence)).toEqual([2, 3]);
     expect(events.map((event) => event.decision)).toEqual(['REQUIRE_APPROVAL', 'DENY']);
 

@@ -30,8 +30,16 @@ export class AuditVerifyCommand extends BaseCommand {
     });
     if (progress) this.context.stderr.write('\r\u001b[K');
     if (this.jsonOutput) {
-      this.printJson(report);
-      return report.ok ? EXIT.OK : EXIT.ERROR;
+      const { ok: _ok, ...data } = report;
+      return this.printEnvelope(
+        report.ok ? EXIT.OK : EXIT.ERROR,
+        data,
+        report.problems.map((problem) => ({
+          code: 'AUDIT_CHAIN_BROKEN',
+          message: `line ${problem.line}: ${problem.kind}: ${problem.message}`,
+          file: this.log,
+        })),
+      );
     }
     const style = this.out;
     for (const problem of report.problems) {
@@ -78,10 +86,7 @@ export class AuditShowCommand extends BaseCommand {
       throw new AgentSafeError('USAGE', `--last must be a positive integer, got "${this.last}"`);
     }
     const events = await readAuditLog(this.log, { last, eventType: this.eventType });
-    if (this.jsonOutput) {
-      this.printJson(events);
-      return EXIT.OK;
-    }
+    if (this.jsonOutput) return this.printEnvelope(EXIT.OK, { events });
     const style = this.out;
     for (const event of events) {
       const head = `${style.dim(`#${event.sequence}`)} ${event.timestamp} ${style.cyan(event.event_type)}`;

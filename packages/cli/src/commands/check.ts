@@ -3,6 +3,7 @@ import { Command, Option } from 'clipanion';
 import type { Decision } from '@agent-safe/sdk';
 import { ConfigCommand } from '../base-command.js';
 import { EXIT } from '../exit-codes.js';
+import { errorEntry } from '../json-envelope.js';
 import { colourResult, type Style } from '../output.js';
 
 export class CheckCommand extends ConfigCommand {
@@ -47,8 +48,8 @@ export class CheckCommand extends ConfigCommand {
   });
   correlationId = Option.String('--correlation-id', { description: 'Id tying several events together' });
   auditLog = Option.String('--audit-log', { description: 'Audit log file (default ./audit.jsonl)' });
-  audit = Option.Boolean('--audit', true, {
-    description: 'Record the decision (use --no-audit for a dry evaluation)',
+  noAudit = Option.Boolean('--no-audit', false, {
+    description: 'Evaluate without recording the decision (a dry run)',
   });
   jsonOutput = Option.Boolean('--json-output', false, { description: 'Print the decision as JSON' });
   explain = Option.Boolean('--explain', false, {
@@ -59,7 +60,7 @@ export class CheckCommand extends ConfigCommand {
     const params = this.readParams();
     const config = await this.projectConfig();
     const safe = await this.open({
-      auditLog: this.audit ? (this.auditLog ?? config.auditLog ?? './audit.jsonl') : false,
+      auditLog: !this.noAudit ? (this.auditLog ?? config.auditLog ?? './audit.jsonl') : false,
     });
     try {
       const decision = await safe.check({
@@ -70,18 +71,25 @@ export class CheckCommand extends ConfigCommand {
         ticketId: this.ticketId,
         correlationId: this.correlationId,
       });
+      const exitCode = decision.errors.some((error) => error.code === 'AUDIT_WRITE_FAILED')
+        ? EXIT.ERROR
+        : decision.result === 'ALLOW'
+          ? EXIT.OK
+          : decision.result === 'DENY'
+            ? EXIT.DENY
+            : EXIT.REQUIRE_APPROVAL;
       if (this.jsonOutput) {
-        const { explanation, ...rest } = JSON.parse(JSON.stringify(decision)) as Record<string, unknown>;
-        this.printJson(this.explain ? { ...rest, explanation } : rest);
-      } else {
-        this.printDecision(decision, this.out);
+        // The explanation is a getter (built on demand): only --explain pays for it.
+        const record = decision as Decision & { toJSON?: () => Decision };
+        const { explanation: _omitted, ...rest } = record.toJSON?.() ?? decision;
+        return this.printEnvelope(
+          exitCode,
+          this.explain ? { ...rest, explanation: decision.explanation } : rest,
+          decision.errors.map((error) => errorEntry(error.code, error)),
+        );
       }
-      if (decision.errors.some((error) => error.code === 'AUDIT_WRITE_FAILED')) return EXIT.ERROR;
-      return decision.result === 'ALLOW'
-        ? EXIT.OK
-        : decision.result === 'DENY'
-          ? EXIT.DENY
-          : EXIT.REQUIRE_APPROVAL;
+      this.printDecision(decision, this.out);
+      return exitCode;
     } finally {
       await safe.close();
     }

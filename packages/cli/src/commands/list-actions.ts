@@ -31,8 +31,8 @@ export class ListActionsCommand extends ConfigCommand {
     const registry = await ActionRegistry.load(this.registry ?? config.registry ?? './actions');
     const actions = registry.list({ tag: this.tag, risk: this.risk as never });
     if (this.jsonOutput) {
-      this.printJson(
-        actions.map((action) => ({
+      return this.printEnvelope(EXIT.OK, {
+        actions: actions.map((action) => ({
           name: action.name,
           version: action.version,
           riskClass: action.riskClass,
@@ -43,8 +43,7 @@ export class ListActionsCommand extends ConfigCommand {
           description: action.description.trim(),
           parameters: action.parameters.map((p) => ({ name: p.name, type: p.type, required: p.required })),
         })),
-      );
-      return EXIT.OK;
+      });
     }
     const style = this.out;
     const width = Math.max(4, ...actions.map((action) => action.name.length));

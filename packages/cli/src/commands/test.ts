@@ -24,10 +24,12 @@ export class TestCommand extends ConfigCommand {
     const safe = await this.open();
     const report = runPolicyTests(safe, cases);
     if (this.jsonOutput) {
-      this.printJson({
+      // A failing case is the suite's result, not an error of the command (as DENY is for `check`):
+      // `ok` is false and `data.cases` says which; `errors` lists only problems with the input.
+      return this.printEnvelope(report.failed > 0 ? EXIT.ERROR : EXIT.OK, {
         passed: report.passed,
         failed: report.failed,
-        results: report.results.map((result) => ({
+        cases: report.results.map((result) => ({
           name: result.case.name,
           file: result.case.file,
           passed: result.passed,

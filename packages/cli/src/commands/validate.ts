@@ -2,11 +2,16 @@ import { Command, Option } from 'clipanion';
 import { ConfigCommand } from '../base-command.js';
 import { bindingFindings } from '../binding-findings.js';
 import { EXIT } from '../exit-codes.js';
+import { errorEntry } from '../json-envelope.js';
 
 interface Line {
   severity: 'error' | 'warning' | 'ok';
   subject: string;
   message: string;
+  /** The issue's own message, without its file and path (the envelope has fields for those). */
+  detail?: string;
+  file?: string;
+  path?: string;
 }
 
 export class ValidateCommand extends ConfigCommand {
@@ -49,12 +54,17 @@ export class ValidateCommand extends ConfigCommand {
     const lines: Line[] = [];
     const failure = (subject: string, error: unknown) => {
       const issues = (error as { issues?: { file?: string; path?: string; message: string }[] }).issues ?? [];
-      lines.push({ severity: 'error', subject, message: (error as Error).message });
+      // The headline ("2 problems in 1 file") only summarises the issues: each problem prints and
+      // counts once.
+      if (issues.length === 0) lines.push({ severity: 'error', subject, message: (error as Error).message });
       for (const issue of issues) {
         lines.push({
           severity: 'error',
           subject,
           message: [issue.file, issue.path, issue.message].filter(Boolean).join(': '),
+          detail: issue.message,
+          ...(issue.file ? { file: issue.file } : {}),
+          ...(issue.path ? { path: issue.path } : {}),
         });
       }
     };
@@ -114,7 +124,20 @@ export class ValidateCommand extends ConfigCommand {
       });
     }
     if (this.jsonOutput) {
-      this.printJson({ valid: !failed, errors, warnings, findings: lines });
+      const problems = lines.filter(
+        (line) => line.severity === 'error' || (this.strict && line.severity === 'warning'),
+      );
+      return this.printEnvelope(
+        failed ? EXIT.ERROR : EXIT.OK,
+        { errorCount: errors, warningCount: warnings, findings: lines },
+        problems.map((line) =>
+          errorEntry('CONFIG_INVALID', {
+            message: line.detail ?? line.message,
+            file: line.file,
+            path: line.path,
+          }),
+        ),
+      );
     } else {
       const style = this.out;
       for (const line of lines) {
