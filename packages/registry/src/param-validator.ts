@@ -44,21 +44,45 @@ export function compilePattern(pattern: string): RegExp {
   return new RegExp(`^(?:${pattern})$`, 'u');
 }
 
-/** Compiles a parameter's type and constraint checks into one function. */
+/**
+ * A value of a `sensitive: true` parameter as it may appear in a message: its kind and size, never
+ * the value or any part of it (messages reach the decision's reason, its errors, the CLI and logs).
+ */
+export function describeSensitiveValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') {
+    return `(sensitive value, ${value.length} character${value.length === 1 ? '' : 's'})`;
+  }
+  if (Array.isArray(value))
+    return `(sensitive value, a list of ${value.length} item${value.length === 1 ? '' : 's'})`;
+  if (typeof value === 'object') return '(sensitive value, a mapping)';
+  return `(sensitive value, a ${typeof value})`;
+}
+
+/**
+ * Compiles a parameter's type and constraint checks into one function. The problems it returns name
+ * the value, except for a `sensitive` parameter, whose value (or any fragment of it) never appears.
+ */
 export function compileParameterCheck(parameter: ParameterDefinition): ParameterCheck {
   const typeTest = TYPE_TESTS[parameter.type];
   const expected = `expected ${TYPE_NAMES[parameter.type]}, got `;
   const checks: ParameterCheck[] = [];
   const constraints = parameter.constraints ?? {};
   const { minValue, maxValue, minLength, maxLength, pattern } = constraints;
+  const sensitive = parameter.sensitive === true;
+  const describe = sensitive ? describeSensitiveValue : describeValue;
+  const show = sensitive ? describeSensitiveValue : (value: unknown) => String(value);
+  const showText = sensitive ? describeSensitiveValue : (value: unknown) => quoteString(value as string);
+  const showEnum = sensitive ? describeSensitiveValue : showScalar;
   if (minValue !== undefined) {
     checks.push((value) =>
-      (value as number) < minValue ? `${value} is below the minimum ${minValue}` : undefined,
+      (value as number) < minValue ? `${show(value)} is below the minimum ${minValue}` : undefined,
     );
   }
   if (maxValue !== undefined) {
     checks.push((value) =>
-      (value as number) > maxValue ? `${value} is above the maximum ${maxValue}` : undefined,
+      (value as number) > maxValue ? `${show(value)} is above the maximum ${maxValue}` : undefined,
     );
   }
   // Length before pattern: patterns come from operators but values from agents, and a long value
@@ -84,19 +108,17 @@ export function compileParameterCheck(parameter: ParameterDefinition): Parameter
     checks.push((value) =>
       expression.test(value as string)
         ? undefined
-        : `${quoteString(value as string)} does not match the pattern ${pattern}`,
+        : `${showText(value)} does not match the pattern ${pattern}`,
     );
   }
   if (constraints.enum !== undefined) {
     const allowed = new Set<unknown>(constraints.enum);
     const listed = constraints.enum.map(showScalar).join(', ');
-    checks.push((value) =>
-      allowed.has(value) ? undefined : `${showScalar(value)} is not one of: ${listed}`,
-    );
+    checks.push((value) => (allowed.has(value) ? undefined : `${showEnum(value)} is not one of: ${listed}`));
   }
   const count = checks.length;
   return (value) => {
-    if (!typeTest(value)) return expected + describeValue(value);
+    if (!typeTest(value)) return expected + describe(value);
     for (let index = 0; index < count; index++) {
       const problem = checks[index]!(value);
       if (problem !== undefined) return problem;
