@@ -18,7 +18,14 @@ import {
   MAX_TOKEN_TTL_SECONDS,
 } from './algorithms.js';
 import { createVerificationKeys, publicJwks, type SigningKey, type VerificationKey } from './keys.js';
-import { type IdentityClaims, isId, readIdentityClaims, readScope } from './token-claims.js';
+import {
+  type IdentityClaims,
+  idProblem,
+  isId,
+  readIdentityClaims,
+  readScope,
+  scopeProblem,
+} from './token-claims.js';
 import { VerificationCache, type VerificationCacheStats } from './verification-cache.js';
 
 /** Why a token was refused. */
@@ -286,15 +293,18 @@ export class IdentityManager {
     const signingKey = this.#requireSigningKey();
     if (options === null || typeof options !== 'object')
       throw inputError('createToken needs an options object', 'options');
-    if (!isId(options.agentId)) throw inputError('agentId must be a string of 1–512 characters', 'agentId');
-    if (options.agentName !== undefined && !isId(options.agentName)) {
-      throw inputError('agentName must be a string of 1–512 characters', 'agentName');
+    const agentIdProblem = idProblem(options.agentId);
+    if (agentIdProblem !== undefined) throw inputError(`agentId ${agentIdProblem}`, 'agentId');
+    if (options.agentName !== undefined) {
+      const problem = idProblem(options.agentName);
+      if (problem !== undefined) throw inputError(`agentName ${problem}`, 'agentName');
     }
-    const roles = readScope(options.roles);
-    if (roles === null) throw inputError('roles must be an array of at most 256 non-empty strings', 'roles');
-    const groups = readScope(options.groups);
-    if (groups === null)
-      throw inputError('groups must be an array of at most 256 non-empty strings', 'groups');
+    const rolesProblem = scopeProblem(options.roles);
+    if (rolesProblem !== undefined) throw inputError(`roles ${rolesProblem}`, 'roles');
+    const groupsProblem = scopeProblem(options.groups);
+    if (groupsProblem !== undefined) throw inputError(`groups ${groupsProblem}`, 'groups');
+    const roles = readScope(options.roles)!;
+    const groups = readScope(options.groups)!;
     const ttl = options.ttl ?? DEFAULT_TOKEN_TTL_SECONDS;
     if (!isTtl(ttl, this.#maxTtl))
       throw inputError(`ttl must be an integer from 1 to ${this.#maxTtl} seconds`, 'ttl');
@@ -363,10 +373,19 @@ export class IdentityManager {
     const signingKey = this.#requireSigningKey();
     if (options === null || typeof options !== 'object')
       return refuse('INPUT_INVALID', 'delegate needs an options object');
-    if (!isId(options.childAgentId))
-      return refuse('INPUT_INVALID', 'childAgentId must be a string of 1–512 characters');
-    if (options.childAgentName !== undefined && !isId(options.childAgentName)) {
-      return refuse('INPUT_INVALID', 'childAgentName must be a string of 1–512 characters');
+    const childProblem = idProblem(options.childAgentId);
+    if (childProblem !== undefined) return refuse('INPUT_INVALID', `childAgentId ${childProblem}`);
+    if (options.childAgentName !== undefined) {
+      const problem = idProblem(options.childAgentName);
+      if (problem !== undefined) return refuse('INPUT_INVALID', `childAgentName ${problem}`);
+    }
+    if (options.childRoles !== undefined) {
+      const problem = scopeProblem(options.childRoles);
+      if (problem !== undefined) return refuse('INPUT_INVALID', `childRoles ${problem}`);
+    }
+    if (options.childGroups !== undefined) {
+      const problem = scopeProblem(options.childGroups);
+      if (problem !== undefined) return refuse('INPUT_INVALID', `childGroups ${problem}`);
     }
     if (options.ttl !== undefined && !isTtl(options.ttl, this.#maxTtl)) {
       return refuse('INPUT_INVALID', `ttl must be an integer from 1 to ${this.#maxTtl} seconds`);

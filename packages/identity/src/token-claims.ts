@@ -1,4 +1,4 @@
-import { MAX_ID_LENGTH } from '@agent-safe/core';
+import { MAX_ID_LENGTH, unsafeIdReason } from '@agent-safe/core';
 import { MAX_DELEGATION_DEPTH } from './algorithms.js';
 
 /** Most roles or groups a token may carry. */
@@ -31,20 +31,26 @@ export type ClaimsResult =
  */
 export function readIdentityClaims(payload: Record<string, unknown>): ClaimsResult {
   const { sub, agent_id: agentId, agent_name: agentName, roles, groups, iat, nbf, exp, jti } = payload;
-  if (!isId(sub)) return fail(`claim "sub" must be a string of 1–${MAX_ID_LENGTH} characters`);
+  // Ids are printed on terminals and written into audit lines: a token minted elsewhere with the same
+  // key must not smuggle control characters, line breaks or bidi overrides into them.
+  const subProblem = idProblem(sub);
+  if (subProblem !== undefined) return fail(`claim "sub" ${subProblem}`);
   if (agentId !== sub) return fail('claim "agent_id" must equal "sub"');
-  if (agentName !== undefined && !isId(agentName))
-    return fail(`claim "agent_name" must be a string of 1–${MAX_ID_LENGTH} characters`);
-  const roleList = readScope(roles);
-  if (roleList === null)
-    return fail(`claim "roles" must be an array of at most ${MAX_SCOPE_ENTRIES} non-empty strings`);
-  const groupList = readScope(groups);
-  if (groupList === null)
-    return fail(`claim "groups" must be an array of at most ${MAX_SCOPE_ENTRIES} non-empty strings`);
+  if (agentName !== undefined) {
+    const problem = idProblem(agentName);
+    if (problem !== undefined) return fail(`claim "agent_name" ${problem}`);
+  }
+  const roleProblem = scopeProblem(roles);
+  if (roleProblem !== undefined) return fail(`claim "roles" ${roleProblem}`);
+  const groupProblem = scopeProblem(groups);
+  if (groupProblem !== undefined) return fail(`claim "groups" ${groupProblem}`);
+  const roleList = readScope(roles)!;
+  const groupList = readScope(groups)!;
   if (!isTime(iat) || !isTime(nbf) || !isTime(exp))
     return fail('claims "iat", "nbf" and "exp" must be whole seconds');
   if (exp <= nbf) return fail('claim "exp" must be after "nbf"');
-  if (!isId(jti)) return fail('claim "jti" must be a non-empty string');
+  const jtiProblem = idProblem(jti);
+  if (jtiProblem !== undefined) return fail(`claim "jti" ${jtiProblem}`);
   let maxDepth: number | null = null;
   if (payload.max_depth !== undefined) {
     const value = payload.max_depth;
@@ -64,31 +70,58 @@ export function readIdentityClaims(payload: Record<string, unknown>): ClaimsResu
   return {
     ok: true,
     claims: {
-      agentId: sub,
+      agentId: sub as string,
       ...(agentName === undefined ? {} : { agentName: agentName as string }),
       roles: roleList,
       groups: groupList,
       issuedAt: iat,
       notBefore: nbf,
       expiresAt: exp,
-      tokenId: jti,
+      tokenId: jti as string,
       maxDepth,
       parentToken,
     },
   };
 }
 
-/** True for an id of 1 to {@link MAX_ID_LENGTH} characters. */
+/**
+ * Why `value` cannot be an agent id, name, role, group or token id, or undefined when it can: a string
+ * of 1 to {@link MAX_ID_LENGTH} characters without control characters, line or paragraph separators or
+ * bidi overrides (core's `unsafeIdReason`).
+ */
+export function idProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string')
+    return `must be a string of 1–${MAX_ID_LENGTH} characters, got ${typeName(value)}`;
+  return unsafeIdReason(value);
+}
+
+/** True for a usable id (see {@link idProblem}). */
 export function isId(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH;
+  return idProblem(value) === undefined;
+}
+
+/** Why `value` is not a roles/groups list (absent means empty), naming the bad entry, or undefined. */
+export function scopeProblem(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) return `must be an array of strings, got ${typeName(value)}`;
+  if (value.length > MAX_SCOPE_ENTRIES)
+    return `has ${value.length} entries; at most ${MAX_SCOPE_ENTRIES} are allowed`;
+  for (const [index, entry] of value.entries()) {
+    const problem = idProblem(entry);
+    if (problem !== undefined) return `entry ${index} ${problem}`;
+  }
+  return undefined;
 }
 
 /** A frozen copy of a roles/groups list, or null when it is not an array of ids (absent means empty). */
 export function readScope(value: unknown): readonly string[] | null {
+  if (scopeProblem(value) !== undefined) return null;
   if (value === undefined) return Object.freeze([]);
-  if (!Array.isArray(value) || value.length > MAX_SCOPE_ENTRIES) return null;
-  for (const entry of value) if (!isId(entry)) return null;
   return Object.freeze([...new Set(value as string[])]);
+}
+
+function typeName(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
 }
 
 function isTime(value: unknown): value is number {

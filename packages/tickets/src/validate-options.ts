@@ -44,7 +44,12 @@ export function requireIntegerInRange(value: unknown, path: string, min: number,
 /** A short description of a value for error messages (never the whole value: it may be huge or secret). */
 export function describe(value: unknown): string {
   if (typeof value === 'string')
-    return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
+    return value.length > 40
+      ? `a string of ${value.length} characters`
+      : JSON.stringify(value).replace(
+          /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+          (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`,
+        );
   if (typeof value === 'number') return String(value);
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
