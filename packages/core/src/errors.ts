@@ -16,6 +16,9 @@ export const ERROR_CODES = {
   IDENTITY_INVALID: 'An identity or delegation token failed verification',
   TICKET_INVALID: 'An execution ticket failed validation',
   KEY_INVALID: 'Key material is missing, malformed or of the wrong kind',
+  APPROVAL_REFUSED:
+    'An approval or denial was refused (not an approver, self-approval, already voted, expired or already decided)',
+  APPROVAL_UNKNOWN: 'No approval request has that id',
   USAGE: 'A command or API was called the wrong way',
   INTERNAL: 'An unexpected internal failure (the request failed closed)',
 } as const;

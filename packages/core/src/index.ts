@@ -58,3 +58,12 @@ export type {
   InMemoryStoreOptions,
   SlidingWindowStoreSync,
 } from './memory-stores.js';
+export { APPROVAL_STATUSES } from './approvals.js';
+export type {
+  ApprovalListFilter,
+  ApprovalRecord,
+  ApprovalStatus,
+  ApprovalStore,
+  ApprovalTicket,
+  ApprovalVote,
+} from './approvals.js';

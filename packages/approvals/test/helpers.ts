@@ -1,0 +1,44 @@
+import { type ApprovalRecord, ManualClock } from '@agent-safe/core';
+import {
+  type Approver,
+  type NewApprovalInput,
+  newApprovalRecord,
+  resolveApprovalSettings,
+} from '../src/index.js';
+
+export const START = Date.parse('2026-03-03T12:00:00Z');
+
+export const settings = resolveApprovalSettings({ approverRoles: ['approver'], thresholds: { critical: 2 } });
+
+export function clock(): ManualClock {
+  return new ManualClock(START);
+}
+
+export const requestInput: Omit<NewApprovalInput, 'id'> = {
+  action: 'restart-deployment',
+  target: 'prod/api-server',
+  caller: 'deploy-bot',
+  callerAuthenticated: true,
+  delegationChain: ['orchestrator'],
+  params: { namespace: 'prod', deployment: 'api-server' },
+  maskedPaths: [],
+  paramsDigest: 'a'.repeat(64),
+  reason: 'Production needs approval',
+  matchedRule: 'approve-prod',
+  effectiveRisk: 'high',
+  policyRevision: 'rev-1',
+  ticketId: null,
+  correlationId: null,
+  auditId: 'evt-1',
+};
+
+export function record(overrides: Partial<ApprovalRecord> = {}): ApprovalRecord {
+  return {
+    ...newApprovalRecord({ ...requestInput, id: `apr-${'0'.repeat(32)}` }, settings, START),
+    ...overrides,
+  };
+}
+
+export function approver(agentId: string, overrides: Partial<Approver> = {}): Approver {
+  return { agentId, roles: ['approver'], authenticated: true, delegationChain: [], ...overrides };
+}
