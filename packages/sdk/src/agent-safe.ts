@@ -32,7 +32,6 @@ import type {
 } from '@agent-safe/identity';
 import { ActionRegistry, Inventory, type ParseCache } from '@agent-safe/registry';
 import type { TicketValidator } from '@agent-safe/tickets';
-import { loadRedisStore } from './load-redis-store.js';
 import { appendDecision, decisionEventBody, unrecordableBody } from './audit-record.js';
 import { INVALID_CALLER, plainCaller, resolvePlainCaller } from './caller-resolution.js';
 import {
@@ -108,7 +107,10 @@ export interface AgentSafeOptions {
    * denyThreshold, riskScores, chargeRoot }`.
    */
   readonly cumulativeRisk?: CumulativeRiskSettings;
-  /** Where guard state lives: 'memory' (default) or a Redis URL shared by all replicas. */
+  /**
+   * Where guard state lives: 'memory' (default), 'file:PATH' (a directory shared by the processes of one
+   * machine; relative to `cwd`) or a Redis URL shared by all replicas.
+   */
   readonly store?: StoreOption;
 }
 
@@ -198,7 +200,7 @@ export class AgentSafe {
     this.#trustCallerObjects = options.trustCallerObjects === true;
     const rateLimit = options.rateLimit ?? config.rateLimit;
     const cumulativeRisk = options.cumulativeRisk ?? config.cumulativeRisk;
-    const store = options.store ?? config.store;
+    const store = Guards.resolveStore(options.store ?? config.store, cwd);
     // Checked here for every use (guards and ticket nonces), so a bad value fails at construction.
     if (store !== undefined) Guards.remote(store);
     this.#store = store;
@@ -510,7 +512,7 @@ export class AgentSafe {
     if (typeof store === 'object') return typeof store.consume === 'function' ? store : undefined;
     if (this.#guardOptions) return (await this.#loadGuards()).store;
     if (!this.#nonceStore) {
-      this.#nonceStore = loadRedisStore().then(({ RedisStore }) => RedisStore.connect({ url: store }));
+      this.#nonceStore = Guards.openStore(store);
       // A failed connection is retried by the next validator.
       this.#nonceStore.catch(() => {
         this.#nonceStore = undefined;

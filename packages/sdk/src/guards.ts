@@ -1,3 +1,4 @@
+import { isAbsolute, resolve } from 'node:path';
 import {
   AgentSafeError,
   type CircuitBreakerStore,
@@ -21,6 +22,7 @@ import {
   type CumulativeRiskOutcome,
   CumulativeRiskTracker,
 } from '@agent-safe/risk';
+import { fileStore, type NamedStore } from './file-store.js';
 import { loadRedisStore } from './load-redis-store.js';
 
 /** Rate limit and circuit breaker settings (the seeds' `rate_limit`). */
@@ -58,10 +60,83 @@ export interface GuardedOutcome {
 }
 
 /**
- * Where guard state lives: `'memory'` (default; this process only), a Redis URL
+ * Where guard state lives: `'memory'` (default; this process only), `file:PATH` (a directory shared by
+ * the processes of one machine, e.g. successive CLI runs; see `@agent-safe/store-file`), a Redis URL
  * (`redis://127.0.0.1:6379`, shared by every replica using it), or a store object.
  */
 export type StoreOption = 'memory' | string | SharedStore;
+
+/** Longest `file:` path accepted. */
+const MAX_STORE_PATH_LENGTH = 4096;
+
+/** Where the CLI keeps guard state when `store` is not set: beside agent-safe.yaml. */
+export const CLI_STATE_DIRECTORY = '.agent-safe/state';
+
+/** Where guard state lives for one CLI run, and why (see {@link cliGuardStore}). */
+export interface CliGuardStore {
+  /** The store to pass to AgentSafe, or undefined to keep the configured one. */
+  readonly store: string | undefined;
+  /**
+   * `none`: no rate_limit / cumulative_risk configured; `default`: the CLI's file store beside the
+   * project; `configured`: the project's own `store` (file or Redis); `memory`: `store: memory`, which
+   * persists nothing between CLI runs.
+   */
+  readonly kind: 'none' | 'default' | 'configured' | 'memory';
+  /** One line for people: where the state lives (Redis credentials are never shown). */
+  readonly description: string;
+}
+
+/**
+ * The CLI's guard store. Every `agent-safe check` is a new process, so in-memory guards would start empty
+ * each run and rate limits and cumulative risk would never trigger: when guards are configured and
+ * `store` is not set, the CLI keeps their state in a file store at `.agent-safe/state/` beside
+ * agent-safe.yaml (or the working directory). An explicit `store: memory` is honoured, and reported.
+ */
+export function cliGuardStore(
+  config: {
+    readonly rateLimit?: unknown;
+    readonly cumulativeRisk?: unknown;
+    readonly store?: string;
+    readonly file?: string;
+  },
+  cwd: string = process.cwd(),
+): CliGuardStore {
+  if (config.rateLimit === undefined && config.cumulativeRisk === undefined) {
+    return { store: undefined, kind: 'none', description: 'no rate_limit or cumulative_risk configured' };
+  }
+  if (config.store === 'memory') {
+    return {
+      store: undefined,
+      kind: 'memory',
+      description:
+        'store: memory: rate limits and cumulative risk do not persist between CLI runs (every `agent-safe check` starts empty); remove the setting to keep them in a file store, or use a redis:// store',
+    };
+  }
+  if (config.store !== undefined) {
+    return { store: undefined, kind: 'configured', description: describeStore(config.store) };
+  }
+  const base = config.file === undefined ? cwd : resolve(config.file, '..');
+  const directory = resolve(base, CLI_STATE_DIRECTORY);
+  return {
+    store: `file:${directory}`,
+    kind: 'default',
+    description: `file store at ${directory} (the CLI's default; set store: in agent-safe.yaml to change it)`,
+  };
+}
+
+/** Names a store location for people: a file store's directory, or a Redis URL without credentials. */
+export function describeStore(store: string): string {
+  if (store.startsWith('file:')) return `file store at ${store.slice(5)}`;
+  if (/^rediss?:\/\//.test(store)) {
+    try {
+      const url = new URL(store);
+      return `Redis store at ${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
+    } catch {
+      return 'Redis store (malformed URL)';
+    }
+  }
+  return store === 'memory' ? 'in-memory store (this process only)' : store;
+}
 
 /** Settings of {@link Guards}. */
 export interface GuardsOptions {
@@ -96,25 +171,70 @@ export class Guards {
     this.#stepStore = typeof store?.guardStep === 'function' ? (store as GuardStepStore) : undefined;
   }
 
-  /** True when the store is a Redis URL, which needs an (asynchronous) connection. */
-  static remote(store: StoreOption | undefined): store is string {
+  /**
+   * True when the store is a Redis URL, which needs an (asynchronous) connection. `memory`, `file:PATH`
+   * and store objects are local (built synchronously; a file store opens its directory on first use).
+   * Throws USAGE for any other string.
+   */
+  static remote(store: StoreOption | undefined): boolean {
     if (typeof store !== 'string' || store === 'memory') return false;
+    if (store.startsWith('file:')) {
+      const path = store.slice(5);
+      if (path.length === 0 || path.length > MAX_STORE_PATH_LENGTH || path.includes('\0')) {
+        throw new AgentSafeError(
+          'USAGE',
+          `store file:PATH needs the path of a directory (e.g. file:./.agent-safe/state), got "${store.slice(0, 80)}"`,
+        );
+      }
+      return false;
+    }
     if (!/^rediss?:\/\//.test(store)) {
-      throw new AgentSafeError('USAGE', `store must be "memory" or a redis:// URL, got "${store}"`);
+      throw new AgentSafeError(
+        'USAGE',
+        `store must be "memory", file:PATH or a redis:// URL, got "${store.slice(0, 80)}"`,
+      );
     }
     return true;
   }
 
+  /** A `file:` store with a relative path resolved against `cwd`; anything else as it is. */
+  static resolveStore<T extends StoreOption | undefined>(store: T, cwd: string): T {
+    if (typeof store !== 'string' || !store.startsWith('file:')) return store;
+    const path = store.slice(5);
+    return (path.length === 0 || isAbsolute(path) ? store : `file:${resolve(cwd, path)}`) as T;
+  }
+
+  /**
+   * Opens the store a location names (`file:DIR` or a Redis URL), loading its package only then: the
+   * guards' store, and the ticket nonce store when no guards are configured.
+   */
+  static async openStore(location: string, options: { connections?: number } = {}): Promise<NamedStore> {
+    if (!Guards.remote(location)) {
+      if (location.startsWith('file:')) return fileStore(location.slice(5));
+      throw new AgentSafeError('USAGE', `store "${location}" is not a location to open`);
+    }
+    const { RedisStore } = await loadRedisStore();
+    const redis = await RedisStore.connect({
+      url: location,
+      ...(options.connections ? { connections: options.connections } : {}),
+    });
+    return Object.assign(redis, { name: `Redis store at ${redis.address}` });
+  }
+
   /** Builds the guards; connects to Redis when the store is a URL (the client is loaded only then). */
   static async create(options: GuardsOptions): Promise<Guards> {
-    if (!Guards.remote(options.store)) return Guards.createLocal(options);
-    const { RedisStore } = await loadRedisStore();
-    const redis = await RedisStore.connect({ url: options.store, connections: 2 });
-    return Guards.#build(options, redis, `Redis store at ${redis.address}`);
+    if (typeof options.store !== 'string' || !Guards.remote(options.store))
+      return Guards.createLocal(options);
+    const store = await Guards.openStore(options.store, { connections: 2 });
+    return Guards.#build(options, store, store.name);
   }
 
   /** Builds guards on local or given stores, synchronously: bad settings throw here. */
   static createLocal(options: GuardsOptions): Guards {
+    if (typeof options.store === 'string' && !Guards.remote(options.store) && options.store !== 'memory') {
+      const store = fileStore(options.store.slice(5));
+      return Guards.#build(options, store, store.name);
+    }
     const store = options.store && typeof options.store === 'object' ? options.store : undefined;
     return Guards.#build(options, store, store ? 'shared guard store' : 'in-memory guard store');
   }

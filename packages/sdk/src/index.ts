@@ -4,6 +4,8 @@ export { Security } from './security.js';
 export type { CallerResolution, SecurityOptions } from './security.js';
 export { FileParseCache, defaultCacheDirectory } from './file-parse-cache.js';
 export { openNonceStore } from './nonce-store.js';
+export { CLI_STATE_DIRECTORY, cliGuardStore, describeStore } from './guards.js';
+export type { CliGuardStore, StoreOption } from './guards.js';
 export type { OpenedNonceStore } from './nonce-store.js';
 export { MASK, maskParams } from './masking.js';
 export { loadPolicyTests, runPolicyTests } from './policy-tests.js';

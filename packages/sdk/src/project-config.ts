@@ -28,7 +28,7 @@ export interface ProjectConfig {
   readonly rateLimit?: RateLimitOptions;
   /** `cumulative_risk:` block, keys in camelCase. */
   readonly cumulativeRisk?: CumulativeRiskSettings;
-  /** `store: memory | redis://host:port`. */
+  /** `store: memory | file:PATH | redis://host:port`; a file path is absolute (resolved against the file's folder). */
   readonly store?: string;
   /** The file the settings came from. */
   readonly file?: string;
@@ -177,9 +177,14 @@ export function loadProjectConfig(
         issues.push({ file, path: key, message: `expected HS256, EdDSA or ES256, got "${value}"` });
       } else security.signingAlgorithm = value;
     } else if (key === 'store') {
-      if (value !== 'memory' && !/^rediss?:\/\/[^\s]+$/.test(value)) {
-        issues.push({ file, path: key, message: `expected "memory" or a redis:// URL, got "${value}"` });
-      } else config.store = value;
+      const store = storeLocation(value, base);
+      if (store === undefined) {
+        issues.push({
+          file,
+          path: key,
+          message: `expected "memory", file:PATH (a directory, e.g. file:./.agent-safe/state) or a redis:// URL, got ${JSON.stringify(value.slice(0, 80))}`,
+        });
+      } else config.store = store;
     } else if (key === 'issuer') {
       security.issuer = value;
     } else if (key === 'time_zone') {
@@ -215,6 +220,15 @@ function keySource(value: string, base: string): string | undefined {
   if (/^env:[A-Za-z_][A-Za-z0-9_]*$/.test(value)) return value;
   const path = value.startsWith('file:') ? value.slice(5) : value;
   if (path.length === 0 || /\s/.test(path) || path.length > 4096) return undefined;
+  return `file:${isAbsolute(path) ? path : resolve(base, path)}`;
+}
+
+/** `memory`, a Redis URL, or `file:PATH` with the path resolved against the config file's folder. */
+function storeLocation(value: string, base: string): string | undefined {
+  if (value === 'memory' || /^rediss?:\/\/[^\s]+$/.test(value)) return value;
+  if (!value.startsWith('file:')) return undefined;
+  const path = value.slice(5);
+  if (path.length === 0 || path.length > 4096 || path.includes('\0')) return undefined;
   return `file:${isAbsolute(path) ? path : resolve(base, path)}`;
 }
 

@@ -106,7 +106,7 @@ describe('ticket nonces on the configured store', () => {
   it('rejects a store that is neither memory nor a Redis URL at construction', () => {
     const dir = copyProject();
     expect(() => replica(dir, { store: 'postgres://db' })).toThrow(
-      /store must be "memory" or a redis:\/\/ URL/,
+      /store must be "memory", file:PATH or a redis:\/\/ URL/,
     );
   });
 });
