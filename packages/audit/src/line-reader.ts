@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { AgentSafeError } from '@agent-safe/core';
 import { MAX_LINE_BYTES } from './tail.js';
@@ -18,10 +19,18 @@ export type LineHandler = (
 
 const CHUNK = 4 * 1024 * 1024;
 
-/** Opens an audit log read-only; FILE_UNREADABLE naming the path when it cannot be. */
+// O_NONBLOCK: opening a named pipe must not wait for a writer (it is then refused as not a regular file).
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+
+/**
+ * Opens an audit log read-only; FILE_UNREADABLE naming the path when it cannot be, or when it is not a
+ * regular file: a directory, a device such as /dev/zero (endless, no newline) or a pipe would make a
+ * reader fail obscurely or never finish.
+ */
 export async function openAuditLogForReading(path: string): Promise<Awaited<ReturnType<typeof open>>> {
+  let handle: Awaited<ReturnType<typeof open>>;
   try {
-    return await open(path, 'r');
+    handle = await open(path, OPEN_FLAGS);
   } catch (error) {
     throw new AgentSafeError(
       'FILE_UNREADABLE',
@@ -32,6 +41,38 @@ export async function openAuditLogForReading(path: string): Promise<Awaited<Retu
       },
     );
   }
+  let kind: string | undefined;
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) {
+      kind = stats.isDirectory()
+        ? 'a directory'
+        : stats.isCharacterDevice() || stats.isBlockDevice()
+          ? 'a device'
+          : stats.isFIFO()
+            ? 'a named pipe'
+            : 'a socket or special file';
+    }
+  } catch (error) {
+    await handle.close();
+    throw new AgentSafeError(
+      'FILE_UNREADABLE',
+      `cannot read audit log ${path}: ${(error as Error).message}`,
+      {
+        cause: error,
+        issues: [{ file: path, message: 'check the path and its permissions' }],
+      },
+    );
+  }
+  if (kind !== undefined) {
+    await handle.close();
+    throw new AgentSafeError(
+      'FILE_UNREADABLE',
+      `cannot read audit log ${path}: it is ${kind}, not a regular file; pass the log file (e.g. ./audit.jsonl)`,
+      { issues: [{ file: path, message: `${kind}, not a regular file` }] },
+    );
+  }
+  return handle;
 }
 
 /** Streams a file line by line in large chunks, splitting lines itself (no per-line allocation). */

@@ -1,5 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { execFileSync, spawnSync as spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { Cli } from 'clipanion';
+import { BaseCommand } from '../src/base-command.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
@@ -72,5 +76,131 @@ describe('a reader that closes the pipe early (EPIPE)', () => {
     );
     expect(deny.stderr).toBe('');
     expect(deny.code).toBe(2);
+  });
+});
+
+/** Runs the CLI with a time limit: a hang fails the test instead of blocking the run. */
+function bounded(
+  args: string[],
+  options: { cwd?: string; input?: string; env?: Record<string, string> } = {},
+) {
+  const result = spawn(process.execPath, [BIN, ...args], {
+    cwd: options.cwd ?? project,
+    encoding: 'utf8',
+    timeout: 15_000,
+    env: { ...process.env, NO_COLOR: '1', ...options.env },
+    ...(options.input !== undefined ? { input: options.input } : {}),
+  });
+  return { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A clear error: exit 1, one `error` line naming `input`, no stack frames. */
+function expectClearError(result: ReturnType<typeof bounded>, pattern: RegExp): void {
+  expect(result.signal).toBeNull();
+  expect(result.stderr).toMatch(pattern);
+  expect(result.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+  expect(result.stderr).not.toMatch(/unexpected failure/);
+  expect(result.code).toBe(1);
+}
+
+describe('bad inputs get clear errors, never a stack trace or a hang', () => {
+  it('init onto an existing file, under a file, or where directories cannot be made', () => {
+    const root = mkdtempSync(join(tmpdir(), 'agent-safe-init-file-'));
+    writeFileSync(join(root, 'taken'), 'x');
+    expectClearError(bounded(['init', 'taken'], { cwd: root }), /taken: exists and is not a directory/);
+    expectClearError(bounded(['init', 'taken/sub'], { cwd: root }), /taken\/sub: .*not a directory/);
+    expectClearError(
+      bounded(['init', '/proc/agent-safe-x']),
+      /\/proc\/agent-safe-x: cannot create the directory/,
+    );
+  });
+
+  it('audit show and verify on a directory or a device', () => {
+    for (const command of ['show', 'verify']) {
+      expectClearError(bounded(['audit', command, '.']), /cannot read audit log \.: it is a directory/);
+      expectClearError(bounded(['audit', command, '/dev/zero']), /\/dev\/zero: it is a device/);
+    }
+  });
+
+  it('--caller file: and --params-file on devices, directories and named pipes', () => {
+    const check = ['check', 'restart-deployment', '--target', 'dev/test-app'];
+    expectClearError(
+      bounded([...check, '--caller', 'file:/dev/zero']),
+      /--caller file:\/dev\/zero: a character device/,
+    );
+    expectClearError(
+      bounded([...check, '--params-file', '/dev/zero']),
+      /--params-file \/dev\/zero: a character device/,
+    );
+    expectClearError(bounded([...check, '--params-file', '.']), /--params-file \.: a directory/);
+    const fifo = join(mkdtempSync(join(tmpdir(), 'agent-safe-fifo-')), 'params');
+    execFileSync('mkfifo', [fifo]);
+    expectClearError(bounded([...check, '--params-file', fifo]), /a named pipe, not a regular file/);
+  });
+
+  it('--caller - waits for a slow producer and bounds what it reads', () => {
+    const script = `(sleep 1; echo deploy-agent) | node ${JSON.stringify(BIN)} check restart-deployment --target dev/test-app --caller - --no-audit --params '{"namespace":"dev","deployment":"app"}'`;
+    const slow = spawn('bash', ['-c', script], { cwd: project, encoding: 'utf8', timeout: 15_000 });
+    expect(slow.stderr).toBe('');
+    expect(slow.stdout).toMatch(/^ALLOW .* by deploy-agent/);
+    expect(slow.status).toBe(0);
+    const endless = spawn(
+      'bash',
+      [
+        '-c',
+        `node ${JSON.stringify(BIN)} check restart-deployment --target dev/test-app --caller - < /dev/zero`,
+      ],
+      { cwd: project, encoding: 'utf8', timeout: 15_000, env: { ...process.env, NO_COLOR: '1' } },
+    );
+    expect(endless.signal).toBeNull();
+    expect(endless.stderr).toMatch(/--caller -: standard input is larger than the \d+-byte limit/);
+    expect(endless.status).toBe(1);
+  });
+
+  it('--params-file - reads the parameters from standard input', () => {
+    const result = bounded(
+      ['check', 'restart-deployment', '--target', 'dev/test-app', '--params-file', '-', '--no-audit'],
+      {
+        input: '{"namespace":"dev","deployment":"app"}',
+      },
+    );
+    expect(result.stdout).toMatch(/^ALLOW/);
+    expect(result.code).toBe(0);
+  });
+});
+
+describe('an unexpected failure', () => {
+  class Broken extends BaseCommand {
+    static override paths = [['broken']];
+    async run(): Promise<number> {
+      throw new TypeError('something odd\n    at secret (file.js:1:1)');
+    }
+  }
+
+  async function runBroken(env: string | undefined) {
+    const previous = process.env.AGENT_SAFE_DEBUG;
+    if (env === undefined) delete process.env.AGENT_SAFE_DEBUG;
+    else process.env.AGENT_SAFE_DEBUG = env;
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    const cli = new Cli({ binaryName: 'agent-safe' });
+    cli.register(Broken);
+    try {
+      const code = await cli.run(['broken'], { stdin: process.stdin, stdout, stderr });
+      return { code, stdout: String(stdout.read() ?? ''), stderr: String(stderr.read() ?? '') };
+    } finally {
+      if (previous === undefined) delete process.env.AGENT_SAFE_DEBUG;
+      else process.env.AGENT_SAFE_DEBUG = previous;
+    }
+  }
+
+  it('prints one line, and the stack only with AGENT_SAFE_DEBUG=1', async () => {
+    const quiet = await runBroken(undefined);
+    expect(quiet.code).toBe(1);
+    expect(quiet.stderr.trim().split('\n')).toHaveLength(1);
+    expect(quiet.stderr).toMatch(/unexpected failure: something odd .*AGENT_SAFE_DEBUG=1/);
+    const debug = await runBroken('1');
+    expect(debug.stderr).toMatch(/TypeError: something odd/);
+    expect(debug.stderr).toMatch(/\n\s+at .+:\d+:\d+/);
   });
 });

@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'clipanion';
 import type { Decision } from '@agent-safe/sdk';
 import { ConfigCommand } from '../base-command.js';
 import { EXIT } from '../exit-codes.js';
 import { errorEntry } from '../json-envelope.js';
+import { usageError as usage } from '../cli-error.js';
+import { MAX_PARAMS_BYTES, MAX_TOKEN_BYTES, readInputFile, readInputStream } from '../read-input.js';
 import { colourResult, type Style } from '../output.js';
 
 export class CheckCommand extends ConfigCommand {
@@ -41,7 +42,7 @@ export class CheckCommand extends ConfigCommand {
   });
   params = Option.String('--params', { description: 'Action parameters as a JSON object' });
   paramsFile = Option.String('--params-file', {
-    description: 'Read the parameters from a JSON file instead',
+    description: 'Read the parameters from a JSON file instead (- for standard input)',
   });
   ticketId = Option.String('--ticket-id', {
     description: 'External change ticket to link (JIRA-1234, CHG0001 …)',
@@ -57,7 +58,8 @@ export class CheckCommand extends ConfigCommand {
   });
 
   async run(): Promise<number> {
-    const params = this.readParams();
+    const params = await this.readParams();
+    const caller = await this.callerArgument(this.caller);
     const config = await this.projectConfig();
     const safe = await this.open({
       auditLog: !this.noAudit ? (this.auditLog ?? config.auditLog ?? './audit.jsonl') : false,
@@ -66,7 +68,7 @@ export class CheckCommand extends ConfigCommand {
       const decision = await safe.check({
         action: this.action,
         target: this.target,
-        caller: callerArgument(this.caller) ?? config.caller,
+        caller: caller ?? config.caller,
         params,
         ticketId: this.ticketId,
         correlationId: this.correlationId,
@@ -95,19 +97,21 @@ export class CheckCommand extends ConfigCommand {
     }
   }
 
-  private readParams(): Record<string, unknown> | undefined {
+  private async readParams(): Promise<Record<string, unknown> | undefined> {
     if (this.params !== undefined && this.paramsFile !== undefined) {
       throw usage('give either --params or --params-file, not both');
     }
     let text = this.params;
     let source = '--params';
     if (this.paramsFile !== undefined) {
-      source = this.paramsFile;
-      try {
-        text = readFileSync(this.paramsFile, 'utf8');
-      } catch (error) {
-        throw usage(`cannot read --params-file ${this.paramsFile}: ${(error as Error).message}`);
+      if (this.paramsFile === '-' && this.caller === '-') {
+        throw usage('--params-file - and --caller - both want standard input; put one of them in a file');
       }
+      source = this.paramsFile === '-' ? '--params-file - (standard input)' : this.paramsFile;
+      text =
+        this.paramsFile === '-'
+          ? await readInputStream(this.context.stdin, '--params-file -', MAX_PARAMS_BYTES)
+          : await readInputFile(this.paramsFile, '--params-file', MAX_PARAMS_BYTES);
     }
     if (text === undefined) return undefined;
     let value: unknown;
@@ -162,31 +166,25 @@ export class CheckCommand extends ConfigCommand {
       if (explanation.defaultDeny) this.print(`  ${style.red('→')} no rule matched: default deny`);
     }
   }
-}
 
-function usage(message: string): Error {
-  return Object.assign(new Error(message), { code: 'USAGE', describe: () => message });
-}
-
-/**
- * `--caller` is an agent id, an identity token, or `env:NAME` / `file:PATH` / `-` (stdin) holding a
- * token, so a token need not appear in the process list.
- */
-function callerArgument(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  if (value === '-') return readFileSync(0, 'utf8').trim();
-  const env = /^env:([A-Za-z_][A-Za-z0-9_]*)$/.exec(value);
-  if (env) {
-    const token = process.env[env[1]!];
-    if (!token) throw usage(`--caller ${value}: environment variable ${env[1]} is not set`);
-    return token.trim();
-  }
-  if (value.startsWith('file:')) {
-    try {
-      return readFileSync(value.slice(5), 'utf8').trim();
-    } catch (error) {
-      throw usage(`--caller ${value}: ${(error as Error).message}`);
+  /**
+   * `--caller` is an agent id, an identity token, or `env:NAME` / `file:PATH` / `-` (stdin) holding a
+   * token, so a token need not appear in the process list. Files and standard input are read bounded
+   * (a token is at most 64 KiB); standard input is read asynchronously, so a slow producer is waited for.
+   */
+  private async callerArgument(value: string | undefined): Promise<string | undefined> {
+    if (value === undefined) return undefined;
+    if (value === '-')
+      return (await readInputStream(this.context.stdin, '--caller -', MAX_TOKEN_BYTES)).trim();
+    const env = /^env:([A-Za-z_][A-Za-z0-9_]*)$/.exec(value);
+    if (env) {
+      const token = process.env[env[1]!];
+      if (!token) throw usage(`--caller ${value}: environment variable ${env[1]} is not set`);
+      return token.trim();
     }
+    if (value.startsWith('file:')) {
+      return (await readInputFile(value.slice(5), '--caller file:', MAX_TOKEN_BYTES)).trim();
+    }
+    return value;
   }
-  return value;
 }

@@ -1,8 +1,9 @@
-import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base-command.js';
 import { EXIT } from '../exit-codes.js';
+import { ensureProjectDirectory } from '../project-directory.js';
 
 /**
  * Where `init` copies from: the templates and catalogue copied into `dist/templates` at build time,
@@ -47,7 +48,7 @@ export class InitCommand extends BaseCommand {
         `${target} already has ${existing.join(', ')}; choose an empty directory or pass --force to overwrite`,
       );
     }
-    mkdirSync(target, { recursive: true });
+    ensureProjectDirectory(target);
     for (const entry of entries) {
       const source = join(templatesDirectory(), entry);
       const destination = join(target, entry);
