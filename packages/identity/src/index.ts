@@ -10,7 +10,7 @@ export {
   isIdentityAlgorithm,
 } from './algorithms.js';
 export type { AsymmetricAlgorithm, IdentityAlgorithm } from './algorithms.js';
-export { loadKeyMaterial, parseKeyMaterial } from './key-material.js';
+export { assertKeyDirectory, loadKeyMaterial, parseKeyMaterial } from './key-material.js';
 export type { KeyMaterial, LoadKeyMaterialOptions } from './key-material.js';
 export {
   createSigningKey,

@@ -1,5 +1,6 @@
+import { type Stats, constants, realpathSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { AgentSafeError } from '@agent-safe/core';
 import type { JSONWebKeySet, JWK } from 'jose';
 
@@ -68,9 +69,9 @@ export async function loadKeyMaterial(
   if (path === '') throw keyError('file: needs a path', source, 'write file:/path/to/key.pem');
   const absolute = isAbsolute(path) ? path : resolve(options.cwd ?? process.cwd(), path);
   const label = `file:${absolute}`;
-  let text: string;
+  let file: KeyFile;
   try {
-    text = await readKeyFile(absolute);
+    file = await readKeyFile(absolute);
   } catch (error) {
     if (error instanceof AgentSafeError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
@@ -91,11 +92,21 @@ export async function loadKeyMaterial(
       },
     );
   }
-  return parseKeyMaterial(text, label);
+  const material = parseKeyMaterial(file.text, label);
+  assertPrivate(material, file.mode, absolute);
+  assertKeyDirectory(dirname(realpathSync(absolute)));
+  return material;
 }
 
-async function readKeyFile(path: string): Promise<string> {
-  const handle = await open(path, 'r');
+interface KeyFile {
+  readonly text: string;
+  readonly mode: number;
+  readonly uid: number;
+}
+
+async function readKeyFile(path: string): Promise<KeyFile> {
+  // Non-blocking, so a FIFO given as a key file is refused below instead of waiting for a writer.
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const stats = await handle.stat();
     if (!stats.isFile())
@@ -107,10 +118,114 @@ async function readKeyFile(path: string): Promise<string> {
         'point at a key file',
       );
     }
-    return await handle.readFile({ encoding: 'utf8' });
+    // Checked on the opened file, so what is checked is what is read.
+    assertNotWritableByOthers(stats, path);
+    const buffer = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
+    let length = 0;
+    while (length <= MAX_KEY_FILE_BYTES) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > MAX_KEY_FILE_BYTES) {
+      throw keyError(
+        `Key file grew over the ${MAX_KEY_FILE_BYTES}-byte limit while read`,
+        `file:${path}`,
+        'point at a key file',
+      );
+    }
+    return { text: buffer.toString('utf8', 0, length), mode: stats.mode, uid: stats.uid };
   } finally {
     await handle.close();
   }
+}
+
+/** POSIX permission checks are meaningless on Windows, where mode bits do not describe access. */
+const CHECK_PERMISSIONS = process.platform !== 'win32';
+
+function octal(mode: number): string {
+  return (mode & 0o777).toString(8).padStart(3, '0');
+}
+
+/**
+ * Any key file (public ones too) that another user could rewrite, or that belongs to another user (other
+ * than root), is refused: whoever can replace a verification key can make forged tokens verify.
+ */
+function assertNotWritableByOthers(stats: { mode: number; uid: number }, path: string): void {
+  if (!CHECK_PERMISSIONS) return;
+  if ((stats.mode & 0o022) !== 0) {
+    throw keyError(
+      `Key file is writable by other users (mode ${octal(stats.mode)}); refused`,
+      `file:${path}`,
+      `run \`chmod 600 ${path}\` (a public key set may be 644): anyone who can rewrite a key file can make forged tokens and tickets verify`,
+    );
+  }
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  if (uid !== undefined && stats.uid !== uid && stats.uid !== 0) {
+    throw keyError(
+      `Key file belongs to another user (uid ${stats.uid}); refused`,
+      `file:${path}`,
+      'use a key file owned by the user this service runs as (or by root)',
+    );
+  }
+}
+
+/**
+ * Throws `KEY_INVALID` unless `directory` is a place only this user (or root) can change: not writable
+ * by group or others unless the sticky bit stops them renaming or deleting other users' files (as in
+ * /tmp), and owned by this user or root. Key files are read from, and `identity keygen` writes into,
+ * such directories only: whoever can rename entries in a directory can swap the key file in it.
+ */
+export function assertKeyDirectory(directory: string): void {
+  if (!CHECK_PERMISSIONS) return;
+  let stats: Stats;
+  try {
+    stats = statSync(directory);
+  } catch (error) {
+    throw keyError(
+      `The key directory could not be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      `file:${directory}`,
+      'check the path',
+      { cause: error },
+    );
+  }
+  if (!stats.isDirectory()) {
+    throw keyError('The key directory is not a directory', `file:${directory}`, 'point at a directory');
+  }
+  const sticky = (stats.mode & 0o1000) !== 0;
+  if ((stats.mode & 0o022) !== 0 && !sticky) {
+    throw keyError(
+      `The key directory is writable by other users (mode ${octal(stats.mode)}); refused`,
+      `file:${directory}`,
+      `run \`chmod 700 ${directory}\` (or go-w), or keep keys in a directory only this user can write: anyone who can write there can swap the key file`,
+    );
+  }
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  if (uid !== undefined && stats.uid !== uid && stats.uid !== 0) {
+    throw keyError(
+      `The key directory belongs to another user (uid ${stats.uid}); refused`,
+      `file:${directory}`,
+      'keep keys in a directory owned by the user this service runs as (or by root)',
+    );
+  }
+}
+
+/**
+ * Secret material (an HS256 secret, a private PEM or JWK) must not be readable by group or others: a
+ * reader can mint identity tokens and execution tickets.
+ */
+function assertPrivate(material: KeyMaterial, mode: number, path: string): void {
+  if (!CHECK_PERMISSIONS || (mode & 0o044) === 0) return;
+  const secret =
+    material.kind === 'secret' ||
+    material.kind === 'private-pem' ||
+    (material.kind === 'jwk' && (typeof material.jwk.d === 'string' || typeof material.jwk.k === 'string'));
+  if (!secret) return;
+  throw keyError(
+    `Key file holding ${material.kind === 'secret' ? 'a shared secret' : 'a private key'} is readable by other users (mode ${octal(mode)}); refused`,
+    `file:${path}`,
+    `run \`chmod 600 ${path}\`: anyone who can read it can mint tokens and tickets`,
+  );
 }
 
 /**

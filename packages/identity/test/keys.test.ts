@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, symlink, writeFile as writeRawFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -15,6 +15,9 @@ import {
   loadVerificationKeys,
 } from '../src/index.js';
 import { SECRET, T0 } from './helpers.js';
+
+/** Key files as a careful operator writes them: readable by their owner only. */
+const writeFile = (path: string, data: string | Uint8Array) => writeRawFile(path, data, { mode: 0o600 });
 
 let dir: string;
 beforeAll(async () => {

@@ -1,5 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, fchmodSync, lstatSync, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base-command.js';
 import { EXIT } from '../exit-codes.js';
@@ -73,7 +73,11 @@ export class IdentityKeygenCommand extends BaseCommand {
     details: `
       HS256 writes \`signing-key.secret\` (48 random bytes, base64). EdDSA and ES256 write \`signing-key.pem\`
       (PKCS#8 private key), \`public-key.pem\` and \`jwks.json\` (give verifiers and executors only these). Private
-      files are created with mode 0600; existing files are never overwritten.
+      files are created with mode 0600, public ones 0644; existing files are never overwritten (nothing is
+      written when any of them exists). \`--out\` is created with mode 0700 when missing, and a directory
+      other users can write (without the sticky bit) or that belongs to another user is refused: keys are
+      only loaded from such private places too (key files other users can write, or private keys and
+      secrets they can read, are refused when loaded).
     `,
     examples: [['An Ed25519 key pair in ./keys', '$0 identity keygen --algorithm EdDSA --out keys']],
   });
@@ -89,14 +93,58 @@ export class IdentityKeygenCommand extends BaseCommand {
     const { exportSigningKeyPem, generateKeyPair, loadProjectConfig, AgentSafeError, IdentityManager } =
       await import('@agent-safe/sdk');
     const algorithm = algorithmOf(this.algorithm, loadProjectConfig());
-    mkdirSync(this.outDirectory, { recursive: true, mode: 0o700 });
+    const directory = resolve(this.outDirectory);
+    const refuse = (message: string, file: string, fix: string) =>
+      new AgentSafeError('FILE_UNWRITABLE', message, { issues: [{ file, message: fix }] });
+    try {
+      mkdirSync(directory, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw refuse(
+        `--out ${this.outDirectory} could not be created (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+        directory,
+        'choose a directory this user can create and write',
+      );
+    }
+    const problem = privateDirectoryProblem(directory);
+    if (problem !== undefined)
+      throw refuse(`--out ${this.outDirectory} ${problem.message}; refused`, directory, problem.fix);
+    const names =
+      algorithm === 'HS256' ? ['signing-key.secret'] : ['signing-key.pem', 'public-key.pem', 'jwks.json'];
+    // All names are checked before anything is written, so a refusal never leaves half a key pair.
+    for (const name of names) {
+      const path = join(directory, name);
+      if (lstatSync(path, { throwIfNoEntry: false }) !== undefined) {
+        throw refuse(
+          `${path} already exists; keygen never overwrites a key`,
+          path,
+          'choose another --out directory, or move the old key files away first (rotate deliberately)',
+        );
+      }
+    }
     const write = (name: string, content: string, mode: number) => {
-      const path = join(this.outDirectory, name);
-      if (existsSync(path))
-        throw new AgentSafeError('USAGE', `${path} already exists; choose another --out directory`);
-      writeFileSync(path, content, { mode, flag: 'wx' });
-      chmodSync(path, mode);
-      return path;
+      const path = join(directory, name);
+      let descriptor: number;
+      try {
+        // O_EXCL: never follows or replaces whatever appeared there since the check above.
+        descriptor = openSync(path, 'wx', mode);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        throw refuse(
+          code === 'EEXIST'
+            ? `${path} already exists; keygen never overwrites a key`
+            : `${path} could not be created (${code ?? 'error'})`,
+          path,
+          code === 'EEXIST' ? 'choose another --out directory' : 'check the directory and its permissions',
+        );
+      }
+      try {
+        // The umask may have cleared bits of `mode`, never added any; fchmod makes it exact.
+        fchmodSync(descriptor, mode);
+        writeFileSync(descriptor, content);
+      } finally {
+        closeSync(descriptor);
+      }
+      return join(this.outDirectory, name);
     };
     if (algorithm === 'HS256') {
       const { randomBytes } = await import('node:crypto');
@@ -118,4 +166,30 @@ export class IdentityKeygenCommand extends BaseCommand {
     this.print(`agent-safe.yaml: signing_key: file:${privatePath}  and  signing_algorithm: ${algorithm}`);
     return EXIT.OK;
   }
+}
+
+/**
+ * Why `directory` is no place for a private key, or undefined: writable by group or others without the
+ * sticky bit (they could swap the key file), or owned by another user other than root. The same rule
+ * the key loader applies to the directory a key file is read from.
+ */
+function privateDirectoryProblem(directory: string): { message: string; fix: string } | undefined {
+  if (process.platform === 'win32') return undefined;
+  const stats = statSync(directory);
+  if (!stats.isDirectory()) return { message: 'is not a directory', fix: 'point --out at a directory' };
+  const mode = (stats.mode & 0o777).toString(8);
+  if ((stats.mode & 0o022) !== 0 && (stats.mode & 0o1000) === 0) {
+    return {
+      message: `is writable by other users (mode ${mode})`,
+      fix: `run \`chmod 700 ${directory}\` or choose a directory only you can write (e.g. \`mkdir -m 700 keys\`): anyone who can write there can swap the key file`,
+    };
+  }
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  if (uid !== undefined && stats.uid !== uid && stats.uid !== 0) {
+    return {
+      message: `belongs to another user (uid ${stats.uid})`,
+      fix: 'write keys into a directory owned by the user the service runs as',
+    };
+  }
+  return undefined;
 }
