@@ -1,2 +1,4 @@
 export { FileGuardStore, STATE_FILE } from './file-guard-store.js';
 export type { FileGuardStoreOptions } from './file-guard-store.js';
+export { FileApprovalStore } from './file-approval-store.js';
+export type { FileApprovalStoreOptions } from './file-approval-store.js';
