@@ -31,7 +31,7 @@ import { sha256Hex } from './sha256.js';
 const READ_CONCURRENCY = 32;
 
 /** Version of the validated-definition cache entries; bump when validation or the definition shape changes. */
-const VALIDATED_FORMAT = 2;
+const VALIDATED_FORMAT = 3;
 
 /** Options of {@link ActionRegistry.load}. */
 export interface ActionRegistryLoadOptions {

@@ -15,7 +15,8 @@ import {
 } from '@agent-safe/core';
 import { describeValue, quoteString } from './describe-value.js';
 import { cloneJson, deepFreeze, isPlainObject } from './json-value.js';
-import { compileParameterCheck, compilePattern } from './param-validator.js';
+import { MAX_PATTERN_INPUT_LENGTH, compileParameterCheck, compilePattern } from './param-validator.js';
+import { patternSafetyProblem } from './pattern-safety.js';
 import { SchemaReader, fieldPath } from './schema-reader.js';
 
 /** Action names: lowercase words joined by hyphens, e.g. `scale-deployment`. */
@@ -92,7 +93,7 @@ export function parseActionDefinition(raw: unknown, file?: string): ActionParseR
   const description = reader.string(record, 'description', '', { required: true });
   const riskClass = readRiskClass(reader, record);
   const targetTypes = reader.stringList(record, 'target_types', '', { required: true, nonEmpty: true });
-  const parameters = readParameters(reader, record);
+  const parameters = readParameters(reader, record, name);
   const prechecks = reader.list(record, 'prechecks', '', (item, path) => readPrecheck(reader, item, path));
   const reversible = reader.boolean(record, 'reversible', '', false);
   const rollbackAction = readRollbackAction(reader, record);
@@ -167,10 +168,14 @@ function readPrecheck(reader: SchemaReader, item: unknown, path: string): Preche
   return name === undefined ? undefined : { name, description };
 }
 
-function readParameters(reader: SchemaReader, record: Record<string, unknown>): ParameterDefinition[] {
+function readParameters(
+  reader: SchemaReader,
+  record: Record<string, unknown>,
+  actionName: string | undefined,
+): ParameterDefinition[] {
   const seen = new Map<string, string>();
   return reader.list(record, 'parameters', '', (item, path) => {
-    const parameter = readParameter(reader, item, path);
+    const parameter = readParameter(reader, item, path, actionName);
     if (parameter === undefined) return undefined;
     const earlier = seen.get(parameter.name);
     if (earlier !== undefined) {
@@ -185,7 +190,12 @@ function readParameters(reader: SchemaReader, record: Record<string, unknown>): 
   });
 }
 
-function readParameter(reader: SchemaReader, item: unknown, path: string): ParameterDefinition | undefined {
+function readParameter(
+  reader: SchemaReader,
+  item: unknown,
+  path: string,
+  actionName: string | undefined,
+): ParameterDefinition | undefined {
   const record = reader.mapping(item, path, 'a parameter mapping (name, type …)');
   if (record === undefined) return undefined;
   reader.rejectUnknownKeys(record, path, PARAMETER_FIELDS);
@@ -200,7 +210,16 @@ function readParameter(reader: SchemaReader, item: unknown, path: string): Param
   const required = reader.boolean(record, 'required', path, true);
   const description = reader.string(record, 'description', path) ?? '';
   const sensitive = reader.boolean(record, 'sensitive', path, false);
-  const constraints = type === undefined ? undefined : readConstraints(reader, record, path, type);
+  const constraints =
+    type === undefined
+      ? undefined
+      : readConstraints(
+          reader,
+          record,
+          path,
+          type,
+          `parameter ${quoteString(name ?? '?')} of action ${quoteString(actionName ?? '?')}`,
+        );
   if (name === undefined || type === undefined || reader.errorCount !== errorsBefore) return undefined;
   const parameter: { -readonly [K in keyof ParameterDefinition]: ParameterDefinition[K] } = {
     name,
@@ -258,6 +277,7 @@ function readConstraints(
   record: Record<string, unknown>,
   path: string,
   type: ParamType,
+  owner: string,
 ): ParamConstraints | undefined {
   const value = Object.hasOwn(record, 'constraints') ? record.constraints : undefined;
   if (value === undefined || value === null) return undefined;
@@ -311,12 +331,20 @@ function readConstraints(
     if (pattern !== undefined) {
       try {
         compilePattern(pattern);
-        result.pattern = pattern;
-        if (result.maxLength === undefined) {
-          reader.warning(
+        const unsafe = patternSafetyProblem(pattern);
+        if (unsafe !== undefined) {
+          reader.error(
             fieldPath(where, 'pattern'),
-            'pattern without max_length: values of any length are matched against it; set max_length to bound the work',
+            `${owner}: pattern ${quoteString(pattern)} is refused because it can backtrack catastrophically on a hostile value: ${unsafe}`,
           );
+        } else {
+          result.pattern = pattern;
+          if (result.maxLength === undefined || result.maxLength > MAX_PATTERN_INPUT_LENGTH) {
+            reader.warning(
+              fieldPath(where, 'pattern'),
+              `pattern without a max_length of at most ${MAX_PATTERN_INPUT_LENGTH}: values longer than ${MAX_PATTERN_INPUT_LENGTH} characters are refused without being matched; set max_length to say what is expected`,
+            );
+          }
         }
       } catch (error) {
         reader.error(

@@ -36,6 +36,13 @@ const TYPE_TESTS: Record<ParamType, (value: unknown) => boolean> = {
 };
 
 /**
+ * Longest string a pattern is ever matched against. Patterns are checked for catastrophic backtracking
+ * when they load; this bounds the work of the rest (a linear pattern over 4096 characters takes
+ * microseconds). A longer value for a parameter with a pattern is refused without being matched.
+ */
+export const MAX_PATTERN_INPUT_LENGTH = 4096;
+
+/**
  * Compiles a regular expression that must match the whole value (like Python's `re.fullmatch`), so a
  * pattern written without `^…$` cannot be satisfied by a value that merely contains a match.
  * Throws a SyntaxError when the pattern does not compile.
@@ -106,9 +113,11 @@ export function compileParameterCheck(parameter: ParameterDefinition): Parameter
   if (pattern !== undefined && parameter.type === 'string') {
     const expression = compilePattern(pattern);
     checks.push((value) =>
-      expression.test(value as string)
-        ? undefined
-        : `${showText(value)} does not match the pattern ${pattern}`,
+      (value as string).length > MAX_PATTERN_INPUT_LENGTH
+        ? `${lengthText(value, (value as string).length)}, more than the ${MAX_PATTERN_INPUT_LENGTH} a pattern is matched against`
+        : expression.test(value as string)
+          ? undefined
+          : `${showText(value)} does not match the pattern ${pattern}`,
     );
   }
   if (constraints.enum !== undefined) {
