@@ -1,6 +1,9 @@
 // CommonJS entry of @agent-safe/approvals: the package is ESM-only, so require() gets this clear error instead of
 // Node's "No "exports" main defined" (the "require" condition of package.json "exports").
-throw Object.assign(new Error(
-  "@agent-safe/approvals is ESM-only: use import { … } from '@agent-safe/approvals'" +
-    " (in an ES module: \"type\": \"module\" or a .mjs file), or await import('@agent-safe/approvals') from CommonJS.",
-), { code: "ERR_REQUIRE_ESM" });
+throw Object.assign(
+  new Error(
+    "@agent-safe/approvals is ESM-only: use import { … } from '@agent-safe/approvals'" +
+      ' (in an ES module: "type": "module" or a .mjs file), or await import(\'@agent-safe/approvals\') from CommonJS.',
+  ),
+  { code: 'ERR_REQUIRE_ESM' },
+);

@@ -87,7 +87,17 @@ export class ApprovalService {
   async request(input: Omit<NewApprovalInput, 'id'>): Promise<{ record: ApprovalRecord; created: boolean }> {
     const now = this.#clock.now();
     const record = newApprovalRecord({ ...input, id: newApprovalId() }, this.settings, now);
-    const outcome = await this.store.create(record, this.dedupeKey(input));
+    const key = this.dedupeKey(input);
+    let outcome = await this.store.create(record, key);
+    for (let attempt = 0; !outcome.created && key !== undefined && attempt < MAX_SWAP_ATTEMPTS; attempt++) {
+      // The open request may be over by now (expired, or used with its ticket expired): start afresh.
+      const existing = await this.#settle(outcome.record);
+      if (existing.status === 'pending' || existing.status === 'approved' || usable(existing, now)) {
+        return { record: existing, created: false };
+      }
+      await this.store.releaseOpen(key, existing.id);
+      outcome = await this.store.create(record, key);
+    }
     if (outcome.created) {
       await this.#record('approval_requested', outcome.record, {
         reason: record.reason,

@@ -33,6 +33,10 @@ export class MemoryApprovalStore implements ApprovalStore {
     return undefined;
   }
 
+  async releaseOpen(dedupeKey: string, id: string): Promise<void> {
+    if (this.#open.get(dedupeKey) === id) this.#open.delete(dedupeKey);
+  }
+
   async replace(next: ApprovalRecord): Promise<boolean> {
     const current = this.#records.get(next.id);
     if (!current || current.version !== next.version - 1) return false;

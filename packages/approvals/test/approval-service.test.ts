@@ -158,3 +158,25 @@ describe('ApprovalService', () => {
     expect((await waiting).status).toBe('pending');
   });
 });
+
+describe('ApprovalService, after a ticket', () => {
+  it('returns the used request while its ticket lives, and starts a new request once it has expired', async () => {
+    const { approvals, time } = service();
+    const { record } = await approvals.request(requestInput);
+    await approvals.approve(record.id, { approver: approver('alice') });
+    await approvals.attachTicket(record.id, async () => ({
+      token: 't',
+      nonce: 'n',
+      expiresAt: time.now() + 300_000,
+      auditId: 'evt-t',
+    }));
+    expect(await approvals.request(requestInput)).toMatchObject({
+      created: false,
+      record: { id: record.id, status: 'used' },
+    });
+    time.advance(300_000);
+    const fresh = await approvals.request(requestInput);
+    expect(fresh.created).toBe(true);
+    expect(fresh.record.id).not.toBe(record.id);
+  });
+});

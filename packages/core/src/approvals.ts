@@ -103,6 +103,11 @@ export interface ApprovalStore {
   /** The open request (pending, approved or used) with this dedupe key, if any. */
   findOpen(dedupeKey: string): Promise<ApprovalRecord | undefined>;
   /**
+   * Forgets that `id` is the open request for `dedupeKey` (only if it still is), so the next
+   * {@link create} makes a new one: used when a `used` request's ticket has expired.
+   */
+  releaseOpen(dedupeKey: string, id: string): Promise<void>;
+  /**
    * Replaces the record if the stored version is `next.version - 1`; resolves false (and changes
    * nothing) when another writer got there first.
    */

@@ -129,6 +129,19 @@ export class FileApprovalStore implements ApprovalStore {
       : undefined;
   }
 
+  async releaseOpen(dedupeKey: string, id: string): Promise<void> {
+    checkKey(dedupeKey);
+    const pointer = join(this.#open, dedupeKey);
+    const lock = this.#lock(`open-${dedupeKey}`);
+    await lock.acquire();
+    try {
+      const current = await readFile(pointer, 'utf8').catch(() => '');
+      if (current.trim() === id) await unlink(pointer).catch(() => undefined);
+    } finally {
+      await lock.release();
+    }
+  }
+
   async replace(next: ApprovalRecord): Promise<boolean> {
     if (!ID_PATTERN.test(next.id)) return false;
     const lock = this.#lock(next.id);
