@@ -127,7 +127,7 @@ export abstract class ConfigCommand extends BaseCommand {
   }
 
   /** Builds the facade; flags win over agent-safe.yaml, which wins over the defaults. */
-  protected async open(extra: { auditLog?: string | false } = {}): Promise<AgentSafe> {
+  protected async open(extra: { auditLog?: string | false; store?: string } = {}): Promise<AgentSafe> {
     const { AgentSafe } = await import('@agent-safe/sdk/facade');
     const parseCache = await this.parseCache();
     const safe = new AgentSafe({
@@ -136,6 +136,7 @@ export abstract class ConfigCommand extends BaseCommand {
       ...(this.inventory ? { inventory: this.inventory } : {}),
       ...(this.config ? { config: this.config } : {}),
       auditLog: extra.auditLog ?? false,
+      ...(extra.store ? { store: extra.store } : {}),
       ...(parseCache ? { parseCache } : {}),
     });
     parseCache?.save();

@@ -1,5 +1,6 @@
 import { Command, Option } from 'clipanion';
 import type { Decision } from '@agent-safe/sdk';
+import type { CliGuardStore } from '@agent-safe/sdk/facade';
 import { ConfigCommand } from '../base-command.js';
 import { EXIT } from '../exit-codes.js';
 import { errorEntry } from '../json-envelope.js';
@@ -57,12 +58,19 @@ export class CheckCommand extends ConfigCommand {
     description: 'Print which rules matched and why the others did not',
   });
 
+  #guardStore: CliGuardStore | undefined;
+
   async run(): Promise<number> {
     const params = await this.readParams();
     const caller = await this.callerArgument(this.caller);
     const config = await this.projectConfig();
+    // Guard state must outlive this process: a file store beside agent-safe.yaml unless the project
+    // chose a store (docs/shared-state.md).
+    const { cliGuardStore } = await import('@agent-safe/sdk/facade');
+    this.#guardStore = cliGuardStore(config);
     const safe = await this.open({
       auditLog: !this.noAudit ? (this.auditLog ?? config.auditLog ?? './audit.jsonl') : false,
+      ...(this.#guardStore.store ? { store: this.#guardStore.store } : {}),
     });
     try {
       const decision = await safe.check({
@@ -164,6 +172,8 @@ export class CheckCommand extends ConfigCommand {
         );
       }
       if (explanation.defaultDeny) this.print(`  ${style.red('→')} no rule matched: default deny`);
+      if (this.#guardStore && this.#guardStore.kind !== 'none')
+        this.print(`  ${style.dim('guard state:')} ${this.#guardStore.description}`);
     }
   }
 

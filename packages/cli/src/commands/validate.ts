@@ -112,6 +112,15 @@ export class ValidateCommand extends ConfigCommand {
         lines.push({ severity: finding.severity, subject: 'target binding', message: finding.message });
       }
     }
+    // Where rate-limit and cumulative-risk state lives for `check` (each run is a new process).
+    const guardStore = (await import('@agent-safe/sdk')).cliGuardStore(config);
+    if (guardStore.kind !== 'none') {
+      lines.push({
+        severity: guardStore.kind === 'memory' ? 'warning' : 'ok',
+        subject: 'guard state',
+        message: guardStore.description,
+      });
+    }
     const errors = lines.filter((line) => line.severity === 'error').length;
     const warnings = lines.filter((line) => line.severity === 'warning').length;
     const failed = errors > 0 || (this.strict && warnings > 0);
