@@ -26,11 +26,11 @@ export class CheckCommand extends ConfigCommand {
       ],
       [
         'Show why a rule matched (or did not)',
-        '$0 check drain-node --target prod/worker-node-01 --params \'{"node":"w1"}\' --explain',
+        '$0 check drain-node --target prod/worker-node-01 --params \'{"node":"worker-node-01"}\' --explain',
       ],
       [
         'Link a change ticket and print JSON',
-        '$0 check restart-deployment --target prod/api-server --ticket-id JIRA-1234 --json-output',
+        `$0 check restart-deployment --target prod/api-server --params '{"namespace":"prod","deployment":"api-server"}' --ticket-id JIRA-1234 --json-output`,
       ],
     ],
   });
