@@ -60,7 +60,7 @@ export abstract class BaseCommand extends Command {
       return EXIT.ERROR;
     }
     if (isAgentSafeErrorLike(error)) {
-      this.context.stderr.write(`${err.red('error')} ${err.dim(`[${error.code}]`)} ${error.describe()}\n`);
+      this.context.stderr.write(`${err.red('error')} ${err.dim(`[${error.code}]`)} ${describe(error)}\n`);
     } else {
       const message = error instanceof Error ? error.message : String(error);
       const stack =
@@ -88,6 +88,21 @@ export abstract class BaseCommand extends Command {
     writeEnvelope(this.context.stdout, { command: this.commandName, exitCode, data, errors });
     return exitCode;
   }
+}
+
+/**
+ * The message and then each located issue, except issues the message already states (an error about one
+ * file often says the same thing in both): each problem prints once.
+ */
+function describe(error: { message: string; issues?: unknown; describe(): string }): string {
+  if (!Array.isArray(error.issues)) return error.describe();
+  const lines = [error.message];
+  for (const issue of error.issues as { message?: unknown; file?: unknown; path?: unknown }[]) {
+    if (typeof issue?.message !== 'string' || error.message.includes(issue.message)) continue;
+    const where = [issue.file, issue.path].filter((part) => typeof part === 'string' && part).join(': ');
+    lines.push(`  - ${where ? `${where}: ` : ''}${issue.message}`);
+  }
+  return lines.join('\n');
 }
 
 /** The first line of a message, so a summary never spans lines. */

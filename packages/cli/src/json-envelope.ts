@@ -109,6 +109,14 @@ export function errorsFromException(error: unknown): EnvelopeError[] {
   if (isAgentSafeErrorLike(error)) {
     const issues = Array.isArray(error.issues) ? (error.issues as IssueLike[]) : [];
     if (issues.length === 0) return [{ code: error.code, message }];
+    // A lone issue the headline already states keeps the headline (it names the input), plus its location.
+    if (
+      issues.length === 1 &&
+      typeof issues[0]!.message === 'string' &&
+      message.includes(issues[0]!.message)
+    ) {
+      return [errorEntry(error.code, { ...issues[0]!, message })];
+    }
     return issues.map((issue) => errorEntry(error.code, issue));
   }
   if (

@@ -138,6 +138,18 @@ describe('bad inputs get clear errors, never a stack trace or a hang', () => {
     expectClearError(bounded([...check, '--params-file', fifo]), /a named pipe, not a regular file/);
   });
 
+  it('--config and the test suite path on devices and directories, each problem said once', () => {
+    for (const args of [
+      ['validate', '--config', '/dev/zero'],
+      ['check', 'restart-deployment', '--config', '.'],
+      ['test', '/dev/zero'],
+    ]) {
+      const result = bounded(args);
+      expectClearError(result, /(config file|policy tests( at)?) (\/dev\/zero|\/.*): not a regular file/);
+      expect(result.stderr.trim().split('\n')).toHaveLength(args[0] === 'test' ? 2 : 1);
+    }
+  });
+
   it('--caller - waits for a slow producer and bounds what it reads', () => {
     const script = `(sleep 1; echo deploy-agent) | node ${JSON.stringify(BIN)} check restart-deployment --target dev/test-app --caller - --no-audit --params '{"namespace":"dev","deployment":"app"}'`;
     const slow = spawn('bash', ['-c', script], { cwd: project, encoding: 'utf8', timeout: 15_000 });

@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   AgentSafeError,
@@ -10,6 +10,7 @@ import {
 } from '@agent-safe/core';
 import { DEFAULT_MAX_YAML_BYTES, parseYaml } from '@agent-safe/registry';
 import type { AgentSafe } from './agent-safe.js';
+import { readTextFileSync } from './read-text-file.js';
 
 /** One table-driven policy test case. */
 export interface PolicyTestCase {
@@ -90,7 +91,9 @@ export function loadPolicyTests(path: string): PolicyTestCase[] {
   const cases: PolicyTestCase[] = [];
   const issues: Issue[] = [];
   for (const file of files) {
-    const raw = parseYaml(readSuite(file), file) as { tests?: unknown } | null;
+    const raw = parseYaml(readTextFileSync(file, 'policy tests', DEFAULT_MAX_YAML_BYTES), file) as {
+      tests?: unknown;
+    } | null;
     if (!raw || typeof raw !== 'object' || !Array.isArray(raw.tests)) {
       issues.push({ file, path: 'tests', message: 'expected a top-level `tests:` list of cases' });
       continue;
@@ -288,39 +291,6 @@ function parseCase(entry: unknown, file: string, path: string, issues: Issue[]):
     expectRule,
     file,
   };
-}
-
-/** Suite files are read as regular files of bounded size: a FIFO or device named `*.yaml` cannot hang the run. */
-function readSuite(file: string): string {
-  let descriptor: number | undefined;
-  const fail = (message: string, cause?: unknown): never => {
-    throw new AgentSafeError('FILE_UNREADABLE', `Cannot read policy tests ${file}: ${message}`, {
-      cause,
-      issues: [{ file, message }],
-    });
-  };
-  try {
-    descriptor = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
-    const stats = fstatSync(descriptor);
-    if (!stats.isFile()) return fail('not a regular file (a directory, device or pipe)');
-    if (stats.size > DEFAULT_MAX_YAML_BYTES) {
-      return fail(`larger than the ${DEFAULT_MAX_YAML_BYTES}-byte limit; split the suite`);
-    }
-    const buffer = Buffer.alloc(stats.size + 1);
-    let length = 0;
-    for (;;) {
-      const read = readSync(descriptor, buffer, length, buffer.length - length, null);
-      if (read === 0) break;
-      length += read;
-      if (length === buffer.length) return fail('changed while it was read; try again');
-    }
-    return buffer.toString('utf8', 0, length);
-  } catch (error) {
-    if (error instanceof AgentSafeError) throw error;
-    return fail((error as Error).message, error);
-  } finally {
-    if (descriptor !== undefined) closeSync(descriptor);
-  }
 }
 
 // ISO 8601 extended date and time: seconds and fractions optional, then `Z`, an offset, or nothing.

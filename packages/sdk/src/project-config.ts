@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { AgentSafeError, type Issue } from '@agent-safe/core';
-import { type ParseCache, parseConfigFile } from '@agent-safe/registry';
+import { DEFAULT_MAX_YAML_BYTES, type ParseCache, parseConfigFile } from '@agent-safe/registry';
 import type { CumulativeRiskSettings, RateLimitOptions } from './guards.js';
+import { readTextFileSync } from './read-text-file.js';
 import type { SecurityOptions } from './security.js';
 
 /** Name of the optional project configuration file looked up in the working directory. */
@@ -84,14 +85,7 @@ export function loadProjectConfig(
     }
     return {};
   }
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new AgentSafeError('FILE_UNREADABLE', `Cannot read ${file}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
+  const text = readTextFileSync(file, 'config file', DEFAULT_MAX_YAML_BYTES);
   const raw = parseConfigFile(text, file, {}, options.parseCache) ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new AgentSafeError(
@@ -218,7 +212,9 @@ export function isValidTimeZone(timeZone: string): boolean {
 /** `env:NAME` stays as it is; `file:PATH` and a bare path are resolved against the config file's folder. */
 function keySource(value: string, base: string): string | undefined {
   if (/^env:[A-Za-z_][A-Za-z0-9_]*$/.test(value)) return value;
-  const path = value.startsWith('file:') ? value.slice(5) : value;
+  // A bare value may be the key itself: it is refused (and never echoed), not read as a path.
+  if (!value.startsWith('file:')) return undefined;
+  const path = value.slice(5);
   if (path.length === 0 || /\s/.test(path) || path.length > 4096) return undefined;
   return `file:${isAbsolute(path) ? path : resolve(base, path)}`;
 }
