@@ -1,4 +1,5 @@
-import { constants } from 'node:fs';
+import { constants, realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { ProjectConfig } from '@agent-safe/sdk';
@@ -30,6 +31,52 @@ export function signingKeySource(flag: string | undefined, config: ProjectConfig
     );
   }
   return source;
+}
+
+/**
+ * Refuses a `--caller env:NAME` / `file:PATH` that reads the signing key (the configured `signing_key`
+ * source, or $AGENT_SAFE_SIGNING_KEY), and a caller value equal to the key held in an environment
+ * variable: otherwise the secret would be sent as the caller and written into the audit log as an agent
+ * id. Nothing is echoed but the option's own text (a source name, never a value).
+ */
+export function refuseSigningKeyAsCaller(
+  callerOption: string | undefined,
+  callerValue: string | undefined,
+  config: ProjectConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): void {
+  if (callerOption === undefined) return;
+  const keySources = [config.security?.signingKeySource, `env:${SIGNING_KEY_ENV}`].filter(
+    (source): source is string => source !== undefined,
+  );
+  const shown =
+    callerOption.startsWith('env:') || callerOption.startsWith('file:') || callerOption === '-'
+      ? callerOption
+      : '(value not shown)';
+  const refuse = () =>
+    usage(
+      `--caller ${shown} holds the signing key, not a caller; pass an identity token (or an agent id) as the caller and keep the key where only agent-safe reads it`,
+    );
+  for (const source of keySources) {
+    if (source.startsWith('env:')) {
+      if (callerOption === source) throw refuse();
+      const secret = env[source.slice(4)]?.trim();
+      if (secret && callerValue !== undefined && callerValue.trim() === secret) throw refuse();
+    } else if (source.startsWith('file:') && callerOption.startsWith('file:')) {
+      if (samePath(callerOption.slice(5), source.slice(5))) throw refuse();
+    }
+  }
+}
+
+function samePath(first: string, second: string): boolean {
+  const real = (path: string) => {
+    try {
+      return realpathSync(path);
+    } catch {
+      return resolve(path);
+    }
+  };
+  return real(first) === real(second);
 }
 
 /** `--algorithm`, else agent-safe.yaml's `signing_algorithm`, else HS256. */

@@ -88,3 +88,65 @@ describe('key files other users can read or write are refused when loaded', () =
     );
   });
 });
+
+describe('key material never reaches the output or the audit log', () => {
+  const KEY = 'signing-secret-that-must-never-be-logged-0123456789';
+  const request = [
+    'check',
+    'restart-deployment',
+    '--target',
+    'dev/test-app',
+    '--params',
+    '{"namespace":"dev","deployment":"test-app"}',
+  ];
+
+  function project(config: string): string {
+    const root = scratch();
+    expect(cli(['init', 'p'], root).code).toBe(0);
+    const dir = join(root, 'p');
+    writeFileSync(join(dir, 'agent-safe.yaml'), config);
+    return dir;
+  }
+
+  it('refuses a bare signing_key value (it may be the key) without echoing it, in check and validate', () => {
+    const dir = project(`signing_key: ${KEY}\n`);
+    for (const args of [[...request, '--caller', 'bot'], ['validate']]) {
+      const result = cli(args, dir);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('signing_key: expected a key source, env:NAME or file:PATH');
+      expect(`${result.stdout}${result.stderr}`).not.toContain(KEY);
+    }
+    expect(existsSync(join(dir, 'audit.jsonl'))).toBe(false);
+  });
+
+  it('refuses --caller env:/file: sources that hold the signing key, and writes no audit event', () => {
+    const dir = project('signing_key: env:AGENT_SAFE_SIGNING_KEY\n');
+    const env = { AGENT_SAFE_SIGNING_KEY: KEY, COPY: KEY };
+    for (const caller of ['env:AGENT_SAFE_SIGNING_KEY', 'env:COPY']) {
+      const result = cli([...request, '--caller', caller], dir, env);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`--caller ${caller} holds the signing key, not a caller`);
+      expect(`${result.stdout}${result.stderr}`).not.toContain(KEY);
+    }
+    const stdin = cli([...request, '--caller', '-'], dir, env, `${KEY}\n`);
+    expect(stdin.stderr).toContain('--caller - holds the signing key');
+    expect(existsSync(join(dir, 'audit.jsonl'))).toBe(false);
+
+    const fileProject = project('signing_key: file:keys/signing-key.secret\n');
+    expect(cli(['identity', 'keygen', '--out', 'keys'], fileProject).code).toBe(0);
+    const byFile = cli([...request, '--caller', 'file:./keys/../keys/signing-key.secret'], fileProject);
+    expect(byFile.code).toBe(1);
+    expect(byFile.stderr).toContain('holds the signing key, not a caller');
+    expect(existsSync(join(fileProject, 'audit.jsonl'))).toBe(false);
+  });
+
+  it('never echoes a --signing-key value that is not a readable source', () => {
+    const dir = scratch();
+    for (const value of [`${KEY}/with/slashes`, `env:${KEY}-not-a-name!`]) {
+      const result = cli(['identity', 'create', '--agent-id', 'bot', '--signing-key', value], dir);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/not shown/);
+      expect(result.stderr).not.toContain(KEY);
+    }
+  });
+});

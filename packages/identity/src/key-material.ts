@@ -48,7 +48,12 @@ export async function loadKeyMaterial(
   if (source.startsWith('env:')) {
     const name = source.slice(4);
     if (!ENV_NAME.test(name)) {
-      throw keyError(`"${truncate(name)}" is not an environment variable name`, source, HOW_TO_PASS);
+      // Not echoed: what follows env: may be a pasted secret.
+      throw keyError(
+        `The text after env: (${name.length} characters, not shown) is not an environment variable name (letters, digits and _)`,
+        'key source',
+        HOW_TO_PASS,
+      );
     }
     const env = options.env ?? process.env;
     const value = Object.hasOwn(env, name) ? env[name] : undefined;
@@ -75,8 +80,8 @@ export async function loadKeyMaterial(
   } catch (error) {
     if (error instanceof AgentSafeError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    if (!explicitFile && (code === 'ENOENT' || code === 'ENAMETOOLONG')) {
-      // A plain source that is not a file may be a secret typed on the command line: do not echo it.
+    if (!explicitFile) {
+      // A plain source that cannot be read may be a secret typed where a source belongs: never echo it.
       throw keyError(
         `The key source (${source.length} characters, not shown) is not env:NAME, file:PATH or an existing file`,
         'key source',
@@ -289,10 +294,6 @@ function looksLikeLiteralKey(source: string): boolean {
 
 function isPlainObject(value: unknown): boolean {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-function truncate(text: string): string {
-  return text.length > 64 ? `${text.slice(0, 64)}…` : text;
 }
 
 /** A `KEY_INVALID` error whose issue names the source and how to fix it. */

@@ -4,6 +4,7 @@ import type { CliGuardStore } from '@agent-safe/sdk/facade';
 import { ConfigCommand } from '../base-command.js';
 import { EXIT } from '../exit-codes.js';
 import { errorEntry } from '../json-envelope.js';
+import { refuseSigningKeyAsCaller } from '../key-options.js';
 import { usageError as usage } from '../cli-error.js';
 import { MAX_PARAMS_BYTES, MAX_TOKEN_BYTES, readInputFile, readInputStream } from '../read-input.js';
 import { colourResult, type Style } from '../output.js';
@@ -64,6 +65,7 @@ export class CheckCommand extends ConfigCommand {
     const params = await this.readParams();
     const caller = await this.callerArgument(this.caller);
     const config = await this.projectConfig();
+    refuseSigningKeyAsCaller(this.caller, caller, config);
     // Guard state must outlive this process: a file store beside agent-safe.yaml unless the project
     // chose a store (docs/shared-state.md).
     const { cliGuardStore } = await import('@agent-safe/sdk/facade');
