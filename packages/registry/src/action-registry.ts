@@ -238,6 +238,18 @@ export class ActionRegistry implements ActionLookup {
       issues.push(...parsed.issues);
       if (parsed.issues.some((issue) => issue.severity !== 'warning')) yamlOnly = false;
       if (parsed.action === undefined) continue;
+      // A reviewer approves `restart-deployment.yaml` by its name: it must not define another action.
+      const expected = file.name.replace(/\.ya?ml$/, '');
+      if (parsed.action.name !== expected) {
+        yamlOnly = false;
+        issues.push({
+          file: file.path,
+          path: 'name',
+          severity: 'error',
+          message: `the file is named ${quoteString(file.name)} but defines action ${quoteString(parsed.action.name)}; name each action file <name>.yaml (rename the file to ${quoteString(`${parsed.action.name}.yaml`)} or fix the name)`,
+        });
+        continue;
+      }
       const earlier = origins.get(parsed.action.name);
       if (earlier !== undefined) {
         yamlOnly = false;

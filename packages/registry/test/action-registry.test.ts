@@ -86,11 +86,11 @@ describe('ActionRegistry.load', () => {
   it('rejects the same action name in two files', () => {
     const dir = tempDir();
     const text = 'name: same\nversion: "1.0.0"\ndescription: x\nrisk_class: low\ntarget_types: [t]\n';
-    writeFiles(dir, { 'a.yaml': text, 'b.yaml': text });
+    writeFiles(dir, { 'same.yaml': text, 'same.yml': text });
     const error = thrown(() => ActionRegistry.loadSync(dir));
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.issues[0]?.message).toContain(
-      `duplicate action "same": also defined in ${join(dir, 'a.yaml')}`,
+      `duplicate action "same": also defined in ${join(dir, 'same.yaml')}`,
     );
   });
 
@@ -123,7 +123,8 @@ describe('ActionRegistry.load', () => {
 
   it('follows symbolic links to regular files, and refuses anything else', () => {
     const dir = tempDir();
-    symlinkSync(join(ACTIONS, 'wipe-artifact-store.yaml'), join(dir, 'linked.yaml'));
+    // The link's own name is the file name the registry checks against the action's name.
+    symlinkSync(join(ACTIONS, 'wipe-artifact-store.yaml'), join(dir, 'wipe-artifact-store.yaml'));
     expect(ActionRegistry.loadSync(dir).names()).toEqual(['wipe-artifact-store']);
     mkdirSync(join(dir, 'folder.yaml'));
     symlinkSync(join(dir, 'does-not-exist'), join(dir, 'dangling.yaml'));
