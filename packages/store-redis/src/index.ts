@@ -8,3 +8,5 @@ export type {
   RedisStoreTime,
 } from './redis-store.js';
 export { MAX_RAW_KEY_LENGTH, encodeCallerKey } from './redis-key.js';
+export { RedisApprovalStore } from './redis-approval-store.js';
+export type { RedisApprovalStoreOptions } from './redis-approval-store.js';
