@@ -9,8 +9,9 @@ export class TestCommand extends ConfigCommand {
     details: `
       Reads every *.yaml suite under \`path\` (a file or a directory) and checks each case's expected decision.
       Cases: name, action, target, caller, params, expect (allow | deny | require_approval), and optionally
-      ticket_id, caller_roles, caller_groups, delegation_chain, time (ISO-8601) and expect_rule.
-      Nothing is written to the audit log. Exit codes: 0 all passed, 1 a case failed or a file is invalid.
+      ticket_id, caller_roles, caller_groups, delegation_chain, time (ISO 8601; without a UTC offset it is read
+      in the project's time_zone, default UTC) and expect_rule. Nothing is written to the audit log.
+      Exit codes: 0 all passed, 1 a case failed, a file is invalid, or there are no cases to run.
     `,
     examples: [['Run the project suite', '$0 test tests/ --registry ./actions --policies ./policies']],
   });
