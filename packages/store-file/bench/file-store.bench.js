@@ -1,7 +1,7 @@
 // Latency of FileGuardStore operations from one process: the guard step of one CLI check (breaker
 // admit, rate-limit take, cumulative-risk add, breaker record: one locked read-modify-write), with a
 // state file holding 1 and 1000 callers, fsync and write durability; then 4 processes contending.
-// Run: pnpm --filter @agent-safe/store-file bench (after building). Env: BENCH_ITERATIONS (default 2000).
+// Run: pnpm --filter @agent-safe/store-file bench (after building). Env: BENCH_ITERATIONS (default 1000).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { FileGuardStore } from '../dist/index.js';
 
-const iterations = Number(process.env.BENCH_ITERATIONS ?? 2000);
+const iterations = Number(process.env.BENCH_ITERATIONS ?? 1000);
 const settings = { threshold: 5, windowMs: 60_000, cooldownMs: 30_000 };
 
 function step(caller, now) {
