@@ -231,3 +231,81 @@ export async function openIdentity(flags: IdentityFlags, purpose: 'sign' | 'veri
   const signingKey = await loadSigningKey(signingKeySource(flags.signingKey, config), { algorithm });
   return IdentityManager.create({ algorithm, ...issuer, signingKey });
 }
+
+/** One outcome of {@link checkConfiguredKeys}: a key setting that loads, or one that does not and why. */
+export interface KeyCheck {
+  readonly ok: boolean;
+  /** The agent-safe.yaml setting: `signing_key` or `verification_keys`. */
+  readonly setting: 'signing_key' | 'verification_keys';
+  readonly message: string;
+}
+
+/**
+ * Loads the keys agent-safe.yaml configures, exactly as `check` and the SDK will (same loaders, same
+ * checks), so `validate` can say now that every check would DENY: an unset variable, a missing or
+ * unreadable file, a file others can read or write, a secret that is too short, a key that does not fit
+ * `signing_algorithm`. Messages name the setting and the fix, never key material.
+ */
+export async function checkConfiguredKeys(config: ProjectConfig): Promise<KeyCheck[]> {
+  const security = config.security;
+  if (!security?.signingKeySource && !security?.verificationKeysSource) return [];
+  const { IdentityManager, loadKeyMaterial, loadSigningKey } = await import('@agent-safe/sdk');
+  const algorithm = security.signingAlgorithm ?? 'HS256';
+  const results: KeyCheck[] = [];
+  const reason = (error: unknown) => (error instanceof Error ? error.message : 'the key could not be loaded');
+  const fix = 'every check is DENY until it loads';
+  let signingKey: Awaited<ReturnType<typeof loadSigningKey>> | undefined;
+  let verificationKeys: { keys: unknown[] } | undefined;
+  if (security.signingKeySource) {
+    try {
+      signingKey = await loadSigningKey(security.signingKeySource, { algorithm });
+      results.push({
+        ok: true,
+        setting: 'signing_key',
+        message: `${algorithm} signing key loads from ${security.signingKeySource}`,
+      });
+    } catch (error) {
+      results.push({
+        ok: false,
+        setting: 'signing_key',
+        message: `${security.signingKeySource} cannot be used (${fix}): ${reason(error)}`,
+      });
+    }
+  }
+  if (security.verificationKeysSource) {
+    try {
+      // As the SDK reads it: verification_keys must be a JSON Web Key Set.
+      const material = await loadKeyMaterial(security.verificationKeysSource);
+      if (material.kind !== 'jwks') throw new Error('it is not a JSON Web Key Set ({"keys": [...]})');
+      verificationKeys = material.jwks;
+      results.push({
+        ok: true,
+        setting: 'verification_keys',
+        message: `a key set of ${material.jwks.keys.length} key(s) loads from ${security.verificationKeysSource}`,
+      });
+    } catch (error) {
+      results.push({
+        ok: false,
+        setting: 'verification_keys',
+        message: `${security.verificationKeysSource} cannot be used (${fix}): ${reason(error)}`,
+      });
+    }
+  }
+  if (results.every((result) => result.ok)) {
+    try {
+      await IdentityManager.create({
+        algorithm,
+        ...(signingKey ? { signingKey } : {}),
+        ...(verificationKeys ? { verificationKeys: verificationKeys as { keys: never[] } } : {}),
+        ...(security.issuer ? { issuer: security.issuer } : {}),
+      });
+    } catch (error) {
+      results.push({
+        ok: false,
+        setting: signingKey ? 'signing_key' : 'verification_keys',
+        message: `the configured keys do not work together (${fix}): ${reason(error)}`,
+      });
+    }
+  }
+  return results;
+}

@@ -150,3 +150,58 @@ describe('key material never reaches the output or the audit log', () => {
     }
   });
 });
+
+describe('validate loads the configured keys', () => {
+  function project(config: string): string {
+    const root = scratch();
+    expect(cli(['init', 'p'], root).code).toBe(0);
+    const dir = join(root, 'p');
+    writeFileSync(join(dir, 'agent-safe.yaml'), config);
+    return dir;
+  }
+
+  it.each([
+    [
+      'an unset variable',
+      'signing_key: env:H2_UNSET_KEY\n',
+      {},
+      'Environment variable H2_UNSET_KEY is not set',
+    ],
+    [
+      'a too-short secret',
+      'signing_key: env:H2_SHORT_KEY\n',
+      { H2_SHORT_KEY: 'short' },
+      'at least 32 are required',
+    ],
+    ['a missing file', 'signing_key: file:keys/none.secret\n', {}, 'Key file could not be read (ENOENT)'],
+    [
+      'a JWKS that is not a key set',
+      'signing_algorithm: EdDSA\nverification_keys: env:H2_NOT_JWKS\n',
+      { H2_NOT_JWKS: '{"kty":"OKP"}' },
+      'not a JSON Web Key Set',
+    ],
+  ])('reports %s as an error naming the setting (exit 1), not "Valid"', (_, config, env, why) => {
+    const dir = project(config);
+    const result = cli(['validate'], dir, env);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/error keys: (signing_key|verification_keys): /);
+    expect(result.stdout).toContain(why);
+    expect(result.stdout).toContain('every check is DENY until it loads');
+    expect(result.stdout).not.toMatch(/^Valid/m);
+    const json = JSON.parse(cli(['validate', '--json-output'], dir, env).stdout);
+    expect(json).toMatchObject({ ok: false, exitCode: 1 });
+    expect(json.errors).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ path: expect.stringMatching(/^(signing_key|verification_keys)$/) }),
+      ]),
+    );
+  });
+
+  it('says the key loads when it does', () => {
+    const dir = project('signing_key: env:H2_GOOD_KEY\n');
+    const result = cli(['validate'], dir, { H2_GOOD_KEY: SECRET });
+    expect(result.stdout).toContain('✓ keys: signing_key: HS256 signing key loads from env:H2_GOOD_KEY');
+    expect(result.stdout).not.toContain(SECRET);
+    expect(result.code).toBe(0);
+  });
+});

@@ -3,6 +3,7 @@ import { ConfigCommand } from '../base-command.js';
 import { bindingFindings } from '../binding-findings.js';
 import { EXIT } from '../exit-codes.js';
 import { errorEntry } from '../json-envelope.js';
+import { checkConfiguredKeys } from '../key-options.js';
 
 interface Line {
   severity: 'error' | 'warning' | 'ok';
@@ -23,7 +24,9 @@ export class ValidateCommand extends ConfigCommand {
       Loads every file and reports every problem (not only the first), then analyses the rules: rules that can
       never fire because a higher-priority rule matches a superset (shadowed), equal-priority rules with
       different decisions that can match the same request (conflicts), and selectors naming unknown actions or
-      environments.
+      environments. It also loads the keys agent-safe.yaml configures (\`signing_key\`, \`verification_keys\`)
+      as \`check\` will: a key that cannot be loaded (unset variable, missing or exposed file, short secret) is
+      an error, since every check would be DENY.
 
       Exit codes: 0 valid (warnings allowed unless --strict), 1 errors found.
     `,
@@ -119,6 +122,17 @@ export class ValidateCommand extends ConfigCommand {
         severity: guardStore.kind === 'memory' ? 'warning' : 'ok',
         subject: 'guard state',
         message: guardStore.description,
+      });
+    }
+    // The keys `check` will load: a key that cannot be loaded makes every check DENY.
+    for (const key of await checkConfiguredKeys(config)) {
+      lines.push({
+        severity: key.ok ? 'ok' : 'error',
+        subject: 'keys',
+        message: `${key.setting}: ${key.message}`,
+        detail: key.message,
+        ...(config.file ? { file: config.file } : {}),
+        path: key.setting,
       });
     }
     const errors = lines.filter((line) => line.severity === 'error').length;
