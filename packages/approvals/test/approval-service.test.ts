@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AuditEventBody } from '@agent-safe/core';
 import { ApprovalService, MemoryApprovalStore, type ApprovalNotifier } from '../src/index.js';
-import { approver, clock, requestInput, settings } from './helpers.js';
+import { approver, clock, requestInput, settings, ticket } from './helpers.js';
 
 function service(options: { notifier?: ApprovalNotifier } = {}) {
   const events: AuditEventBody[] = [];
@@ -94,12 +94,7 @@ describe('ApprovalService', () => {
     let minted = 0;
     const issue = async () => {
       minted += 1;
-      return {
-        token: `t${minted}`,
-        nonce: `n${minted}`,
-        expiresAt: Date.now() + 60_000,
-        auditId: `evt-t${minted}`,
-      };
+      return ticket(`t${minted}`);
     };
     const tickets = await Promise.all([
       approvals.attachTicket(record.id, issue),
@@ -114,9 +109,9 @@ describe('ApprovalService', () => {
   it('refuses a ticket for a request that is not approved', async () => {
     const { approvals } = service();
     const { record } = await approvals.request(requestInput);
-    await expect(
-      approvals.attachTicket(record.id, async () => ({ token: 't', nonce: 'n', expiresAt: 0, auditId: 'e' })),
-    ).rejects.toMatchObject({ code: 'APPROVAL_REFUSED' });
+    await expect(approvals.attachTicket(record.id, async () => ticket('t', 0))).rejects.toMatchObject({
+      code: 'APPROVAL_REFUSED',
+    });
   });
 
   it('says what an approval id looks like when given a bad one, and which store lacks a good one', async () => {
@@ -164,12 +159,7 @@ describe('ApprovalService, after a ticket', () => {
     const { approvals, time } = service();
     const { record } = await approvals.request(requestInput);
     await approvals.approve(record.id, { approver: approver('alice') });
-    await approvals.attachTicket(record.id, async () => ({
-      token: 't',
-      nonce: 'n',
-      expiresAt: time.now() + 300_000,
-      auditId: 'evt-t',
-    }));
+    await approvals.attachTicket(record.id, async () => ticket('t', time.now() + 300_000));
     expect(await approvals.request(requestInput)).toMatchObject({
       created: false,
       record: { id: record.id, status: 'used' },

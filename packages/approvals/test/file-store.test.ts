@@ -6,7 +6,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { ApprovalStore } from '@agent-safe/core';
 import { FileApprovalStore } from '@agent-safe/store-file';
 import { ApprovalService, MemoryApprovalStore, approvalDedupeKey, newApprovalId } from '../src/index.js';
-import { approver, record, requestInput, settings } from './helpers.js';
+import { approver, record, requestInput, settings, ticket } from './helpers.js';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'agent-safe-approvals-'));
 
@@ -70,7 +70,7 @@ describe.each(stores)('the %s approval store', (_name, make) => {
     const approvals = new ApprovalService({ store: make(), settings });
     const { record: created } = await approvals.request(requestInput);
     await approvals.approve(created.id, { approver: approver('alice') });
-    const issue = async () => ({ token: 't', nonce: 'n', expiresAt: Date.now() + 60_000, auditId: 'evt-t' });
+    const issue = async () => ticket('t');
     const [a, b] = await Promise.all([
       approvals.attachTicket(created.id, issue),
       approvals.attachTicket(created.id, issue),

@@ -1,4 +1,4 @@
-import { type ApprovalRecord, ManualClock } from '@agent-safe/core';
+import { type ApprovalRecord, type ExecutionTicket, ManualClock } from '@agent-safe/core';
 import {
   type Approver,
   type NewApprovalInput,
@@ -41,4 +41,21 @@ export function record(overrides: Partial<ApprovalRecord> = {}): ApprovalRecord 
 
 export function approver(agentId: string, overrides: Partial<Approver> = {}): Approver {
   return { agentId, roles: ['approver'], authenticated: true, delegationChain: [], ...overrides };
+}
+
+/** An execution ticket as an approved request would carry. */
+export function ticket(token: string, expiresAt = Date.now() + 60_000): ExecutionTicket {
+  return {
+    token,
+    nonce: `nonce-${token}`,
+    action: requestInput.action,
+    target: requestInput.target,
+    caller: requestInput.caller,
+    paramsDigest: requestInput.paramsDigest,
+    auditId: `evt-${token}`,
+    policyRevision: requestInput.policyRevision,
+    issuer: 'agent-safe',
+    issuedAt: expiresAt - 300_000,
+    expiresAt,
+  };
 }

@@ -1,4 +1,5 @@
 import type { RiskClass } from './risk-class.js';
+import type { ExecutionTicket } from './tickets.js';
 
 /** Where an approval request stands. `used`: its one execution ticket has been issued. */
 export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'used';
@@ -24,14 +25,7 @@ export interface ApprovalVote {
 }
 
 /** The execution ticket an approved request yielded (at most one, ever). */
-export interface ApprovalTicket {
-  readonly token: string;
-  readonly nonce: string;
-  /** Milliseconds since the epoch. */
-  readonly expiresAt: number;
-  /** Audit event of the decision that issued it. */
-  readonly auditId: string;
-}
+export type ApprovalTicket = ExecutionTicket;
 
 /**
  * A request for human approval, created when a check answers REQUIRE_APPROVAL. It is bound to the exact

@@ -68,4 +68,9 @@ export interface Decision {
   readonly cumulativeRiskClass?: RiskClass | null;
   /** The policy's answer when cumulative risk escalated it (ALLOW → REQUIRE_APPROVAL, or → DENY). */
   readonly escalatedFrom?: DecisionResult | null;
+  /**
+   * With approvals configured: the approval request a REQUIRE_APPROVAL created or joined, or the approved
+   * request an ALLOW collected its ticket from.
+   */
+  readonly approvalId?: string | null;
 }

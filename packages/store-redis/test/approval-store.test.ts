@@ -104,12 +104,22 @@ describe('RedisApprovalStore', () => {
     ]);
     expect(votes.map((v) => v.status).sort()).toEqual(['fulfilled', 'rejected']);
     let minted = 0;
-    const issue = async () => ({
-      token: `t${++minted}`,
-      nonce: `n${minted}`,
-      expiresAt: Date.now() + 60_000,
-      auditId: 'e',
-    });
+    const issue = async () => {
+      minted += 1;
+      return {
+        token: `t${minted}`,
+        nonce: `n${minted}`,
+        action: requestInput.action,
+        target: requestInput.target,
+        caller: requestInput.caller,
+        paramsDigest: requestInput.paramsDigest,
+        auditId: 'e',
+        policyRevision: 'rev-1',
+        issuer: 'agent-safe',
+        issuedAt: Date.now(),
+        expiresAt: Date.now() + 60_000,
+      };
+    };
     const [x, y] = await Promise.all([a.attachTicket(created.id, issue), b.attachTicket(created.id, issue)]);
     expect(x).toEqual(y);
     await a.close();
