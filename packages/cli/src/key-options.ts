@@ -1,8 +1,8 @@
-import { constants, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type FileHandle, open } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import type { ProjectConfig } from '@agent-safe/sdk';
+import { usageError } from './cli-error.js';
+import { MAX_TOKEN_BYTES, readInputStream } from './read-input.js';
 
 /** Environment variable consulted when neither a flag nor agent-safe.yaml names a signing key. */
 export const SIGNING_KEY_ENV = 'AGENT_SAFE_SIGNING_KEY';
@@ -12,7 +12,7 @@ export type Algorithm = (typeof ALGORITHMS)[number];
 
 /** A usage error the base command prints as `error [USAGE] …` (exit 1). */
 export function usage(message: string): Error {
-  return Object.assign(new Error(message), { code: 'USAGE', describe: () => message });
+  return usageError(message);
 }
 
 /**
@@ -88,92 +88,17 @@ export function algorithmOf(flag: string | undefined, config: ProjectConfig): Al
   return value as Algorithm;
 }
 
-/** Most bytes read from a `--params-file`, a token on standard input or another file argument. */
-export const MAX_INPUT_BYTES = 1024 * 1024;
-
-/**
- * Reads standard input to its end, at most `maxBytes`. Asynchronous, so a slow producer
- * (`(sleep 1; cat tok) | agent-safe …`) is waited for instead of failing with EAGAIN.
- */
-export async function readStandardInput(
-  stdin: Readable,
-  what: string,
-  maxBytes = MAX_INPUT_BYTES,
-): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stdin) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
-    size += buffer.length;
-    if (size > maxBytes) {
-      stdin.destroy();
-      throw usage(`${what} on standard input is over ${maxBytes} bytes; refused`);
-    }
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/**
- * Reads a regular file of at most `maxBytes`. Opened non-blocking and checked before reading, so a FIFO,
- * a device (`/dev/zero`), a directory or an oversized file is refused with a message naming `flag` and
- * the path, instead of hanging or filling memory.
- */
-export async function readBoundedFile(
-  path: string,
-  flag: string,
-  maxBytes = MAX_INPUT_BYTES,
-): Promise<string> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : (code ?? (error as Error).message);
-    throw usage(`cannot read ${flag} ${path}: ${why}`);
-  }
-  try {
-    const stats = await handle.stat();
-    if (!stats.isFile()) {
-      const kind = stats.isDirectory()
-        ? 'a directory'
-        : stats.isFIFO()
-          ? 'a FIFO'
-          : stats.isCharacterDevice() || stats.isBlockDevice()
-            ? 'a device'
-            : 'not a regular file';
-      throw usage(
-        `cannot read ${flag} ${path}: it is ${kind}; pass a regular file (or - for standard input)`,
-      );
-    }
-    if (stats.size > maxBytes) {
-      throw usage(`${flag} ${path} is ${stats.size} bytes, over the ${maxBytes}-byte limit`);
-    }
-    const buffer = Buffer.alloc(maxBytes + 1);
-    let length = 0;
-    while (length <= maxBytes) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-    }
-    if (length > maxBytes) throw usage(`${flag} ${path} grew over the ${maxBytes}-byte limit while read`);
-    return buffer.toString('utf8', 0, length);
-  } finally {
-    await handle.close();
-  }
-}
-
 /**
  * A token argument: the token itself, or `-` to read it from standard input (keeps it out of `ps`),
  * bounded and waiting for a slow producer.
  */
-export async function readTokenArgument(value: string, name: string, stdin: Readable): Promise<string> {
-  const token = value === '-' ? (await readStandardInput(stdin, name)).trim() : value.trim();
+export async function readTokenArgument(
+  value: string,
+  name: string,
+  stdin: NodeJS.ReadableStream,
+): Promise<string> {
+  const token =
+    value === '-' ? (await readInputStream(stdin, `${name} -`, MAX_TOKEN_BYTES)).trim() : value.trim();
   if (token.length === 0) throw usage(`${name} is empty`);
   return token;
 }

@@ -87,7 +87,12 @@ describe('identity tokens and execution tickets from the CLI', () => {
       project,
     );
     expect(replay.code).toBe(1);
-    expect(JSON.parse(replay.stdout)).toMatchObject({ valid: false, code: 'REPLAYED' });
+    expect(JSON.parse(replay.stdout)).toMatchObject({
+      command: 'ticket verify',
+      ok: false,
+      data: { code: 'REPLAYED' },
+      errors: [{ code: 'TICKET_INVALID' }],
+    });
     const events = readFileSync(join(project, 'audit.jsonl'), 'utf8')
       .trim()
       .split('\n')
@@ -268,13 +273,13 @@ describe('ticket verify with a Redis nonce store', () => {
     );
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    expect(JSON.parse(first.stdout)).toMatchObject({ valid: true });
+    expect(JSON.parse(first.stdout)).toMatchObject({ ok: true, errors: [] });
     const replay = cli(
       ['ticket', 'verify', ticket, ...scaleRequest, '--nonce-store', redis.url, '--json-output'],
       project,
     );
     expect(replay.code).toBe(1);
-    expect(JSON.parse(replay.stdout)).toMatchObject({ valid: false, code: 'REPLAYED' });
+    expect(JSON.parse(replay.stdout)).toMatchObject({ ok: false, data: { code: 'REPLAYED' } });
     const unused = freshTicket();
     await redis.kill();
     try {
@@ -283,8 +288,8 @@ describe('ticket verify with a Redis nonce store', () => {
         project,
       );
       expect(down.code).toBe(1);
-      const refused = JSON.parse(down.stdout);
-      expect(refused).toMatchObject({ valid: false, code: 'NONCE_STORE' });
+      const refused = JSON.parse(down.stdout).data;
+      expect(refused).toMatchObject({ code: 'NONCE_STORE' });
       expect(refused.reason).toMatch(
         new RegExp(`Redis store at 127\\.0\\.0\\.1:${redis.port} is unavailable`),
       );

@@ -86,10 +86,10 @@ describe('ticket verify checks the ticket against the whole request', () => {
     const big = join(dir, 'big.json');
     writeFileSync(big, `{"a":"${'x'.repeat(1024 * 1024)}"}`);
     for (const [path, why] of [
-      ['/dev/zero', 'it is a device'],
-      [fifo, 'it is a FIFO'],
-      [dir, 'it is a directory'],
-      [big, 'over the 1048576-byte limit'],
+      ['/dev/zero', 'a character device, not a regular file'],
+      [fifo, 'a named pipe, not a regular file'],
+      [dir, 'a directory, not a regular file'],
+      [big, 'larger than the 1048576-byte limit'],
       [join(dir, 'missing.json'), 'no such file'],
     ] as const) {
       const result = verify([token, ...REQUEST, '--params-file', path]);
@@ -121,9 +121,16 @@ describe('ticket verify --inspect', () => {
     expect(inspected.stdout).toMatch(/target {4}dev\/test-app/);
     const json = verify([token, '--inspect', '--json-output']);
     expect(json.code).toBe(1);
-    const document = JSON.parse(json.stdout);
-    const data = document.data ?? document;
-    expect(data).toMatchObject({ valid: false, code: 'EXPECTATION_MISSING', inspected: true });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      command: 'ticket verify',
+      ok: false,
+      exitCode: 1,
+      data: { code: 'EXPECTATION_MISSING', inspected: true, verifiedAgainstRequest: false },
+      errors: [
+        { code: 'TICKET_INVALID', message: expect.stringContaining('NOT VERIFIED AGAINST A REQUEST') },
+      ],
+    });
+    expect(JSON.parse(json.stdout).data.valid).toBeUndefined();
     // Nothing was consumed: the ticket verifies once afterwards against its request.
     const store = join(dir, 'nonces');
     mkdirSync(store, { mode: 0o700 });
@@ -143,5 +150,76 @@ describe('ticket verify --inspect', () => {
     const mixed = verify([await ticket(), '--inspect', ...REQUEST, '--nonce-store', join(dir, 'n2')]);
     expect(mixed.code).toBe(1);
     expect(mixed.stderr).toMatch(/--inspect checks no request.*drop --action, --target, --nonce-store/);
+  });
+});
+
+describe('the JSON envelope of the identity and ticket commands', () => {
+  const json = (args: string[], input?: string) => {
+    const result = cli([...args, ...key, '--json-output'], dir, {}, input);
+    return { code: result.code, stderr: result.stderr, document: JSON.parse(result.stdout) };
+  };
+
+  it('identity create, delegation create and delegation verify print one envelope each', () => {
+    const created = json(['identity', 'create', '--agent-id', 'lead', '--roles', 'deployer']);
+    expect(created).toMatchObject({
+      code: 0,
+      document: { command: 'identity create', ok: true, exitCode: 0, errors: [], data: { agentId: 'lead' } },
+    });
+    const parent = created.document.data.token as string;
+    const child = json(['delegation', 'create', '-', '--child-id', 'worker'], parent);
+    expect(child.document).toMatchObject({
+      command: 'delegation create',
+      ok: true,
+      data: { depth: 1, chain: [{ agentId: 'lead' }] },
+    });
+    expect(child.document.data.success).toBeUndefined();
+    const verified = json(['delegation', 'verify', child.document.data.token]);
+    expect(verified.document).toMatchObject({
+      command: 'delegation verify',
+      ok: true,
+      data: { caller: { agentId: 'worker', authenticated: true }, delegationDepth: 1 },
+    });
+    expect(verified.document.data.ok).toBeUndefined();
+    expect(verified.document.data.expiresAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    const widened = json(['delegation', 'create', parent, '--child-id', 'w2', '--roles', 'admin']);
+    expect(widened).toMatchObject({
+      code: 1,
+      document: { ok: false, data: { code: 'DELEGATION' }, errors: [{ code: 'IDENTITY_INVALID' }] },
+    });
+    const tampered = json(['delegation', 'verify', `${parent.slice(0, -6)}AAAAAA`]);
+    expect(tampered).toMatchObject({
+      code: 1,
+      document: {
+        ok: false,
+        data: { code: 'SIGNATURE' },
+        errors: [{ code: 'IDENTITY_INVALID', path: 'token' }],
+      },
+    });
+  });
+
+  it('ticket verify: valid, refused and a usage error are envelopes too', async () => {
+    const token = await ticket();
+    const request = [...REQUEST, '--params', JSON.stringify(PARAMS), '--no-audit'];
+    const valid = json(['ticket', 'verify', token, ...request]);
+    expect(valid).toMatchObject({
+      code: 0,
+      document: {
+        command: 'ticket verify',
+        ok: true,
+        errors: [],
+        data: { ticket: { action: 'restart-deployment' } },
+      },
+    });
+    const refused = json(['ticket', 'verify', token, ...REQUEST, '--params', '{}', '--no-audit']);
+    expect(refused.document).toMatchObject({
+      ok: false,
+      data: { code: 'PARAMS_MISMATCH' },
+      errors: [{ code: 'TICKET_INVALID', message: expect.stringMatching(/^PARAMS_MISMATCH: /) }],
+    });
+    const usage = json(['ticket', 'verify', token, '--no-audit']);
+    expect(usage).toMatchObject({
+      code: 1,
+      document: { command: 'ticket verify', ok: false, data: null, errors: [{ code: 'USAGE' }] },
+    });
   });
 });

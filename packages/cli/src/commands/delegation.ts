@@ -35,7 +35,9 @@ export class DelegationCreateCommand extends BaseCommand {
   signingKey = Option.String('--signing-key', { description: 'Key source: env:NAME or file:PATH' });
   algorithm = Option.String('--algorithm', { description: 'HS256 (default), EdDSA or ES256' });
   config = Option.String('--config', { description: 'Project config file (default ./agent-safe.yaml)' });
-  jsonOutput = Option.Boolean('--json-output', false, { description: 'Print JSON' });
+  jsonOutput = Option.Boolean('--json-output', false, {
+    description: 'Print the JSON envelope (docs/cli.md)',
+  });
 
   async run(): Promise<number> {
     const manager = await openIdentity(this, 'sign');
@@ -49,19 +51,21 @@ export class DelegationCreateCommand extends BaseCommand {
       ...(this.maxDepth !== undefined ? { maxDepth: Number(this.maxDepth) } : {}),
     });
     if (this.jsonOutput) {
-      this.printJson(
-        result.success
-          ? {
-              success: true,
-              token: result.token,
-              chain: result.chain,
-              expiresAt: new Date(result.expiresAt).toISOString(),
-              depth: result.depth,
-              maxDepth: result.maxDepth,
-            }
-          : result,
-      );
-      return result.success ? EXIT.OK : EXIT.ERROR;
+      if (!result.success) {
+        return this.printEnvelope(EXIT.ERROR, { code: result.code, reason: result.reason }, [
+          {
+            code: result.code === 'INPUT_INVALID' ? 'INPUT_INVALID' : 'IDENTITY_INVALID',
+            message: `${result.code}: ${result.reason}`,
+          },
+        ]);
+      }
+      return this.printEnvelope(EXIT.OK, {
+        token: result.token,
+        chain: result.chain,
+        expiresAt: new Date(result.expiresAt).toISOString(),
+        depth: result.depth,
+        maxDepth: result.maxDepth,
+      });
     }
     if (!result.success) {
       this.context.stderr.write(`${this.err.red('refused')} (${result.code}) ${result.reason}\n`);
@@ -97,7 +101,9 @@ export class DelegationVerifyCommand extends BaseCommand {
   jwks = Option.String('--jwks', { description: 'Public JWKS source: env:NAME or file:PATH' });
   algorithm = Option.String('--algorithm', { description: 'HS256 (default), EdDSA or ES256' });
   config = Option.String('--config', { description: 'Project config file (default ./agent-safe.yaml)' });
-  jsonOutput = Option.Boolean('--json-output', false, { description: 'Print JSON' });
+  jsonOutput = Option.Boolean('--json-output', false, {
+    description: 'Print the JSON envelope (docs/cli.md)',
+  });
 
   async run(): Promise<number> {
     const manager = await openIdentity(this, 'verify');
@@ -105,8 +111,13 @@ export class DelegationVerifyCommand extends BaseCommand {
       await readTokenArgument(this.token, 'token', this.context.stdin),
     );
     if (this.jsonOutput) {
-      this.printJson(result);
-      return result.ok ? EXIT.OK : EXIT.ERROR;
+      if (!result.ok) {
+        return this.printEnvelope(EXIT.ERROR, { code: result.code, reason: result.reason }, [
+          { code: 'IDENTITY_INVALID', message: `${result.code}: ${result.reason}`, path: 'token' },
+        ]);
+      }
+      const { ok: _ok, expiresAt, ...verified } = result;
+      return this.printEnvelope(EXIT.OK, { ...verified, expiresAt: new Date(expiresAt).toISOString() });
     }
     const style = this.out;
     if (!result.ok) {

@@ -38,7 +38,7 @@ export class IdentityCreateCommand extends BaseCommand {
   algorithm = Option.String('--algorithm', { description: 'HS256 (default), EdDSA or ES256' });
   config = Option.String('--config', { description: 'Project config file (default ./agent-safe.yaml)' });
   jsonOutput = Option.Boolean('--json-output', false, {
-    description: 'Print { token, agentId, expiresAt } as JSON',
+    description: 'Print the JSON envelope (docs/cli.md) with data { token, agentId, expiresAt }',
   });
 
   async run(): Promise<number> {
@@ -54,7 +54,7 @@ export class IdentityCreateCommand extends BaseCommand {
     });
     if (this.jsonOutput) {
       const verified = await manager.verify(token);
-      this.printJson({
+      return this.printEnvelope(EXIT.OK, {
         token,
         agentId: this.agentId,
         expiresAt: verified.ok ? new Date(verified.expiresAt).toISOString() : null,

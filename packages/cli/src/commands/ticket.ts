@@ -1,14 +1,8 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base-command.js';
 import { EXIT } from '../exit-codes.js';
-import {
-  algorithmOf,
-  readBoundedFile,
-  readStandardInput,
-  readTokenArgument,
-  signingKeySource,
-  usage,
-} from '../key-options.js';
+import { algorithmOf, readTokenArgument, signingKeySource, usage } from '../key-options.js';
+import { MAX_PARAMS_BYTES, readInputFile, readInputStream } from '../read-input.js';
 
 /** Parses `--params` / `--params-file` text: a JSON object, never echoed (params may hold secrets). */
 function parseParams(text: string, flag: string): Record<string, unknown> {
@@ -94,7 +88,9 @@ export class TicketVerifyCommand extends BaseCommand {
   });
   audit = Option.Boolean('--audit', true, { description: 'Record the outcome (--no-audit to skip)' });
   config = Option.String('--config', { description: 'Project config file (default ./agent-safe.yaml)' });
-  jsonOutput = Option.Boolean('--json-output', false, { description: 'Print the result as JSON' });
+  jsonOutput = Option.Boolean('--json-output', false, {
+    description: 'Print the JSON envelope (docs/cli.md): data holds the reason, code and ticket claims',
+  });
 
   /** The request the ticket must be for, or undefined with `--inspect`. Read before any key or store. */
   async #expectations(): Promise<
@@ -139,8 +135,8 @@ export class TicketVerifyCommand extends BaseCommand {
         ? parseParams(this.params, '--params')
         : parseParams(
             this.paramsFile === '-'
-              ? await readStandardInput(this.context.stdin, '--params-file')
-              : await readBoundedFile(this.paramsFile!, '--params-file'),
+              ? await readInputStream(this.context.stdin, '--params-file -', MAX_PARAMS_BYTES)
+              : await readInputFile(this.paramsFile!, '--params-file', MAX_PARAMS_BYTES),
             '--params-file',
           );
     return {
@@ -206,10 +202,24 @@ export class TicketVerifyCommand extends BaseCommand {
       });
     const inspected = expectations === undefined && !result.valid && result.code === 'EXPECTATION_MISSING';
     if (this.jsonOutput) {
-      this.printJson(
-        expectations === undefined ? { ...result, inspected: true, verifiedAgainstRequest: false } : result,
+      // The envelope's `ok` says whether the ticket is valid for this request; the payload has no
+      // `valid` of its own (docs/cli.md).
+      const { valid: _valid, ...data } = result;
+      return this.printEnvelope(
+        result.valid ? EXIT.OK : EXIT.ERROR,
+        expectations === undefined ? { ...data, inspected: true, verifiedAgainstRequest: false } : data,
+        result.valid
+          ? []
+          : [
+              {
+                code: 'TICKET_INVALID',
+                message: inspected
+                  ? 'NOT VERIFIED AGAINST A REQUEST: the claims were shown with --inspect, not compared with any action, target or params'
+                  : `${result.code}: ${result.reason}`,
+                path: 'ticket',
+              },
+            ],
       );
-      return result.valid ? EXIT.OK : EXIT.ERROR;
     }
     const style = this.out;
     if (result.valid) this.print(`${style.green('✓ valid')} ${result.reason}`);
