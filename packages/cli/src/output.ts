@@ -40,3 +40,23 @@ export function colourResult(style: Style, result: string): string {
   if (result === 'DENY') return style.red(style.bold(result));
   return style.yellow(style.bold(result));
 }
+
+// C0 controls (newline and tab included), DEL, C1 controls (U+009B is a one-byte CSI) and the Unicode
+// line and paragraph separators.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * Text from a request, a token or a log made safe to print on one terminal line: control characters
+ * are shown as `\xNN` / `\uNNNN` escapes, so a value can neither forge a line of output nor send escape
+ * sequences to an operator's terminal.
+ */
+export function printable(text: unknown): string {
+  const value = typeof text === 'string' ? text : String(text);
+  return value.replace(CONTROL, (character) => {
+    const code = character.charCodeAt(0);
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, '0')}`
+      : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { execFileSync, spawnSync as spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { Cli } from 'clipanion';
 import { BaseCommand } from '../src/base-command.js';
@@ -214,5 +214,27 @@ describe('an unexpected failure', () => {
     const debug = await runBroken('1');
     expect(debug.stderr).toMatch(/TypeError: something odd/);
     expect(debug.stderr).toMatch(/\n\s+at .+:\d+:\d+/);
+  });
+});
+
+describe('printed values cannot drive the terminal', () => {
+  it('audit show escapes control characters from the log', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'agent-safe-escape-')), 'p');
+    cli(['init', dir], tmpdir());
+    const decided = cli(
+      allowArgs.map((arg) => arg.replace(/^'|'$/g, '')),
+      dir,
+    );
+    expect(decided.code).toBe(0);
+    const event = JSON.parse(readFileSync(join(dir, 'audit.jsonl'), 'utf8').split('\n')[0]!);
+    event.reason = 'ok\u001b[2J\nALLOW forged line';
+    event.caller = 'evil\u009b31m';
+    writeFileSync(join(dir, 'edited.jsonl'), `${JSON.stringify(event)}\n`);
+    const shown = cli(['audit', 'show', 'edited.jsonl'], dir);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout.includes('\u001b') || shown.stdout.includes('\u009b')).toBe(false);
+    expect(shown.stdout).toContain('ok\\x1b[2J\\x0aALLOW forged line');
+    expect(shown.stdout).toContain('by evil\\x9b31m');
+    expect(shown.stdout.split('\n').filter((line) => line.startsWith('ALLOW'))).toEqual([]);
   });
 });

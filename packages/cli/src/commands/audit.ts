@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base-command.js';
 import { EXIT } from '../exit-codes.js';
-import { colourResult } from '../output.js';
+import { colourResult, printable } from '../output.js';
 
 export class AuditVerifyCommand extends BaseCommand {
   static override paths = [['audit', 'verify']];
@@ -89,19 +89,22 @@ export class AuditShowCommand extends BaseCommand {
     if (this.jsonOutput) return this.printEnvelope(EXIT.OK, { events });
     const style = this.out;
     for (const event of events) {
-      const head = `${style.dim(`#${event.sequence}`)} ${event.timestamp} ${style.cyan(event.event_type)}`;
+      // Every field comes from the log (ultimately from requests): escaped before it reaches a terminal.
+      const head = `${style.dim(`#${printable(event.sequence)}`)} ${printable(event.timestamp)} ${style.cyan(printable(event.event_type))}`;
       if (event.event_type === 'decision') {
         this.print(
-          `${head} ${colourResult(style, String(event.decision))} ${event.action} on ${event.target || '-'} by ${event.caller}`,
+          `${head} ${colourResult(style, printable(event.decision))} ${printable(event.action)} on ${printable(event.target || '-')} by ${printable(event.caller)}`,
         );
         this.print(
-          `    ${style.dim('reason')} ${event.reason}${event.matched_rule ? style.dim(` (rule ${event.matched_rule})`) : ''}`,
+          `    ${style.dim('reason')} ${printable(event.reason)}${event.matched_rule ? style.dim(` (rule ${printable(event.matched_rule)})`) : ''}`,
         );
         this.print(
-          `    ${style.dim('id')} ${event.event_id}${event.ticket_id ? `  ${style.dim('ticket')} ${event.ticket_id}` : ''}`,
+          `    ${style.dim('id')} ${printable(event.event_id)}${event.ticket_id ? `  ${style.dim('ticket')} ${printable(event.ticket_id)}` : ''}`,
         );
       } else {
-        this.print(`${head} ${event.event_id} ${style.dim(JSON.stringify(event).slice(0, 160))}`);
+        this.print(
+          `${head} ${printable(event.event_id)} ${style.dim(printable(JSON.stringify(event).slice(0, 160)))}`,
+        );
       }
     }
     if (events.length === 0) this.print(style.dim('no matching events'));

@@ -7,7 +7,7 @@ import { errorEntry } from '../json-envelope.js';
 import { refuseSigningKeyAsCaller } from '../key-options.js';
 import { usageError as usage } from '../cli-error.js';
 import { MAX_PARAMS_BYTES, MAX_TOKEN_BYTES, readInputFile, readInputStream } from '../read-input.js';
-import { colourResult, type Style } from '../output.js';
+import { colourResult, printable, type Style } from '../output.js';
 
 export class CheckCommand extends ConfigCommand {
   static override paths = [['check']];
@@ -139,16 +139,18 @@ export class CheckCommand extends ConfigCommand {
   }
 
   private printDecision(decision: Decision, style: Style): void {
-    const who = decision.caller + (decision.callerAuthenticated ? '' : style.dim(' (unauthenticated)'));
+    // Request fields, reasons and errors may quote what the caller sent: escaped before printing.
+    const who =
+      printable(decision.caller) + (decision.callerAuthenticated ? '' : style.dim(' (unauthenticated)'));
     this.print(
-      `${colourResult(style, decision.result)}  ${style.bold(decision.action)} on ${decision.target || style.dim('(no target)')} by ${who}`,
+      `${colourResult(style, decision.result)}  ${style.bold(printable(decision.action))} on ${decision.target ? printable(decision.target) : style.dim('(no target)')} by ${who}`,
     );
     const row = (label: string, value: string) => this.print(`  ${style.dim(label.padEnd(14))}${value}`);
-    row('reason', decision.reason);
+    row('reason', printable(decision.reason));
     row('matched rule', decision.matchedRule ?? style.dim('none'));
     if (decision.riskClass)
       row('risk', `${decision.riskClass} (effective ${decision.effectiveRisk ?? 'unknown'})`);
-    if (decision.ticketId) row('change ticket', decision.ticketId);
+    if (decision.ticketId) row('change ticket', printable(decision.ticketId));
     if (decision.ticket) {
       row('exec ticket', `${decision.ticket.token}`);
       row(
@@ -160,17 +162,17 @@ export class CheckCommand extends ConfigCommand {
     }
     row('audit id', decision.auditId || style.dim('not recorded'));
     for (const error of decision.errors)
-      row('error', `${error.path ? `${error.path}: ` : ''}${error.message}`);
+      row('error', printable(`${error.path ? `${error.path}: ` : ''}${error.message}`));
     if (this.explain) {
       const explanation = decision.explanation;
       this.print();
       this.print(style.bold('Explanation'));
-      for (const line of explanation.summary) this.print(`  ${line}`);
+      for (const line of explanation.summary) this.print(`  ${printable(line)}`);
       for (const trace of explanation.consideredRules) {
         const mark = trace.matched ? style.green('✓') : style.dim('✗');
         const where = trace.failedOn ? style.dim(` [${trace.failedOn}]`) : '';
         this.print(
-          `  ${mark} ${trace.rule} ${style.dim(`(priority ${trace.priority}, ${trace.decision})`)}${where}: ${trace.detail}`,
+          `  ${mark} ${trace.rule} ${style.dim(`(priority ${trace.priority}, ${trace.decision})`)}${where}: ${printable(trace.detail)}`,
         );
       }
       if (explanation.defaultDeny) this.print(`  ${style.red('→')} no rule matched: default deny`);
