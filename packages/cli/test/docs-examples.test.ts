@@ -100,6 +100,8 @@ beforeAll(() => {
   for (const name of readdirSync(join(REPO, 'packages'))) {
     symlinkSync(join(REPO, 'packages', name), join(scope, name));
   }
+  // Public keys for the snippets that read them, as `identity keygen` writes them.
+  expect(cli(['identity', 'keygen', '--algorithm', 'EdDSA', '--out', 'keys'], project).code).toBe(0);
   // As in a clone: the curated catalogue next to the project (catalog/README.md's commands use it).
   symlinkSync(join(REPO, 'catalog'), join(project, 'catalog'));
   tools = join(root, 'bin');
