@@ -102,8 +102,10 @@ function quickstart(setup: (stubs: string, log: string) => void): Run {
 function expectQuickstartRan(run: Run): void {
   expect(run.stdout).toMatch(/\$ agent-safe init/);
   expect(run.stdout).toMatch(/Valid/);
-  expect(run.stdout).toMatch(/\(exit 3\)/); // REQUIRE_APPROVAL in prod
-  expect(run.stdout).toMatch(/\(exit 2\)/); // DENY for the out-of-range param
+  // As README.md says: an ALLOW in dev, a REQUIRE_APPROVAL in prod, a DENY for an out-of-range param.
+  const checks = [...run.stdout.matchAll(/^\$ agent-safe check [^\n]*\n[\s\S]*?^\(exit (\d+)\)$/gm)];
+  expect(checks.map((match) => Number(match[1]))).toEqual([0, 3, 2]);
+  expect(run.stdout).toMatch(/\$ agent-safe audit verify[\s\S]*?\(exit 0\)/);
   expect(run.code).toBe(0);
   // Never a global install, never a system package, never a server.
   expect(run.calls.filter((call) => /(^|\s)(-g|--global)(\s|$)/.test(call))).toEqual([]);
