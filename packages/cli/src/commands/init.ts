@@ -62,7 +62,9 @@ export class InitCommand extends BaseCommand {
     this.print(
       '  policies/         default.yaml (allow dev, approval for prod, deny prod namespace deletion)',
     );
-    this.print('  inventory.yaml    example targets in dev, staging and prod');
+    this.print(
+      '  inventory.yaml    example targets in dev, staging and prod, with the identifiers params must match',
+    );
     this.print('  tests/            policy test suite');
     this.print('  agent-safe.yaml   paths and defaults used by the CLI and SDK');
     this.print();
