@@ -13,16 +13,25 @@ export function isApprovalId(value: unknown): value is string {
 }
 
 /**
- * What makes two requests "the same" for deduplication: the caller, the action, the target and the
- * digest of the params. Hashed, so it is safe as a file name or Redis key.
+ * What makes two requests "the same" for deduplication: the caller (and whether it was authenticated:
+ * a plain id never joins a token's request), the action, the target and the digest of the params. Hashed, so it is safe as a file name or Redis key.
  */
 export function approvalDedupeKey(input: {
   caller: string;
+  callerAuthenticated: boolean;
   action: string;
   target: string;
   paramsDigest: string;
 }): string {
   return createHash('sha256')
-    .update(JSON.stringify([input.caller, input.action, input.target, input.paramsDigest]))
+    .update(
+      JSON.stringify([
+        input.caller,
+        input.callerAuthenticated,
+        input.action,
+        input.target,
+        input.paramsDigest,
+      ]),
+    )
     .digest('hex');
 }

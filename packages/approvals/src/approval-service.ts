@@ -33,6 +33,15 @@ export interface ApprovalServiceOptions {
   readonly notifier?: ApprovalNotifier;
 }
 
+/** What identifies "the same request" for deduplication and collection. */
+export interface RequestIdentity {
+  readonly caller: string;
+  readonly callerAuthenticated: boolean;
+  readonly action: string;
+  readonly target: string;
+  readonly paramsDigest: string;
+}
+
 /** How often a compare-and-swap is retried when other writers keep winning. */
 const MAX_SWAP_ATTEMPTS = 20;
 /** Longest single wait on the store before the record is read again (also the fallback poll). */
@@ -59,17 +68,12 @@ export class ApprovalService {
   }
 
   /** The dedupe key of a request (see {@link approvalDedupeKey}), or undefined when dedupe is off. */
-  dedupeKey(input: {
-    caller: string;
-    action: string;
-    target: string;
-    paramsDigest: string;
-  }): string | undefined {
+  dedupeKey(input: RequestIdentity): string | undefined {
     return this.settings.dedupe ? approvalDedupeKey(input) : undefined;
   }
 
   /** The open request for these exact (caller, action, target, params), expiring it first if due. */
-  async findOpen(input: { caller: string; action: string; target: string; paramsDigest: string }) {
+  async findOpen(input: RequestIdentity) {
     const key = this.dedupeKey(input);
     if (key === undefined) return undefined;
     const record = await this.store.findOpen(key);

@@ -1,7 +1,8 @@
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import {
   type ActionLookup,
   AgentSafeError,
+  type ApprovalRecord,
   type AuditSink,
   type Caller,
   type CheckRequest,
@@ -32,6 +33,13 @@ import type {
 } from '@agent-safe/identity';
 import { ActionRegistry, Inventory, type ParseCache } from '@agent-safe/registry';
 import type { TicketValidator } from '@agent-safe/tickets';
+import type { ApprovalService } from '@agent-safe/approvals';
+import { ApprovalsFacade } from './approvals-facade.js';
+import {
+  type ApprovalsOptions,
+  type ResolvedApprovals,
+  resolveApprovalsOptions,
+} from './approvals-options.js';
 import { appendDecision, decisionEventBody, unrecordableBody } from './audit-record.js';
 import { INVALID_CALLER, plainCaller, resolvePlainCaller } from './caller-resolution.js';
 import {
@@ -46,6 +54,7 @@ import { type CumulativeRiskSettings, Guards, type RateLimitOptions, type StoreO
 import { sensitiveValues } from './masking.js';
 import { callerProblem, optionalId, refusedInput, requestProblem } from './request-checks.js';
 import type { Security } from './security.js';
+import type { ApprovalStageInput, ApprovalStageOutcome } from './approval-stage.js';
 import { type SecurityOptions, securityConfigured } from './security-options.js';
 import { DEFAULT_PATHS, type ProjectConfig, loadProjectConfig } from './project-config.js';
 
@@ -108,6 +117,12 @@ export interface AgentSafeOptions {
    */
   readonly cumulativeRisk?: CumulativeRiskSettings;
   /**
+   * Human approvals for REQUIRE_APPROVAL (the seeds' approval workflow): `{ approverRoles, ttlSeconds,
+   * thresholds, defaultApprovals, requireComment, dedupe, store, webhook, slack }`. Needs identity
+   * (`security.signingKey`): approvers are identity tokens, and an approved request yields a ticket.
+   */
+  readonly approvals?: ApprovalsOptions;
+  /**
    * Where guard state lives: 'memory' (default), 'file:PATH' (a directory shared by the processes of one
    * machine; relative to `cwd`) or a Redis URL shared by all replicas.
    */
@@ -165,6 +180,12 @@ export class AgentSafe {
   #guardsReady: Guards | undefined;
   /** The configured `store`, also used for ticket nonces. */
   readonly #store: StoreOption | undefined;
+  /** Approval settings, when approvals are configured. */
+  readonly #approvalsConfig: ResolvedApprovals | undefined;
+  #approvalService: Promise<ApprovalService> | undefined;
+  /** Requests this instance sent that created approval requests (for waitForApproval), newest last. */
+  readonly #approvalRequests = new Map<string, CheckRequest>();
+  #approvalsFacade: ApprovalsFacade | undefined;
   /** A Redis store opened for ticket nonces alone (no guards configured), closed by close(). */
   #nonceStore: Promise<NonceStore & { close(): Promise<void> }> | undefined;
 
@@ -233,6 +254,30 @@ export class AgentSafe {
       }
     }
     const security: SecurityOptions = { ...config.security, ...options.security };
+    const approvals = options.approvals ?? config.approvals;
+    if (approvals !== undefined) {
+      const where = options.approvals ? 'options' : (this.projectConfig.file ?? 'configuration');
+      if (security.signingKey === undefined && security.signingKeySource === undefined) {
+        throw new AgentSafeError(
+          'CONFIG_INVALID',
+          `${where}: approvals need identity and tickets: configure a signing key (signing_key: env:NAME or file:PATH; generate one with agent-safe identity keygen)`,
+          {
+            issues: [
+              {
+                path: 'approvals',
+                message: 'approvers present identity tokens, and an approved request yields a signed ticket',
+              },
+            ],
+          },
+        );
+      }
+      const baseDirectory = this.projectConfig.file ? dirname(this.projectConfig.file) : cwd;
+      this.#approvalsConfig = resolveApprovalsOptions(approvals, {
+        where,
+        baseDirectory,
+        store: options.store ?? config.store,
+      });
+    }
     if (securityConfigured(security)) {
       // Loaded on demand: without keys, nothing of JOSE is ever imported.
       this.#security = import('./security.js').then((module) =>
@@ -265,6 +310,44 @@ export class AgentSafe {
       verifyDelegation: async (token) => (await security).identity.verifyDelegation(token),
       jwks: async () => (await security).identity.jwks(),
     };
+  }
+
+  /**
+   * Approval requests: `get`, `list`, `approve`, `deny`, `resolveApproval` and `waitForApproval`.
+   * Throws USAGE when approvals are not configured.
+   */
+  get approvals(): ApprovalsFacade {
+    if (!this.#approvalsConfig) {
+      throw new AgentSafeError(
+        'USAGE',
+        'approvals are not configured: pass approvals: { approverRoles: [...] } (or an approvals: block in agent-safe.yaml)',
+      );
+    }
+    this.#approvalsFacade ??= new ApprovalsFacade({
+      service: () => this.#loadApprovals(),
+      security: () => this.#requireSecurity(),
+      check: (request) => this.check(request),
+      requestFor: (id) => this.#approvalRequests.get(id),
+      closedDecision: (record) => closedApprovalDecision(record),
+    });
+    return this.#approvalsFacade;
+  }
+
+  /** The approval service, created once (its store opened on first use; a failure is retried). */
+  #loadApprovals(): Promise<ApprovalService> {
+    if (!this.#approvalService) {
+      const config = this.#approvalsConfig!;
+      this.#approvalService = import('./approvals-runtime.js').then(({ createApprovalService }) =>
+        createApprovalService(config, {
+          clock: this.#clock,
+          audit: this.#auditTarget === false ? undefined : async (body) => (await this.#sink()).append(body),
+        }),
+      );
+      this.#approvalService.catch(() => {
+        this.#approvalService = undefined;
+      });
+    }
+    return this.#approvalService;
   }
 
   /**
@@ -407,8 +490,26 @@ export class AgentSafe {
     // Without an audit log this is a dry run: no event, so no audit id and no ticket that would name one.
     if (this.#auditTarget === false) return new DecisionRecord(outcome, '');
     const eventId = randomId('evt');
-    // 5. The execution ticket of an ALLOW.
-    if (evaluation.result === 'ALLOW' && security?.tickets) {
+    // 5. A REQUIRE_APPROVAL becomes (or joins) an approval request; an approved one collects its ticket.
+    if (evaluation.result === 'REQUIRE_APPROVAL' && this.#approvalsConfig && security && !decided.malformed) {
+      const staged = await this.#approvalStage(security, {
+        evaluation,
+        caller,
+        action: actionName,
+        actionDefinition: this.registry.get(actionName),
+        target,
+        ticketId,
+        correlationId,
+        eventId,
+      });
+      evaluation = staged.evaluation;
+      outcome.evaluation = evaluation;
+      outcome.approvalId = staged.approvalId;
+      if (staged.ticket) outcome.ticket = staged.ticket;
+      if (staged.approvalId) this.#rememberApprovalRequest(staged.approvalId, request);
+    }
+    // 6. The execution ticket of an ALLOW.
+    if (evaluation.result === 'ALLOW' && security?.tickets && !outcome.ticket) {
       try {
         outcome.ticket = await security.issueTicket({
           action: request.action,
@@ -427,7 +528,7 @@ export class AgentSafe {
         );
       }
     }
-    // 6. The audit event, on disk before the answer.
+    // 7. The audit event, on disk before the answer.
     try {
       const sink = await this.#sink();
       const body = decisionEventBody(eventId, now, outcome, this.registry.get(actionName));
@@ -494,8 +595,42 @@ export class AgentSafe {
     return new DecisionRecord({ evaluation, request, caller, target, ticketId, correlationId }, '');
   }
 
+  /** The approval stage (approval-stage.ts, loaded with the approvals); a store that cannot open is DENY. */
+  async #approvalStage(security: Security, input: ApprovalStageInput): Promise<ApprovalStageOutcome> {
+    try {
+      const [{ applyApprovalStage }, service] = await Promise.all([
+        import('./approval-stage.js'),
+        this.#loadApprovals(),
+      ]);
+      return await applyApprovalStage(service, security, input);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      return {
+        evaluation: denyEvaluation(
+          input.evaluation,
+          `Denied because the approval store could not be opened: ${message}`,
+          {
+            code: 'INTERNAL',
+            message,
+          },
+        ),
+        approvalId: null,
+      };
+    }
+  }
+
+  /** waitForApproval needs the original request of the approvals this instance created (bounded). */
+  #rememberApprovalRequest(id: string, request: CheckRequest): void {
+    if (this.#approvalRequests.has(id)) return;
+    if (this.#approvalRequests.size >= 1000) {
+      this.#approvalRequests.delete(this.#approvalRequests.keys().next().value as string);
+    }
+    this.#approvalRequests.set(id, request);
+  }
+
   /** Flushes and closes the audit log, and closes the guard and nonce stores this instance opened. */
   async close(): Promise<void> {
+    if (this.#approvalService) await (await this.#approvalService.catch(() => undefined))?.close();
     if (this.#audit) await (await this.#audit).close();
     if (this.#guards) await (await this.#guards.catch(() => undefined))?.close();
     if (this.#nonceStore) await (await this.#nonceStore.catch(() => undefined))?.close();
@@ -554,4 +689,42 @@ export class AgentSafe {
     }
     return this.#audit;
   }
+}
+
+/** The answer for a request whose approval was denied or expired: DENY, without a new request. */
+function closedApprovalDecision(record: ApprovalRecord): Decision {
+  const denial = record.denials[0];
+  const reason =
+    record.status === 'denied'
+      ? `Denied by ${denial?.approver ?? 'an approver'} (approval ${record.id})${denial?.comment ? `: ${denial.comment}` : ''}`
+      : `Approval ${record.id} expired at ${new Date(record.expiresAt).toISOString()} without a decision`;
+  const evaluation: Evaluation = {
+    result: 'DENY',
+    reason,
+    matchedRule: record.matchedRule,
+    riskClass: null,
+    effectiveRisk: record.effectiveRisk,
+    params: record.params,
+    errors: [{ code: record.status === 'denied' ? 'APPROVAL_DENIED' : 'APPROVAL_EXPIRED', message: reason }],
+    policyRevision: record.policyRevision,
+    explanation: { matchedRules: [], consideredRules: [], defaultDeny: false, summary: [reason] },
+  };
+  return new DecisionRecord(
+    {
+      evaluation,
+      request: { action: record.action, target: record.target, caller: record.caller },
+      caller: {
+        agentId: record.caller,
+        roles: [],
+        groups: [],
+        authenticated: record.callerAuthenticated,
+        delegationChain: [],
+      },
+      target: record.target,
+      ticketId: record.ticketId,
+      correlationId: record.correlationId,
+      approvalId: record.id,
+    },
+    '',
+  );
 }

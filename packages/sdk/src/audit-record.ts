@@ -66,6 +66,7 @@ export function decisionEventBody(
           escalated_from: risk.escalatedFrom,
         }
       : {}),
+    ...(outcome.approvalId ? { approval_id: outcome.approvalId } : {}),
     ...(ticket
       ? { execution_ticket: { nonce: ticket.nonce, expires_at: new Date(ticket.expiresAt).toISOString() } }
       : {}),

@@ -32,6 +32,8 @@ export interface CheckOutcome {
   readonly correlationId: string | null;
   ticket?: ExecutionTicket | undefined;
   readonly risk?: RiskOutcome | undefined;
+  /** The approval request this check created, joined or collected from. */
+  approvalId?: string | null;
   /** Set when params or context were refused at the door: they are then not recorded. */
   readonly refusedInput?: 'params' | 'context' | undefined;
 }
@@ -57,6 +59,7 @@ export class DecisionRecord implements Decision {
   readonly cumulativeRiskScore: number | null;
   readonly cumulativeRiskClass: RiskClass | null;
   readonly escalatedFrom: DecisionResult | null;
+  readonly approvalId: string | null;
   readonly #evaluation: Evaluation;
 
   constructor(outcome: CheckOutcome, auditId: string) {
@@ -66,6 +69,7 @@ export class DecisionRecord implements Decision {
     this.cumulativeRiskScore = risk?.score ?? null;
     this.cumulativeRiskClass = risk?.riskClass ?? null;
     this.escalatedFrom = risk?.escalatedFrom ?? null;
+    this.approvalId = outcome.approvalId ?? null;
     this.result = evaluation.result;
     this.reason = evaluation.reason;
     this.action = typeof request?.action === 'string' ? request.action : '';
@@ -108,6 +112,7 @@ export class DecisionRecord implements Decision {
       cumulativeRiskScore: this.cumulativeRiskScore,
       cumulativeRiskClass: this.cumulativeRiskClass,
       escalatedFrom: this.escalatedFrom,
+      approvalId: this.approvalId,
       explanation: this.explanation,
     };
   }

@@ -4,7 +4,7 @@ export { Security } from './security.js';
 export type { CallerResolution, SecurityOptions } from './security.js';
 export { FileParseCache, defaultCacheDirectory } from './file-parse-cache.js';
 export { openNonceStore } from './nonce-store.js';
-export { CLI_STATE_DIRECTORY, cliGuardStore, describeStore } from './guards.js';
+export { CLI_STATE_DIRECTORY, cliGuardStore, describeStore, guardStateFinding } from './guards.js';
 export type { CliGuardStore, StoreOption } from './guards.js';
 export type { OpenedNonceStore } from './nonce-store.js';
 export { MASK, maskParams } from './masking.js';
@@ -46,3 +46,16 @@ export {
   parseTicketKeyMaterial,
 } from '@agent-safe/tickets';
 export type { ExecutionTicket, TicketValidationResult } from '@agent-safe/core';
+export { ApprovalsFacade } from './approvals-facade.js';
+export type { ApprovalVoteOptions, WaitForApprovalOptions } from './approvals-facade.js';
+export { DEFAULT_APPROVALS_DIRECTORY } from './approvals-options.js';
+export type { ApprovalsOptions } from './approvals-options.js';
+export {
+  ApprovalService,
+  MemoryApprovalStore,
+  SlackNotifier,
+  WebhookNotifier,
+  resolveApprovalSettings,
+  signWebhook,
+} from '@agent-safe/approvals';
+export type { ApprovalRecord, ApprovalStatus, ApprovalStore } from '@agent-safe/core';

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { AgentSafeError, type Issue } from '@agent-safe/core';
 import { DEFAULT_MAX_YAML_BYTES, type ParseCache, parseConfigFile } from '@agent-safe/registry';
+import type { ApprovalsOptions } from './approvals-options.js';
 import type { CumulativeRiskSettings, RateLimitOptions } from './guards.js';
 import { readTextFileSync } from './read-text-file.js';
 import type { SecurityOptions } from './security.js';
@@ -27,6 +28,8 @@ export interface ProjectConfig {
   readonly security?: SecurityOptions;
   /** `rate_limit:` block, keys in camelCase. */
   readonly rateLimit?: RateLimitOptions;
+  /** `approvals:` block, keys in camelCase (see docs/approvals.md). */
+  readonly approvals?: ApprovalsOptions;
   /** `cumulative_risk:` block, keys in camelCase. */
   readonly cumulativeRisk?: CumulativeRiskSettings;
   /** `store: memory | file:PATH | redis://host:port`; a file path is absolute (resolved against the file's folder). */
@@ -42,6 +45,7 @@ const PATH_KEYS = {
   audit_log: 'auditLog',
 } as const;
 const KNOWN_KEYS = new Set([
+  'approvals',
   'rate_limit',
   'cumulative_risk',
   'store',
@@ -107,13 +111,13 @@ export function loadProjectConfig(
       });
       continue;
     }
-    if (key === 'rate_limit' || key === 'cumulative_risk') {
+    if (key === 'rate_limit' || key === 'cumulative_risk' || key === 'approvals') {
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
         issues.push({ file, path: key, message: 'expected a mapping of settings (see the README)' });
       } else {
-        config[key === 'rate_limit' ? 'rateLimit' : 'cumulativeRisk'] = camelKeys(
-          value as Record<string, unknown>,
-        );
+        const name =
+          key === 'rate_limit' ? 'rateLimit' : key === 'cumulative_risk' ? 'cumulativeRisk' : 'approvals';
+        config[name] = camelKeys(value as Record<string, unknown>);
       }
       continue;
     }
