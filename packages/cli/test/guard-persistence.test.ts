@@ -103,6 +103,12 @@ describe('guards across CLI runs', () => {
     expect(decision(run.stdout).reason).toContain(
       `Denied because file guard store at ${join(dir, '.agent-safe', 'state')} could not be consulted`,
     );
+    // validate says so before any check does, without touching the state.
+    const validate = cli(['validate'], dir);
+    expect(validate.code).toBe(1);
+    expect(validate.stdout).toMatch(
+      /error guard state: file store at .* is not valid guard state.*every check would be DENY/,
+    );
   });
 
   it('leaves a project without guards untouched (no state directory)', () => {

@@ -5,5 +5,5 @@ export type { AgentSafeOptions, EvaluateOptions, IdentityFacade, PlanStep } from
 export { FileParseCache, defaultCacheDirectory } from './file-parse-cache.js';
 export { DEFAULT_PATHS, PROJECT_CONFIG_FILE, loadProjectConfig } from './project-config.js';
 export type { ProjectConfig } from './project-config.js';
-export { CLI_STATE_DIRECTORY, cliGuardStore, describeStore } from './guards.js';
+export { CLI_STATE_DIRECTORY, cliGuardStore, describeStore, guardStateFinding } from './guards.js';
 export type { CliGuardStore } from './guards.js';

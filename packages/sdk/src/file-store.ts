@@ -74,3 +74,11 @@ async function loadModule(): Promise<GuardStoreModule> {
     );
   }
 }
+
+/**
+ * What every operation of the `file:` store at `directory` would report, found without changing
+ * anything (no directory created, no lock taken); undefined when it is usable or not created yet.
+ */
+export async function inspectFileStore(directory: string): Promise<string | undefined> {
+  return (await loadModule()).FileGuardStore.inspect({ directory });
+}

@@ -22,7 +22,7 @@ import {
   type CumulativeRiskOutcome,
   CumulativeRiskTracker,
 } from '@agent-safe/risk';
-import { fileStore, type NamedStore } from './file-store.js';
+import { fileStore, inspectFileStore, type NamedStore } from './file-store.js';
 import { loadRedisStore } from './load-redis-store.js';
 
 /** Rate limit and circuit breaker settings (the seeds' `rate_limit`). */
@@ -122,6 +122,28 @@ export function cliGuardStore(
     kind: 'default',
     description: `file store at ${directory} (the CLI's default; set store: in agent-safe.yaml to change it)`,
   };
+}
+
+/**
+ * `agent-safe validate`'s line about guard state: where it lives for the CLI (see {@link cliGuardStore}),
+ * a warning for `store: memory`, and an error when a file store's directory or state file would be
+ * refused (every check would then be DENY). Read-only. Undefined without guards.
+ */
+export async function guardStateFinding(
+  config: Parameters<typeof cliGuardStore>[0],
+  cwd: string = process.cwd(),
+): Promise<{ severity: 'ok' | 'warning' | 'error'; message: string } | undefined> {
+  const where = cliGuardStore(config, cwd);
+  if (where.kind === 'none') return undefined;
+  if (where.kind === 'memory') return { severity: 'warning', message: where.description };
+  const location = where.store ?? config.store ?? '';
+  if (location.startsWith('file:')) {
+    const problem = await inspectFileStore(location.slice(5));
+    if (problem !== undefined) {
+      return { severity: 'error', message: `${where.description}: ${problem} (every check would be DENY)` };
+    }
+  }
+  return { severity: 'ok', message: where.description };
 }
 
 /** Names a store location for people: a file store's directory, or a Redis URL without credentials. */

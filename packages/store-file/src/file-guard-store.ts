@@ -58,6 +58,7 @@ export interface FileGuardStoreOptions {
 export const STATE_FILE = 'guard-state.json';
 const LOCK_FILE = 'guard-state.lock';
 const TEMP_PREFIX = `${STATE_FILE}.tmp-`;
+const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
 
 function isOwnedByAnotherUser(uid: number): boolean {
   return typeof process.getuid === 'function' && uid !== process.getuid();
@@ -72,6 +73,39 @@ function directoryError(message: string, path: string, fix: string, cause?: unkn
 
 function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** Throws FILE_UNWRITABLE unless `path` is a real directory of this user that others cannot write. */
+function checkDirectory(path: string): void {
+  const stats = lstatSync(path);
+  if (stats.isSymbolicLink()) {
+    throw directoryError(
+      `The guard state directory ${path} is a symbolic link; refused`,
+      path,
+      'use the real directory path',
+    );
+  }
+  if (!stats.isDirectory()) {
+    throw directoryError(
+      `The guard state path ${path} is not a directory`,
+      path,
+      'point store: file:PATH at a directory',
+    );
+  }
+  if ((stats.mode & 0o022) !== 0) {
+    throw directoryError(
+      `The guard state directory ${path} is writable by other users (mode ${(stats.mode & 0o777).toString(8)}); refused`,
+      path,
+      `run \`chmod 700 ${path}\`: anyone who can write here can reset rate limits and cumulative risk`,
+    );
+  }
+  if (isOwnedByAnotherUser(stats.uid)) {
+    throw directoryError(
+      `The guard state directory ${path} belongs to another user; refused`,
+      path,
+      'use a directory owned by this user',
+    );
+  }
 }
 
 /**
@@ -114,7 +148,7 @@ export class FileGuardStore implements SlidingWindowStore, CircuitBreakerStore, 
     this.#limits = {
       maxKeys: checkOption(options.maxKeys ?? 10_000, 'maxKeys', 1, 10_000_000),
       maxEntriesPerKey: checkOption(options.maxEntriesPerKey ?? 1_000, 'maxEntriesPerKey', 1, 10_000_000),
-      maxBytes: checkOption(options.maxBytes ?? 16 * 1024 * 1024, 'maxBytes', 1024, 1024 * 1024 * 1024),
+      maxBytes: checkOption(options.maxBytes ?? DEFAULT_MAX_BYTES, 'maxBytes', 1024, 1024 * 1024 * 1024),
     };
     const durability = options.durability ?? 'fsync';
     if (durability !== 'fsync' && durability !== 'write') {
@@ -136,7 +170,7 @@ export class FileGuardStore implements SlidingWindowStore, CircuitBreakerStore, 
           error,
         );
     }
-    this.#checkDirectory();
+    checkDirectory(this.directory);
     this.#lock = new DirectoryLock(join(this.directory, LOCK_FILE), {
       timeoutMs: lockTimeoutMs,
       staleMs: staleLockMs,
@@ -144,42 +178,37 @@ export class FileGuardStore implements SlidingWindowStore, CircuitBreakerStore, 
     });
   }
 
+  /**
+   * Checks a state directory without changing anything (no directory is created, no lock taken): the
+   * problem every operation would report, or undefined when the store is usable or not yet created.
+   * For `agent-safe validate`.
+   */
+  static inspect(options: FileGuardStoreOptions): string | undefined {
+    const directory = resolve(options.directory);
+    try {
+      lstatSync(directory);
+    } catch (error) {
+      return errorCode(error) === 'ENOENT' ? undefined : (error as Error).message;
+    }
+    try {
+      checkDirectory(directory);
+      const limits = {
+        maxKeys: options.maxKeys ?? 10_000,
+        maxEntriesPerKey: options.maxEntriesPerKey ?? 1_000,
+        maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES,
+      };
+      const file = join(directory, STATE_FILE);
+      const text = readStateFile(file, `file guard store at ${directory}`, limits.maxBytes);
+      if (text !== undefined) decodeChecked(text, file, `file guard store at ${directory}`, limits);
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+
   /** Stale locks (left by killed processes) this instance recovered. */
   get staleLocksRemoved(): number {
     return this.#lock.staleLocksRemoved;
-  }
-
-  #checkDirectory(): void {
-    const path = this.directory;
-    const stats = lstatSync(path);
-    if (stats.isSymbolicLink()) {
-      throw directoryError(
-        `The guard state directory ${path} is a symbolic link; refused`,
-        path,
-        'use the real directory path',
-      );
-    }
-    if (!stats.isDirectory()) {
-      throw directoryError(
-        `The guard state path ${path} is not a directory`,
-        path,
-        'point store: file:PATH at a directory',
-      );
-    }
-    if ((stats.mode & 0o022) !== 0) {
-      throw directoryError(
-        `The guard state directory ${path} is writable by other users (mode ${(stats.mode & 0o777).toString(8)}); refused`,
-        path,
-        `run \`chmod 700 ${path}\`: anyone who can write here can reset rate limits and cumulative risk`,
-      );
-    }
-    if (isOwnedByAnotherUser(stats.uid)) {
-      throw directoryError(
-        `The guard state directory ${path} belongs to another user; refused`,
-        path,
-        'use a directory owned by this user',
-      );
-    }
   }
 
   take(key: string, now: number, windowMs: number, limit: number): Promise<WindowTake> {
@@ -288,81 +317,17 @@ export class FileGuardStore implements SlidingWindowStore, CircuitBreakerStore, 
     try {
       // Someone crashed: its temporary file (if any) is garbage.
       if (this.#lock.staleLocksRemoved !== recovered) await this.#removeTemporaryFiles();
-      const text = this.#read();
-      const state = text === undefined ? { windows: new Map(), breakers: new Map() } : this.#decode(text);
+      const text = readStateFile(this.file, this.name, this.#limits.maxBytes);
+      const state =
+        text === undefined
+          ? { windows: new Map(), breakers: new Map() }
+          : decodeChecked(text, this.file, this.name, this.#limits);
       const result = apply(state);
       const next = encodeState(state, now, this.#limits);
       if (next !== (text ?? this.#emptyText)) this.#write(next);
       return result;
     } finally {
       await this.#lock.release();
-    }
-  }
-
-  #decode(text: string): GuardState {
-    try {
-      return decodeState(text, this.#limits);
-    } catch (error) {
-      if (!(error instanceof StateFormatError)) throw error;
-      throw new AgentSafeError(
-        'INTERNAL',
-        `${this.name}: the state file ${this.file} is not valid guard state: ${error.message}`,
-        {
-          issues: [
-            {
-              file: this.file,
-              message:
-                'inspect it; deleting it resets every rate-limit window, circuit breaker and cumulative-risk score',
-            },
-          ],
-        },
-      );
-    }
-  }
-
-  /**
-   * The state file's text, or undefined when there is none yet. Bounded; never follows a symlink.
-   * Synchronous, like the write below: inside the lock each call is a few microseconds of local I/O,
-   * far cheaper than a hop through the thread pool.
-   */
-  #read(): string | undefined {
-    let descriptor: number;
-    try {
-      descriptor = openSync(this.file, constants.O_RDONLY | constants.O_NOFOLLOW);
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT') return undefined;
-      throw this.#ioError('read', error);
-    }
-    try {
-      const stats = fstatSync(descriptor);
-      if (!stats.isFile()) throw this.#ioError('read', new Error('it is not a regular file'));
-      if (stats.size > this.#limits.maxBytes) {
-        throw new AgentSafeError(
-          'INTERNAL',
-          `${this.name}: the state file ${this.file} is ${stats.size} bytes, over the ${this.#limits.maxBytes}-byte limit`,
-          {
-            issues: [
-              {
-                file: this.file,
-                message: 'it was not written by this store; inspect it, or delete it to reset guard state',
-              },
-            ],
-          },
-        );
-      }
-      const buffer = Buffer.allocUnsafe(stats.size + 1);
-      let length = 0;
-      while (length < buffer.length) {
-        const bytesRead = readSync(descriptor, buffer, length, buffer.length - length, length);
-        if (bytesRead === 0) break;
-        length += bytesRead;
-      }
-      if (length > stats.size) throw this.#ioError('read', new Error('it grew while being read'));
-      return buffer.toString('utf8', 0, length);
-    } catch (error) {
-      throw this.#ioError('read', error);
-    } finally {
-      closeSync(descriptor);
     }
   }
 
@@ -387,7 +352,7 @@ export class FileGuardStore implements SlidingWindowStore, CircuitBreakerStore, 
       } catch {
         // Never created, or already renamed.
       }
-      throw this.#ioError('write', error);
+      throw ioError(this.file, this.name, 'write', error);
     }
   }
 
@@ -397,16 +362,82 @@ export class FileGuardStore implements SlidingWindowStore, CircuitBreakerStore, 
       if (name.startsWith(TEMP_PREFIX)) await unlink(join(this.directory, name)).catch(() => undefined);
     }
   }
+}
 
-  #ioError(operation: 'read' | 'write', error: unknown): AgentSafeError {
-    if (error instanceof AgentSafeError) return error;
-    return new AgentSafeError(
+function ioError(file: string, name: string, operation: 'read' | 'write', error: unknown): AgentSafeError {
+  if (error instanceof AgentSafeError) return error;
+  return new AgentSafeError(
+    'INTERNAL',
+    `${name}: cannot ${operation} the state file ${file}: ${(error as Error).message}`,
+    {
+      cause: error,
+      issues: [{ file, message: 'the state directory must be readable and writable by this user' }],
+    },
+  );
+}
+
+/**
+ * The state file's text, or undefined when there is none yet. Bounded; never follows a symlink.
+ * Synchronous, like the write: inside the lock each call is a few microseconds of local I/O, far
+ * cheaper than a hop through the thread pool.
+ */
+function readStateFile(file: string, name: string, maxBytes: number): string | undefined {
+  let descriptor: number;
+  try {
+    descriptor = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return undefined;
+    throw ioError(file, name, 'read', error);
+  }
+  try {
+    const stats = fstatSync(descriptor);
+    if (!stats.isFile()) throw ioError(file, name, 'read', new Error('it is not a regular file'));
+    if (stats.size > maxBytes) {
+      throw new AgentSafeError(
+        'INTERNAL',
+        `${name}: the state file ${file} is ${stats.size} bytes, over the ${maxBytes}-byte limit`,
+        {
+          issues: [
+            {
+              file,
+              message: 'it was not written by this store; inspect it, or delete it to reset guard state',
+            },
+          ],
+        },
+      );
+    }
+    const buffer = Buffer.allocUnsafe(stats.size + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const bytesRead = readSync(descriptor, buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > stats.size) throw ioError(file, name, 'read', new Error('it grew while being read'));
+    return buffer.toString('utf8', 0, length);
+  } catch (error) {
+    throw ioError(file, name, 'read', error);
+  } finally {
+    closeSync(descriptor);
+  }
+}
+
+/** Decodes the state, or throws naming the file and what is wrong with it. */
+function decodeChecked(text: string, file: string, name: string, limits: StateLimits): GuardState {
+  try {
+    return decodeState(text, limits);
+  } catch (error) {
+    if (!(error instanceof StateFormatError)) throw error;
+    throw new AgentSafeError(
       'INTERNAL',
-      `${this.name}: cannot ${operation} the state file ${this.file}: ${(error as Error).message}`,
+      `${name}: the state file ${file} is not valid guard state: ${error.message}`,
       {
-        cause: error,
         issues: [
-          { file: this.file, message: 'the state directory must be readable and writable by this user' },
+          {
+            file,
+            message:
+              'inspect it; deleting it resets every rate-limit window, circuit breaker and cumulative-risk score',
+          },
         ],
       },
     );

@@ -161,3 +161,31 @@ describe('FileGuardStore refuses what it cannot trust (fail closed, naming the f
     );
   });
 });
+
+describe('FileGuardStore.inspect (read-only, for validate)', () => {
+  it('reports nothing for a usable or not yet created directory, and creates nothing', async () => {
+    const base = directory();
+    expect(FileGuardStore.inspect({ directory: join(base, 'later') })).toBeUndefined();
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(join(base, 'later'))).toBe(false);
+    const store = new FileGuardStore({ directory: join(base, 'now') });
+    await store.take('k', NOW, 60_000, 5);
+    expect(FileGuardStore.inspect({ directory: join(base, 'now') })).toBeUndefined();
+  });
+
+  it('reports what every operation would refuse: a shared directory, a corrupt state file', () => {
+    const base = directory();
+    const shared = join(base, 'shared');
+    mkdirSync(shared);
+    chmodSync(shared, 0o777);
+    expect(FileGuardStore.inspect({ directory: shared })).toContain(
+      'is writable by other users (mode 777); refused',
+    );
+    const corrupt = join(base, 'corrupt');
+    mkdirSync(corrupt, { mode: 0o700 });
+    writeFileSync(join(corrupt, STATE_FILE), '[');
+    expect(FileGuardStore.inspect({ directory: corrupt })).toContain(
+      'is not valid guard state: it is not valid JSON',
+    );
+  });
+});

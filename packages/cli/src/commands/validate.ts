@@ -115,15 +115,10 @@ export class ValidateCommand extends ConfigCommand {
         lines.push({ severity: finding.severity, subject: 'target binding', message: finding.message });
       }
     }
-    // Where rate-limit and cumulative-risk state lives for `check` (each run is a new process).
-    const guardStore = (await import('@agent-safe/sdk')).cliGuardStore(config);
-    if (guardStore.kind !== 'none') {
-      lines.push({
-        severity: guardStore.kind === 'memory' ? 'warning' : 'ok',
-        subject: 'guard state',
-        message: guardStore.description,
-      });
-    }
+    // Where rate-limit and cumulative-risk state lives for `check` (each run is a new process), and
+    // whether that store would refuse every check.
+    const guardState = await (await import('@agent-safe/sdk')).guardStateFinding(config);
+    if (guardState) lines.push({ ...guardState, subject: 'guard state' });
     // The keys `check` will load: a key that cannot be loaded makes every check DENY.
     for (const key of await checkConfiguredKeys(config)) {
       lines.push({
