@@ -1,4 +1,10 @@
 import { Builtins, Cli } from 'clipanion';
+import {
+  ApprovalApproveCommand,
+  ApprovalDenyCommand,
+  ApprovalListCommand,
+  ApprovalShowCommand,
+} from './commands/approval.js';
 import { AuditShowCommand, AuditVerifyCommand } from './commands/audit.js';
 import { CheckCommand } from './commands/check.js';
 import { DelegationCreateCommand, DelegationVerifyCommand } from './commands/delegation.js';
@@ -27,6 +33,10 @@ export const COMMANDS = [
   DelegationCreateCommand,
   DelegationVerifyCommand,
   TicketVerifyCommand,
+  ApprovalListCommand,
+  ApprovalShowCommand,
+  ApprovalApproveCommand,
+  ApprovalDenyCommand,
   Builtins.HelpCommand,
   Builtins.VersionCommand,
 ];
@@ -137,14 +147,17 @@ function usageError(cli: AgentSafeCli, argv: readonly string[], context: Context
     summary = `unknown command "${typed}"${suggestion ? `; did you mean "agent-safe ${suggestion}"?` : ''}`;
     text = `${style.red('error')} ${summary}\nRun "agent-safe --help" to list the commands.\n`;
   } else {
-    const unknownOption = /Unsupported option name \("([^"]*)"\)/.exec(message);
+    const unknownOption = /(?:Unsupported|Invalid) option name \("(--?[^"=]*)(?:=[^"]*)?"\)/.exec(message);
     if (unknownOption && path) {
       const suggestion = nearest(unknownOption[1]!, optionNames(cli, path));
       summary = `unknown option "${unknownOption[1]}" for "agent-safe ${path}"${suggestion ? `; did you mean "${suggestion}"?` : ''}`;
       text = `${style.red('error')} ${summary}\nRun "agent-safe ${path} --help" for its options.\n`;
     }
   }
-  text ??= cli.error(error as Error, { colored });
+  if (text === undefined) {
+    text = cli.error(error as Error, { colored });
+    if (path) summary = `${summary.replace(/\.$/, '')}; run "agent-safe ${path} --help" for its usage`;
+  }
   if (argv.includes('--json-output')) {
     writeEnvelope(context.stdout as never, {
       command: path ?? leadingWords(argv).join(' '),
