@@ -151,6 +151,12 @@ export class CheckCommand extends ConfigCommand {
     if (decision.riskClass)
       row('risk', `${decision.riskClass} (effective ${decision.effectiveRisk ?? 'unknown'})`);
     if (decision.ticketId) row('change ticket', printable(decision.ticketId));
+    if (decision.approvalId) {
+      row('approval', decision.approvalId);
+      if (decision.result === 'REQUIRE_APPROVAL') {
+        row('next', `agent-safe approval approve ${decision.approvalId} --approver-token env:NAME (then ask again)`);
+      }
+    }
     if (decision.ticket) {
       row('exec ticket', `${decision.ticket.token}`);
       row(
