@@ -134,6 +134,10 @@ describe('typos get a suggestion', () => {
       /unknown option "--taget" for "agent-safe check"; did you mean "--target"\?/,
     );
     expect(result.stdout).toBe('');
+    const bound = cli(['check', 'restart-deployment', '--taget=dev/test-app'], project);
+    expect(bound.stderr).toMatch(/unknown option "--taget" .*did you mean "--target"\?/);
+    const missing = cli(['check', '--json-output'], project);
+    expect(JSON.parse(missing.stdout).errors[0].message).toMatch(/run "agent-safe check --help"/);
   });
 
   it('measures transpositions as one edit and refuses far guesses', () => {
