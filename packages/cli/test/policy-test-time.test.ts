@@ -83,6 +83,30 @@ describe('policy test `time` without a UTC offset', () => {
     }
   });
 
+  it('moves a wall time skipped by daylight saving forward by the gap', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'agent-safe-tz-dst-')), 'p');
+    cli(['init', dir], tmpdir());
+    // Only 03:00–03:59 New York time.
+    writeFileSync(join(dir, 'policies', 'three.yaml'), LUNCH_POLICY.replace('12', '3').replace('13', '3'));
+    const config = join(dir, 'agent-safe.yaml');
+    writeFileSync(
+      config,
+      readFileSync(config, 'utf8').replace('time_zone: UTC', 'time_zone: America/New_York'),
+    );
+    const file = join(dir, 'dst.yaml');
+    writeFileSync(
+      file,
+      suite([
+        // 2026-03-08 02:30 does not exist in New York: clocks jump from 02:00 to 03:00.
+        { name: 'skipped half hour', time: '2026-03-08T02:30:00', expect: 'deny' },
+        { name: 'an hour before', time: '2026-03-08T01:30:00', expect: 'allow' },
+        { name: 'summer 03:30', time: '2026-07-01T03:30:00', expect: 'deny' },
+      ]),
+    );
+    const result = cli(['test', file], dir, { TZ: 'Asia/Tokyo' });
+    expect(result.stdout).toMatch(/3 passed, 0 failed/);
+  });
+
   it('refuses forms that are not ISO 8601, naming the test case', () => {
     for (const time of [
       'March 2, 2026 12:30',
