@@ -206,6 +206,51 @@ describe('shipped and documented files validate against the schemas', () => {
     expectValid('policy-tests', 'README.md policy tests', suite);
   });
 
+  it('every whole file shown in the docs (YAML blocks with a policy, inventory, suite, action or settings)', () => {
+    const documents = ['README.md', 'catalog/README.md'];
+    for (const name of readdirSync(join(REPO, 'docs')))
+      if (name.endsWith('.md')) documents.push(`docs/${name}`);
+    for (const name of readdirSync(join(REPO, 'packages'))) documents.push(`packages/${name}/README.md`);
+    const settings = new Set(Object.keys(schema('agent-safe').properties ?? {}));
+    let checked = 0;
+    for (const document of documents) {
+      let text: string;
+      try {
+        text = readFileSync(join(REPO, document), 'utf8');
+      } catch {
+        continue;
+      }
+      for (const match of text.matchAll(/(<!--[^\n]*-->\n)?```ya?ml\n([\s\S]*?)```/g)) {
+        if (match[1]?.includes('not-run:')) continue;
+        let value: unknown;
+        try {
+          value = parse(match[2] ?? '');
+        } catch {
+          continue; // an excerpt with "…" is not a file
+        }
+        if (value === null || typeof value !== 'object' || Array.isArray(value)) continue;
+        const keys = Object.keys(value);
+        const list = (key: string) => Array.isArray((value as Record<string, unknown>)[key]);
+        const kind: Kind | undefined = list('rules')
+          ? 'policy'
+          : list('targets')
+            ? 'inventory'
+            : list('tests')
+              ? 'policy-tests'
+              : keys.includes('risk_class') && keys.includes('name')
+                ? 'action'
+                : keys.length > 1 && keys.every((key) => settings.has(key))
+                  ? 'agent-safe'
+                  : undefined;
+        if (kind === undefined) continue;
+        const line = text.slice(0, match.index).split('\n').length;
+        expectValid(kind, `${document}:${line}`, value);
+        checked += 1;
+      }
+    }
+    expect(checked).toBeGreaterThan(3);
+  });
+
   it('refuses what the loaders refuse', () => {
     expect(validators.action({ name: 'Bad Name', version: '1', description: 'd', risk_class: 'x' })).toBe(
       false,
