@@ -1,10 +1,12 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { randomId } from '@agent-safe/core';
 
 const ID_PATTERN = /^apr-[0-9a-f]{32}$/;
 
 /** A new unguessable approval id: `apr-` and 128 random bits in hex. */
 export function newApprovalId(): string {
-  return `apr-${randomBytes(16).toString('hex')}`;
+  // core's pooled generator: 16 random bytes, hex, `apr-` prefix.
+  return randomId('apr');
 }
 
 /** True for a string shaped like an approval id (checked before any store lookup or file name). */

@@ -42,6 +42,19 @@ export interface RequestIdentity {
   readonly paramsDigest: string;
 }
 
+/** Outcome of {@link ApprovalService.request}. */
+export interface RequestOutcome {
+  readonly record: ApprovalRecord;
+  readonly created: boolean;
+  /**
+   * Settles once the `approval_requested` audit event is stored (at once when nothing was created).
+   * Await it before answering: a request whose creation could not be recorded must not be relied on.
+   */
+  readonly recorded: Promise<void>;
+}
+
+const RECORDED: Promise<void> = Promise.resolve();
+
 /** How often a compare-and-swap is retried when other writers keep winning. */
 const MAX_SWAP_ATTEMPTS = 20;
 /** Longest single wait on the store before the record is read again (also the fallback poll). */
@@ -88,7 +101,7 @@ export class ApprovalService {
    * Creates a pending request for a REQUIRE_APPROVAL decision, or returns the open one for the same
    * request. New requests are audited and handed to the notifier.
    */
-  async request(input: Omit<NewApprovalInput, 'id'>): Promise<{ record: ApprovalRecord; created: boolean }> {
+  async request(input: Omit<NewApprovalInput, 'id'>): Promise<RequestOutcome> {
     const now = this.#clock.now();
     const record = newApprovalRecord({ ...input, id: newApprovalId() }, this.settings, now);
     const key = this.dedupeKey(input);
@@ -97,20 +110,21 @@ export class ApprovalService {
       // The open request may be over by now (expired, or used with its ticket expired): start afresh.
       const existing = await this.#settle(outcome.record);
       if (existing.status === 'pending' || existing.status === 'approved' || usable(existing, now)) {
-        return { record: existing, created: false };
+        return { record: existing, created: false, recorded: RECORDED };
       }
       await this.store.releaseOpen(key, existing.id);
       outcome = await this.store.create(record, key);
     }
-    if (outcome.created) {
-      await this.#record('approval_requested', outcome.record, {
-        reason: record.reason,
-        required_approvals: record.requiredApprovals,
-        expires_at: new Date(record.expiresAt).toISOString(),
-      });
-      this.#notifier?.notify(outcome.record);
-    }
-    return outcome;
+    if (!outcome.created) return { ...outcome, recorded: RECORDED };
+    // Started now, awaited by the caller together with its own event (one group commit for both).
+    const recorded = this.#record('approval_requested', outcome.record, {
+      reason: record.reason,
+      required_approvals: record.requiredApprovals,
+      expires_at: new Date(record.expiresAt).toISOString(),
+    });
+    recorded.catch(() => undefined);
+    this.#notifier?.notify(outcome.record);
+    return { ...outcome, recorded };
   }
 
   /** One request, expired first if its time is up. Throws APPROVAL_UNKNOWN for an unknown or malformed id. */

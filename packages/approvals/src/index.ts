@@ -1,6 +1,6 @@
 export { approvalDedupeKey, isApprovalId, newApprovalId } from './approval-ids.js';
 export { ApprovalService } from './approval-service.js';
-export type { ApprovalServiceOptions, RequestIdentity } from './approval-service.js';
+export type { ApprovalServiceOptions, RequestIdentity, RequestOutcome } from './approval-service.js';
 export { DEFAULT_APPROVAL_TTL_SECONDS, resolveApprovalSettings } from './approval-settings.js';
 export type { ApprovalSettings, ApprovalSettingsInput } from './approval-settings.js';
 export {

@@ -490,6 +490,7 @@ export class AgentSafe {
     // Without an audit log this is a dry run: no event, so no audit id and no ticket that would name one.
     if (this.#auditTarget === false) return new DecisionRecord(outcome, '');
     const eventId = randomId('evt');
+    let approvalRecorded: Promise<void> | undefined;
     // 5. A REQUIRE_APPROVAL becomes (or joins) an approval request; an approved one collects its ticket.
     if (evaluation.result === 'REQUIRE_APPROVAL' && this.#approvalsConfig && security && !decided.malformed) {
       const staged = await this.#approvalStage(security, {
@@ -507,6 +508,7 @@ export class AgentSafe {
       outcome.approvalId = staged.approvalId;
       if (staged.ticket) outcome.ticket = staged.ticket;
       if (staged.approvalId) this.#rememberApprovalRequest(staged.approvalId, request);
+      approvalRecorded = staged.recorded;
     }
     // 6. The execution ticket of an ALLOW.
     if (evaluation.result === 'ALLOW' && security?.tickets && !outcome.ticket) {
@@ -533,6 +535,8 @@ export class AgentSafe {
       const sink = await this.#sink();
       const body = decisionEventBody(eventId, now, outcome, this.registry.get(actionName));
       const appended = await appendDecision(sink, body);
+      // The new approval request's own event went to the log just before: usually the same fsync.
+      if (approvalRecorded) await approvalRecorded;
       if (appended === 'recorded') return new DecisionRecord(outcome, eventId);
       // The event could not be stored as it is: record a DENY without the offending values instead.
       const reason = `Denied because the decision could not be recorded in the audit log: ${appended}`;
@@ -598,8 +602,10 @@ export class AgentSafe {
   /** The approval stage (approval-stage.ts, loaded with the approvals); a store that cannot open is DENY. */
   async #approvalStage(security: Security, input: ApprovalStageInput): Promise<ApprovalStageOutcome> {
     try {
+      // Resolved once: a dynamic import per check goes through the module loader each time.
+      approvalStageModule ??= import('./approval-stage.js');
       const [{ applyApprovalStage }, service] = await Promise.all([
-        import('./approval-stage.js'),
+        approvalStageModule,
         this.#loadApprovals(),
       ]);
       return await applyApprovalStage(service, security, input);
@@ -690,6 +696,8 @@ export class AgentSafe {
     return this.#audit;
   }
 }
+
+let approvalStageModule: Promise<typeof import('./approval-stage.js')> | undefined;
 
 /** The answer for a request whose approval was denied or expired: DENY, without a new request. */
 function closedApprovalDecision(record: ApprovalRecord): Decision {

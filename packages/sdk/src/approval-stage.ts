@@ -2,7 +2,7 @@ import type { ActionDefinition, Caller, DecisionError, ExecutionTicket } from '@
 import type { ApprovalService, RequestIdentity } from '@agent-safe/approvals';
 import type { Evaluation } from '@agent-safe/pdp';
 import { ticketParamsDigest } from '@agent-safe/tickets';
-import { denyEvaluation } from './evaluations.js';
+import { denyEvaluation, withReason } from './evaluations.js';
 import { maskParams } from './masking.js';
 import type { Security } from './security.js';
 
@@ -25,6 +25,8 @@ export interface ApprovalStageOutcome {
   readonly approvalId: string | null;
   /** The approved request's one ticket, when this check collected it. */
   readonly ticket?: ExecutionTicket;
+  /** Settles when the new request's `approval_requested` event is stored; await before answering. */
+  readonly recorded?: Promise<void>;
 }
 
 /**
@@ -68,11 +70,11 @@ export async function applyApprovalStage(
             });
       const approvers = open.approvals.map((vote) => vote.approver).join(', ');
       return {
-        evaluation: {
-          ...evaluation,
-          result: 'ALLOW',
-          reason: `Approved by ${approvers || 'an approver'} (approval ${open.id}); ${evaluation.reason}`,
-        },
+        evaluation: withReason(
+          evaluation,
+          `Approved by ${approvers || 'an approver'} (approval ${open.id}); ${evaluation.reason}`,
+          'ALLOW',
+        ),
         approvalId: open.id,
         ticket,
       };
@@ -83,7 +85,7 @@ export async function applyApprovalStage(
         approvalId: open.id,
       };
     const masked = maskParams(input.actionDefinition, evaluation.params);
-    const { record } = await service.request({
+    const { record, recorded } = await service.request({
       ...identity,
       delegationChain: caller.delegationChain.map((link) => link.agentId),
       params: masked.params,
@@ -99,6 +101,7 @@ export async function applyApprovalStage(
     return {
       evaluation: waiting(evaluation, record.id, record.approvals.length, record.requiredApprovals),
       approvalId: record.id,
+      recorded,
     };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -115,8 +118,8 @@ export async function applyApprovalStage(
 }
 
 function waiting(evaluation: Evaluation, id: string, approvals: number, required: number): Evaluation {
-  return {
-    ...evaluation,
-    reason: `${evaluation.reason} (approval ${id}: ${approvals} of ${required} approval${required === 1 ? '' : 's'})`,
-  };
+  return withReason(
+    evaluation,
+    `${evaluation.reason} (approval ${id}: ${approvals} of ${required} approval${required === 1 ? '' : 's'})`,
+  );
 }

@@ -86,12 +86,41 @@ export function scrubEvaluation(evaluation: Evaluation, values: readonly string[
   if (!changed) return evaluation;
   const base = evaluation;
   return {
-    ...base,
+    result: base.result,
+    matchedRule: base.matchedRule,
+    riskClass: base.riskClass,
+    effectiveRisk: base.effectiveRisk,
+    params: base.params,
+    policyRevision: base.policyRevision,
     reason,
     errors,
     get explanation() {
       const explanation = base.explanation;
       return { ...explanation, summary: explanation.summary.map((line) => scrub(line, values)) };
+    },
+  };
+}
+
+/**
+ * The evaluation with another reason (and result), keeping the explanation lazy: a spread would build
+ * it, which costs more than the whole check.
+ */
+export function withReason(
+  base: Evaluation,
+  reason: string,
+  result: DecisionResult = base.result,
+): Evaluation {
+  return {
+    result,
+    reason,
+    matchedRule: base.matchedRule,
+    riskClass: base.riskClass,
+    effectiveRisk: base.effectiveRisk,
+    params: base.params,
+    errors: base.errors,
+    policyRevision: base.policyRevision,
+    get explanation() {
+      return base.explanation;
     },
   };
 }

@@ -1,6 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { type FSWatcher, lstatSync, mkdirSync, watch } from 'node:fs';
-import { link, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
+import {
+  type FSWatcher,
+  closeSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  symlinkSync,
+  watch,
+  writeSync,
+} from 'node:fs';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   APPROVAL_STATUSES,
@@ -82,13 +92,17 @@ export class FileApprovalStore implements ApprovalStore {
   async create(record: ApprovalRecord, dedupeKey: string | undefined) {
     if (!ID_PATTERN.test(record.id))
       throw new AgentSafeError('INPUT_INVALID', 'approval ids are apr- and 32 hex digits');
-    await this.#write(record);
+    // A new request is written without fsync: losing it to a power failure only means the agent asks
+    // again (its creation is in the fsync'd audit log). Changes that grant anything are fsync'd.
+    this.#writeSync(record);
     if (dedupeKey === undefined) return { record, created: true };
     checkKey(dedupeKey);
     const pointer = join(this.#open, dedupeKey);
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
-        await this.#createExclusive(pointer, record.id);
+        // A symbolic link made in one system call, refused when one exists: two processes asking at
+        // once cannot both create the open request.
+        symlinkSync(`../requests/${record.id}.json`, pointer);
         return { record, created: true };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw this.#error('write', pointer, error);
@@ -117,8 +131,11 @@ export class FileApprovalStore implements ApprovalStore {
   async findOpen(dedupeKey: string): Promise<ApprovalRecord | undefined> {
     checkKey(dedupeKey);
     let id: string;
+    const pointer = join(this.#open, dedupeKey);
     try {
-      id = (await readFile(join(this.#open, dedupeKey), 'utf8')).trim();
+      // lstat first: most requests are new, and a thrown ENOENT costs more than the system call.
+      if (lstatSync(pointer, { throwIfNoEntry: false }) === undefined) return undefined;
+      id = pointerId(readlinkSync(pointer));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw this.#error('read', join(this.#open, dedupeKey), error);
@@ -135,8 +152,13 @@ export class FileApprovalStore implements ApprovalStore {
     const lock = this.#lock(`open-${dedupeKey}`);
     await lock.acquire();
     try {
-      const current = await readFile(pointer, 'utf8').catch(() => '');
-      if (current.trim() === id) await unlink(pointer).catch(() => undefined);
+      let current = '';
+      try {
+        current = pointerId(readlinkSync(pointer));
+      } catch {
+        // No pointer (or not ours): nothing to release.
+      }
+      if (current === id) await unlink(pointer).catch(() => undefined);
     } finally {
       await lock.release();
     }
@@ -294,19 +316,22 @@ export class FileApprovalStore implements ApprovalStore {
     }
   }
 
-  async #createExclusive(path: string, content: string): Promise<void> {
-    // Written aside and linked into place: the pointer never exists half-written.
-    const temporary = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-    const handle = await open(temporary, 'wx', 0o600);
+  /**
+   * Writes a new record under its final name, synchronously and without fsync: created with O_EXCL (an
+   * id is never reused), and only then pointed at, so no reader that finds it by its pointer sees it
+   * half-written. A crash mid-write leaves a torn file nobody points at, which `list` skips.
+   */
+  #writeSync(record: ApprovalRecord): void {
+    const file = join(this.#requests, `${record.id}.json`);
     try {
-      await handle.writeFile(content);
-    } finally {
-      await handle.close();
-    }
-    try {
-      await link(temporary, path);
-    } finally {
-      await unlink(temporary).catch(() => undefined);
+      const descriptor = openSync(file, 'wx', 0o600);
+      try {
+        writeSync(descriptor, JSON.stringify(record));
+      } finally {
+        closeSync(descriptor);
+      }
+    } catch (error) {
+      throw this.#error('write', file, error);
     }
   }
 
@@ -317,6 +342,12 @@ export class FileApprovalStore implements ApprovalStore {
       { cause, issues: [{ file, message: (cause as Error).message }] },
     );
   }
+}
+
+/** The request id a dedupe pointer (a symbolic link to `../requests/<id>.json`) names, or ''. */
+function pointerId(target: string): string {
+  const match = /^\.\.\/requests\/(apr-[0-9a-f]{32})\.json$/.exec(target);
+  return match ? match[1]! : '';
 }
 
 function checkKey(key: string): void {
