@@ -120,6 +120,40 @@ describe('approvals through check()', () => {
     expect(statSync(join(dir, '.agent-safe', 'approvals')).mode & 0o777).toBe(0o700);
   });
 
+  it('refuses self-approval through a delegation chain, and the ticket binds the approved params only', async () => {
+    const safe = open(copyProject());
+    const t = await tokens(safe);
+    const orchestrator = await safe.identity.createToken({
+      agentId: 'orchestrator',
+      roles: ['deployer', 'approver'],
+    });
+    const worker = await safe.delegate({
+      parentToken: orchestrator,
+      childAgentId: 'worker-7',
+      childRoles: ['deployer'],
+    });
+    if (!worker.success) throw new Error(worker.reason);
+    const decision = await safe.check({ ...restart, caller: worker.token });
+    expect(decision.result).toBe('REQUIRE_APPROVAL');
+    const id = decision.approvalId!;
+    expect((await safe.approvals.get(id)).delegationChain).toEqual(['orchestrator']);
+    await expect(safe.approvals.approve(id, { approverToken: orchestrator })).rejects.toMatchObject({
+      details: { reason: 'SELF_APPROVAL' },
+    });
+    await safe.approvals.approve(id, { approverToken: t.alice });
+    const collected = await safe.check({ ...restart, caller: worker.token });
+    expect(collected.result).toBe('ALLOW');
+    const validator = await safe.createTicketValidator();
+    expect(
+      await validator.validate(collected.ticket!.token, {
+        ...restart,
+        params: { namespace: 'prod', deployment: 'other' },
+      }),
+    ).toMatchObject({ valid: false, code: 'PARAMS_MISMATCH' });
+    expect(await validator.validate(collected.ticket!.token, restart)).toMatchObject({ valid: true });
+    await safe.close();
+  });
+
   it('needs two distinct approvers for critical risk', async () => {
     const safe = open(copyProject());
     const t = await tokens(safe);
