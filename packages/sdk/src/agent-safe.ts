@@ -441,6 +441,10 @@ export class AgentSafe {
     else if (this.#security) {
       try {
         security = this.#securityReady ?? (await this.#security);
+        if (typeof request.caller === 'string' && security.revealsSecret(request.caller)) {
+          // Key material never reaches the log: not as the caller, not in a reason.
+          throw new SecretAsCaller();
+        }
         const cached =
           typeof request.caller === 'string' ? security.identity.verifyCached(request.caller) : undefined;
         if (cached) caller = cached.caller;
@@ -452,9 +456,19 @@ export class AgentSafe {
           if (!resolution.ok) refusal = resolution.error;
         }
       } catch (error) {
-        const message = `identity keys could not be loaded, so no caller can be verified: ${error instanceof Error ? error.message : String(error)}`;
-        caller = plainCaller('(unverified)');
-        refusal = { code: 'KEY_INVALID', message };
+        if (error instanceof SecretAsCaller) {
+          caller = plainCaller('(redacted)');
+          refusal = {
+            code: 'INPUT_INVALID',
+            path: 'caller',
+            message:
+              'the caller is the signing secret itself (read from the wrong variable or file?); pass an agent id or an identity token',
+          };
+        } else {
+          const message = `identity keys could not be loaded, so no caller can be verified: ${error instanceof Error ? error.message : String(error)}`;
+          caller = plainCaller('(unverified)');
+          refusal = { code: 'KEY_INVALID', message };
+        }
       }
     } else caller = resolvePlainCaller(request.caller, this.#trustCallerObjects);
     // 3. The policy's answer (or the refusal of a malformed request or caller).
@@ -696,6 +710,9 @@ export class AgentSafe {
     return this.#audit;
   }
 }
+
+/** Thrown inside check() when the caller is the signing secret, so the secret goes no further. */
+class SecretAsCaller extends Error {}
 
 let approvalStageModule: Promise<typeof import('./approval-stage.js')> | undefined;
 

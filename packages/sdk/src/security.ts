@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import {
   AgentSafeError,
   type AuditSink,
@@ -34,6 +35,8 @@ export class Security {
   readonly allowPlainCallers: boolean;
   readonly #signingKey: SigningKey | undefined;
   readonly #issuer: string | undefined;
+  /** The HS256 secret's bytes, to recognise (never to log) a caller that is the secret itself. */
+  #secret: Uint8Array | undefined;
 
   private constructor(
     identity: IdentityManager,
@@ -75,12 +78,21 @@ export class Security {
   static async create(options: SecurityOptions, clock: Clock, cwd: string): Promise<Security> {
     const algorithm = options.signingAlgorithm ?? 'HS256';
     let signingKey: SigningKey | undefined;
+    let secret: Uint8Array | undefined;
     if (options.signingKey !== undefined || options.signingKeySource !== undefined) {
       const material: KeyMaterial | string | Uint8Array | Record<string, unknown> =
         options.signingKeySource !== undefined
           ? await loadKeyMaterial(options.signingKeySource, { cwd })
           : options.signingKey!;
       signingKey = await createSigningKey({ algorithm, material: material as KeyMaterial });
+      secret =
+        typeof material === 'string'
+          ? new TextEncoder().encode(material.trim())
+          : material instanceof Uint8Array
+            ? material
+            : (material as KeyMaterial).kind === 'secret'
+              ? (material as { secret: Uint8Array }).secret
+              : undefined;
     }
     let verificationKeys: JSONWebKeySet | undefined = options.verificationKeys;
     if (options.verificationKeysSource !== undefined) {
@@ -114,7 +126,26 @@ export class Security {
             clock,
           })
         : undefined;
-    return new Security(identity, tickets, options.allowPlainCallers === true, signingKey, options.issuer);
+    const security = new Security(
+      identity,
+      tickets,
+      options.allowPlainCallers === true,
+      signingKey,
+      options.issuer,
+    );
+    if (algorithm === 'HS256') security.#secret = secret;
+    return security;
+  }
+
+  /**
+   * True when `text` is the HS256 signing secret (a caller id read from the wrong variable or file):
+   * such a value is refused and never recorded. Compared in constant time.
+   */
+  revealsSecret(text: string): boolean {
+    const secret = this.#secret;
+    if (!secret) return false;
+    const given = Buffer.from(text.trim(), 'utf8');
+    return given.length === secret.length && timingSafeEqual(given, secret);
   }
 
   /**

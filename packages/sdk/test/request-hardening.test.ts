@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { type Caller, ManualClock, REQUEST_VALUE_LIMITS } from '@agent-safe/core';
@@ -331,5 +331,23 @@ describe('ids with control characters are refused at the door', () => {
     });
     expect(decision.result).toBe('DENY');
     expect(decision.reason).toMatch(/ticketId must not be blank/);
+  });
+});
+
+describe('key material never becomes a caller id', () => {
+  it('refuses the HS256 secret as a plain caller and records it redacted', async () => {
+    const dir = copyProject();
+    const safe = open(dir, { security: { signingKey: SECRET, allowPlainCallers: true } });
+    const decision = await safe.check({
+      ...restart,
+      params: { namespace: 'dev', deployment: 'app' },
+      caller: SECRET,
+    });
+    expect(decision.result).toBe('DENY');
+    expect(decision.caller).toBe('(redacted)');
+    expect(decision.reason).toContain('the caller is the signing secret itself');
+    expect(JSON.stringify(decision)).not.toContain(SECRET);
+    await safe.close();
+    expect(readFileSync(join(dir, 'audit.jsonl'), 'utf8')).not.toContain(SECRET);
   });
 });
