@@ -22,23 +22,49 @@ export function randomId(prefix: string): string {
  * (newline, ESC…), DEL, the Unicode line and paragraph separators and the bidirectional overrides.
  */
 export function unsafeIdReason(text: string, maxLength = MAX_ID_LENGTH): string | undefined {
-  if (text.length === 0) return 'must not be empty';
-  if (text.length > maxLength) return `must be at most ${maxLength} characters`;
-  for (let index = 0; index < text.length; index++) {
+  const length = text.length;
+  if (length === 0) return 'must not be empty';
+  if (length > maxLength) return `must be at most ${maxLength} characters`;
+  let blank = true;
+  for (let index = 0; index < length; index++) {
     const code = text.charCodeAt(index);
-    if (
-      code < 0x20 ||
-      (code >= 0x7f && code <= 0x9f) ||
-      code === 0x2028 ||
-      code === 0x2029 ||
-      (code >= 0x202a && code <= 0x202e) ||
-      (code >= 0x2066 && code <= 0x2069)
-    ) {
+    // Printable ASCII, by far the common case, decided with one comparison.
+    if (code > 0x20 && code < 0x7f) {
+      blank = false;
+      continue;
+    }
+    if (code === 0x20) continue;
+    if (isUnsafeCode(code)) {
       return `must not contain control characters (found U+${code.toString(16).toUpperCase().padStart(4, '0')} at position ${index + 1})`;
     }
+    if (!isUnicodeSpace(code)) blank = false;
   }
-  if (text.trim().length === 0) return 'must not be blank';
-  return undefined;
+  return blank ? 'must not be blank' : undefined;
+}
+
+/** C0 and C1 controls, DEL, the line and paragraph separators and the bidirectional controls. */
+function isUnsafeCode(code: number): boolean {
+  return (
+    code < 0x20 ||
+    (code >= 0x7f && code <= 0x9f) ||
+    code === 0x2028 ||
+    code === 0x2029 ||
+    (code >= 0x202a && code <= 0x202e) ||
+    (code >= 0x2066 && code <= 0x2069)
+  );
+}
+
+/** The non-ASCII characters String.prototype.trim removes. */
+function isUnicodeSpace(code: number): boolean {
+  return (
+    code === 0xa0 ||
+    code === 0x1680 ||
+    (code >= 0x2000 && code <= 0x200a) ||
+    code === 0x202f ||
+    code === 0x205f ||
+    code === 0x3000 ||
+    code === 0xfeff
+  );
 }
 
 /** True when `text` is usable as an id (see {@link unsafeIdReason}). */
@@ -54,14 +80,7 @@ export function escapeForTerminal(text: string): string {
   let out: string | undefined;
   for (let index = 0; index < text.length; index++) {
     const code = text.charCodeAt(index);
-    const unsafe =
-      code < 0x20 ||
-      (code >= 0x7f && code <= 0x9f) ||
-      code === 0x2028 ||
-      code === 0x2029 ||
-      (code >= 0x202a && code <= 0x202e) ||
-      (code >= 0x2066 && code <= 0x2069);
-    if (unsafe) {
+    if (isUnsafeCode(code)) {
       out ??= text.slice(0, index);
       out += `\\u{${code.toString(16)}}`;
     } else if (out !== undefined) {

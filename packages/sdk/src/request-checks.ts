@@ -13,8 +13,8 @@ export const MAX_CALLER_TOKEN_LENGTH = 64 * 1024;
 
 /**
  * The first check of the pipeline: what is wrong with a request's shape, or undefined when it is well
- * formed. The caller is checked separately ({@link callerProblem}) so that a request with some other bad
- * field is still attributed to whoever presented it.
+ * formed, the caller aside: it is checked on its own ({@link callerProblem}), so that a request with
+ * some other bad field is still attributed to whoever presented it.
  */
 export function requestProblem(request: unknown): DecisionError | undefined {
   if (request === null || typeof request !== 'object' || Array.isArray(request)) {
@@ -28,8 +28,7 @@ export function requestProblem(request: unknown): DecisionError | undefined {
     idProblem(r.action, 'action', true) ??
     idProblem(r.target, 'target', false) ??
     idProblem(r.ticketId, 'ticketId', false) ??
-    idProblem(r.correlationId, 'correlationId', false) ??
-    callerProblem(r.caller);
+    idProblem(r.correlationId, 'correlationId', false);
   if (badId !== undefined) return badId;
   if (r.params !== undefined && r.params !== null) {
     if (typeof r.params !== 'object' || Array.isArray(r.params)) {
@@ -56,11 +55,13 @@ export function requestProblem(request: unknown): DecisionError | undefined {
 export function callerProblem(caller: unknown): DecisionError | undefined {
   if (caller === undefined || caller === null || caller === '') return undefined;
   if (typeof caller === 'string') {
-    const limit = looksLikeTokenShape(caller) ? MAX_CALLER_TOKEN_LENGTH : MAX_ID_LENGTH;
-    const reason = unsafeIdReason(caller, limit);
-    return reason === undefined
-      ? undefined
-      : { code: 'INPUT_INVALID', path: 'caller', message: `caller ${reason}` };
+    if (knownSafe.has(caller)) return undefined;
+    const token = looksLikeTokenShape(caller);
+    const reason = unsafeIdReason(caller, token ? MAX_CALLER_TOKEN_LENGTH : MAX_ID_LENGTH);
+    if (reason !== undefined) return { code: 'INPUT_INVALID', path: 'caller', message: `caller ${reason}` };
+    // Tokens are long and change with every mint: only short ids are worth remembering.
+    if (!token) rememberSafe(caller);
+    return undefined;
   }
   if (typeof caller !== 'object' || Array.isArray(caller)) {
     return {
@@ -127,9 +128,26 @@ function idProblem(value: unknown, key: string, required: boolean): DecisionErro
     return { code: 'INPUT_INVALID', path: key, message: `${key} must be a string` };
   }
   // Empty optional ids mean "none", as they always have; an empty action is reported by the PDP.
-  if (value === '') return undefined;
+  if (value === '' || knownSafe.has(value)) return undefined;
   const reason = unsafeIdReason(value);
-  return reason === undefined ? undefined : { code: 'INPUT_INVALID', path: key, message: `${key} ${reason}` };
+  if (reason === undefined) {
+    rememberSafe(value);
+    return undefined;
+  }
+  return { code: 'INPUT_INVALID', path: key, message: `${key} ${reason}` };
+}
+
+/**
+ * Ids already found safe. Requests repeat the same few actions, targets and callers, and a Set lookup
+ * (the string's hash is cached in the string) is cheaper than scanning it again. Bounded: cleared when
+ * full, like the plain-caller cache.
+ */
+const knownSafe = new Set<string>();
+const MAX_KNOWN_SAFE = 10_000;
+
+function rememberSafe(value: string): void {
+  if (knownSafe.size >= MAX_KNOWN_SAFE) knownSafe.clear();
+  knownSafe.add(value);
 }
 
 /**
@@ -138,7 +156,8 @@ function idProblem(value: unknown, key: string, required: boolean): DecisionErro
  * bounded. Stops at the first problem, so a hostile value costs at most the limits' worth of work.
  */
 export function valueProblem(value: object, root: 'params' | 'context'): DecisionError | undefined {
-  const budget: Budget = { values: 0, text: 0 };
+  budget.values = 0;
+  budget.text = 0;
   const problem = walk(value, 1, budget);
   if (problem === undefined) return undefined;
   return {
@@ -159,6 +178,8 @@ interface WalkProblem {
 }
 
 const { maxDepth, maxValues, maxTextLength } = REQUEST_VALUE_LIMITS;
+/** One budget, reset per walk: the walk is synchronous, so nothing else uses it meanwhile. */
+const budget: Budget = { values: 0, text: 0 };
 
 function walk(value: unknown, depth: number, budget: Budget): WalkProblem | undefined {
   if (++budget.values > maxValues) {
@@ -194,14 +215,24 @@ function walk(value: unknown, depth: number, budget: Budget): WalkProblem | unde
       if (prototype !== Object.prototype && prototype !== null) {
         return { path: '', message: 'hold an object that is not plain JSON (a class instance, Date, Map…)' };
       }
-      for (const key in value) {
-        if (!Object.hasOwn(value, key)) continue;
+      const keys = Object.keys(value);
+      for (let index = 0; index < keys.length; index++) {
+        const key = keys[index]!;
         budget.text += key.length;
+        const item = (value as Record<string, unknown>)[key];
+        // Strings and finite numbers, the usual params, without a call each.
+        if (typeof item === 'string') {
+          budget.text += item.length;
+          if (++budget.values <= maxValues && budget.text <= maxTextLength) continue;
+        } else if (item === undefined) {
+          continue;
+        }
         if (budget.text > maxTextLength) {
           return { path: '', message: `hold more than ${maxTextLength} characters of text in all` };
         }
-        const item = (value as Record<string, unknown>)[key];
-        if (item === undefined) continue;
+        if (typeof item === 'string') {
+          return { path: '', message: `hold more than ${maxValues} values; send fewer or smaller values` };
+        }
         const problem = walk(item, depth + 1, budget);
         if (problem !== undefined) return prefix(problem, key);
       }

@@ -116,6 +116,13 @@ describe('params and context are bounded at the door', () => {
     }
   });
 
+  it('counts the values of a wide flat object', async () => {
+    const safe = open(copyProject(), { auditLog: false });
+    const wide = Object.fromEntries(Array.from({ length: 10_001 }, (_, index) => [`k${index}`, 'v']));
+    const decision = await safe.check({ ...restart, params: { namespace: 'dev', deployment: 'app', wide } });
+    expect(decision.reason).toMatch(/params hold more than 10000 values/);
+  });
+
   it('bounds context the same way and does not record a refused context', async () => {
     const dir = copyProject();
     const safe = open(dir);
