@@ -304,4 +304,31 @@ describe('approvals through check()', () => {
     const record = JSON.parse(body) as { expires_at: string; created_at: string };
     expect(Date.parse(record.expires_at) - Date.parse(record.created_at)).toBe(1_800_000);
   });
+
+  it('audits a notification that could not be delivered, and the request stands', async () => {
+    const server = createServer((_request, response) => {
+      response.statusCode = 400;
+      response.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const dir = copyProject();
+    const safe = open(dir, {
+      approvals: {
+        approverRoles: ['approver'],
+        webhook: { url: `http://127.0.0.1:${port}/hook`, secret: 's'.repeat(40) },
+      },
+    });
+    const t = await tokens(safe);
+    const decision = await safe.check({ ...restart, caller: t.agent });
+    expect(decision.result).toBe('REQUIRE_APPROVAL');
+    await safe.close();
+    server.close();
+    const events = await readJsonl(join(dir, 'audit.jsonl'));
+    expect(events.find((e) => e.event_type === 'approval_notification_failed')).toMatchObject({
+      approval_id: decision.approvalId,
+      notifier: 'webhook',
+      error: 'HTTP 400',
+    });
+  });
 });
