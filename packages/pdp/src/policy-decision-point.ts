@@ -69,6 +69,8 @@ export class PolicyDecisionPoint {
   readonly #actions: ActionLookup;
   readonly #enforceTargetTypes: boolean;
   readonly #enforceTargetBinding: boolean;
+  /** Each action's binding as a flat [param, identifier, …] list, so the check walks an array. */
+  readonly #bindings = new WeakMap<ActionDefinition, readonly string[]>();
   readonly #targets: TargetLookup;
   readonly #compiled: readonly CompiledRule[];
   readonly #universal: Bucket;
@@ -280,9 +282,14 @@ export class PolicyDecisionPoint {
     if (identifiers === undefined && this.#enforceTargetBinding) {
       return `target ${quote(target.id)} has no identifiers, and this project enforces target binding (enforce_target_binding): add identifiers (e.g. namespace, name) to the target in the inventory`;
     }
-    for (const param in binding) {
-      if (!Object.hasOwn(binding, param)) continue;
-      const identifier = binding[param]!;
+    let pairs = this.#bindings.get(action);
+    if (pairs === undefined) {
+      pairs = Object.keys(binding).flatMap((param) => [param, binding[param]!]);
+      this.#bindings.set(action, pairs);
+    }
+    for (let index = 0; index < pairs.length; index += 2) {
+      const param = pairs[index]!;
+      const identifier = pairs[index + 1]!;
       const expected =
         identifiers !== undefined && Object.hasOwn(identifiers, identifier)
           ? identifiers[identifier]
