@@ -162,4 +162,42 @@ describe('agent-safe approval', () => {
     expect(listed.code).toBe(1);
     expect(listed.stderr).toContain('approvals are not configured');
   });
+
+  it('init --approvals scaffolds a key and the approver role, and its printed loop works', () => {
+    const parent = mkdtempSync(join(tmpdir(), 'agent-safe-approval-cli-'));
+    const created = cli(['init', 'p', '--approvals'], parent);
+    expect(created.code).toBe(0);
+    expect(created.stdout).toContain('approval approve <id> --approver-token env:ALICE');
+    const project = join(parent, 'p');
+    expect(readFileSync(join(project, 'agent-safe.yaml'), 'utf8')).toContain('approver_roles: [approver]');
+    expect(cli(['validate'], project).code).toBe(0);
+    const alice = cli(
+      ['identity', 'create', '--agent-id', 'alice', '--roles', 'approver'],
+      project,
+    ).stdout.trim();
+    const request = [
+      'check',
+      'restart-deployment',
+      '--target',
+      'prod/web-frontend',
+      '--caller',
+      'deploy-agent',
+      '--params',
+      '{"namespace":"prod","deployment":"web-frontend"}',
+      '--json-output',
+    ];
+    const first = cli(request, project);
+    expect(first.code).toBe(3);
+    const id = json(first).data.approvalId as string;
+    expect(
+      cli(['approval', 'approve', id, '--approver-token', 'env:ALICE'], project, { ALICE: alice }).code,
+    ).toBe(0);
+    const collected = cli(request, project);
+    expect(collected.code).toBe(0);
+    expect(json(collected).data.ticket.token).toBeTruthy();
+    // Without the flag the project has no key and no approvals, and init says how to turn them on.
+    const plain = cli(['init', 'q'], parent);
+    expect(plain.stdout).toContain('agent-safe init --approvals');
+    expect(readFileSync(join(parent, 'q', 'agent-safe.yaml'), 'utf8')).not.toContain('approvals:');
+  });
 });

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, readdirSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base-command.js';
@@ -27,15 +27,23 @@ export class InitCommand extends BaseCommand {
       Creates \`dir\` (default: the current directory) with the curated Kubernetes actions, an example policy
       (allow dev, approval for prod, deny prod namespace deletion), an inventory, a policy test suite and an
       \`agent-safe.yaml\`. Existing files are never overwritten unless --force is given.
+
+      With --approvals, human approvals are on from the start: an HS256 signing key is generated in \`keys/\`
+      (as \`identity keygen\` does), and agent-safe.yaml gets \`signing_key\`, \`allow_plain_callers: true\` and
+      an \`approvals\` block whose approver role is \`approver\` (docs/approvals.md shows the loop).
     `,
     examples: [
       ['Scaffold into ./myproject', '$0 init myproject'],
       ['Scaffold here', '$0 init'],
+      ['Scaffold with human approvals turned on', '$0 init myproject --approvals'],
     ],
   });
 
   dir = Option.String({ name: 'dir', required: false });
   force = Option.Boolean('--force', false, { description: 'Overwrite files that already exist' });
+  approvals = Option.Boolean('--approvals', false, {
+    description: 'Also generate a signing key and turn on human approvals (approver role: approver)',
+  });
 
   async run(): Promise<number> {
     const target = resolve(this.dir ?? '.');
@@ -53,6 +61,17 @@ export class InitCommand extends BaseCommand {
       const source = join(templatesDirectory(), entry);
       const destination = join(target, entry);
       cpSync(source, destination, { recursive: true, force: this.force, errorOnExist: false });
+    }
+    if (this.approvals) {
+      // The keygen command itself, so the key gets exactly its checks and modes.
+      const { runCli } = await import('../main.js');
+      const code = await runCli(['identity', 'keygen', '--out', join(target, 'keys')], {
+        stdin: this.context.stdin,
+        stdout: this.context.stderr,
+        stderr: this.context.stderr,
+      });
+      if (code !== 0) return code;
+      appendFileSync(join(target, 'agent-safe.yaml'), APPROVALS_SETTINGS);
     }
     const style = this.out;
     const where = relative(process.cwd(), target) || '.';
@@ -75,6 +94,33 @@ export class InitCommand extends BaseCommand {
     this.print(
       `  agent-safe check restart-deployment --target dev/test-app --caller deploy-agent --params '{"namespace":"dev","deployment":"app"}'`,
     );
+    if (this.approvals) {
+      this.print();
+      this.print('Approvals are on (approver role: approver). Try the loop:');
+      this.print('  export ALICE=$(agent-safe identity create --agent-id alice --roles approver)');
+      this.print(
+        `  agent-safe check restart-deployment --target prod/web-frontend --caller deploy-agent --params '{"namespace":"prod","deployment":"web-frontend"}'`,
+      );
+      this.print('  agent-safe approval list --status pending');
+      this.print('  agent-safe approval approve <id> --approver-token env:ALICE');
+      this.print('  (then the same check again: ALLOW with its execution ticket)');
+    } else {
+      this.print('  (human approvals: agent-safe init --approvals, or see docs/approvals.md)');
+    }
     return EXIT.OK;
   }
 }
+
+/** What `init --approvals` appends to agent-safe.yaml. */
+const APPROVALS_SETTINGS = `
+# Human approvals (docs/approvals.md): a REQUIRE_APPROVAL becomes an approval request; an approver decides
+# with a token carrying the approver role (agent-safe identity create --agent-id alice --roles approver,
+# then agent-safe approval approve <id> --approver-token env:NAME); the agent asks again for its ticket.
+signing_key: file:keys/signing-key.secret
+# Agents may still use plain ids (recorded as unauthenticated); approvers always need tokens.
+allow_plain_callers: true
+approvals:
+  approver_roles: [approver]
+  ttl_seconds: 3600
+  thresholds: { critical: 2 }
+`;
