@@ -154,7 +154,10 @@ export class CheckCommand extends ConfigCommand {
     if (decision.approvalId) {
       row('approval', decision.approvalId);
       if (decision.result === 'REQUIRE_APPROVAL') {
-        row('next', `agent-safe approval approve ${decision.approvalId} --approver-token env:NAME (then ask again)`);
+        row(
+          'next',
+          `agent-safe approval approve ${decision.approvalId} --approver-token env:NAME (then ask again)`,
+        );
       }
     }
     if (decision.ticket) {
