@@ -6,3 +6,34 @@ export type { ReadAuditLogOptions } from './read-audit-log.js';
 export { MAX_REPORTED, verifyAuditLog } from './verify-audit-log.js';
 export type { Problem, ProblemKind, VerifyOptions, VerifyReport } from './verify-audit-log.js';
 export type { TornLine } from './tail.js';
+export {
+  AuditShipping,
+  backoffDelay,
+  defaultLogId,
+  shippingStatus,
+} from './shippers/audit-shipping.js';
+export type {
+  ShipFailure,
+  ShipProgress,
+  ShipRunResult,
+  ShipperStatus,
+  ShippingOptions,
+} from './shippers/audit-shipping.js';
+export { FilesystemShipper } from './shippers/filesystem-shipper.js';
+export type { FilesystemShipperOptions } from './shippers/filesystem-shipper.js';
+export { S3Shipper, loadS3Module } from './shippers/s3-shipper.js';
+export type { S3ShipperOptions } from './shippers/s3-shipper.js';
+export { readSecretSource } from './shippers/secret-source.js';
+export { batchFileName, batchHeader } from './shippers/ship-batch.js';
+export type { ShipBatch } from './shippers/ship-batch.js';
+export type { ShipState } from './shippers/ship-state.js';
+export { ShipError } from './shippers/shipper.js';
+export type { Shipper } from './shippers/shipper.js';
+export {
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  WebhookShipper,
+  signShipment,
+  verifyShipment,
+} from './shippers/webhook-shipper.js';
+export type { WebhookShipperOptions } from './shippers/webhook-shipper.js';
