@@ -4,9 +4,16 @@ import { dirname, resolve } from 'node:path';
 import { AgentSafeError, randomId, systemClock } from '@agent-safe/core';
 import type { AuditEvent, AuditEventBody, AuditSink, Clock } from '@agent-safe/core';
 import { BatchEncoder, worstCaseBytes } from './batch-encoder.js';
+import {
+  CHECKPOINT_EVENT_TYPE,
+  type SignedCheckpoint,
+  appendCheckpoints,
+  signCheckpoint,
+} from './checkpoint.js';
+import type { CheckpointKey } from './checkpoint-key.js';
 import { LockFile } from './lock-file.js';
 import { type PreparedEvent, prepareEvent } from './prepared-event.js';
-import { type TailState, readTail } from './tail.js';
+import { type TailState, readLogId, readTail } from './tail.js';
 
 /** Options of {@link AuditLog.open}. */
 export interface AuditLogOptions {
@@ -25,6 +32,20 @@ export interface AuditLogOptions {
   readonly maxBatch?: number;
   /** Largest serialised event accepted, in bytes (default 1 MiB). */
   readonly maxEventBytes?: number;
+  /** Signed checkpoints (see docs/audit.md); off when absent. */
+  readonly checkpoints?: CheckpointOptions;
+}
+
+/** Options of signed checkpoints: {@link AuditLogOptions.checkpoints}. */
+export interface CheckpointOptions {
+  /** The signing key (HS256 secret or Ed25519 private key): {@link loadCheckpointKey}. */
+  readonly key: CheckpointKey;
+  /** A checkpoint whenever the sequence crosses a multiple of this (default 1000). */
+  readonly every?: number;
+  /** And when the last one is older than this many seconds and events were added since (default 60). */
+  readonly intervalSeconds?: number;
+  /** Where checkpoints are also appended (default `<log>.checkpoints`). */
+  readonly file?: string;
 }
 
 /** Counters for tests and operators. */
@@ -44,6 +65,10 @@ export interface AuditLogStatistics {
   readonly staleLocksRemoved: number;
   /** Batches that failed (every append in them was rejected). */
   readonly failedBatches: number;
+  /** Checkpoints written by this writer. */
+  readonly checkpoints: number;
+  /** Checkpoints that reached the log but not the checkpoint file (the error is in lastCheckpointFileError). */
+  readonly checkpointFileFailures: number;
 }
 
 interface Pending {
@@ -56,7 +81,24 @@ interface CachedTail {
   readonly size: number;
   readonly lastSequence: number;
   readonly lastHash: string;
+  readonly lastEventType: string | undefined;
 }
+
+interface CheckpointSettings {
+  readonly key: CheckpointKey;
+  readonly every: number;
+  readonly intervalMilliseconds: number;
+  readonly file: string;
+}
+
+/** Queued by {@link AuditLog.checkpoint}: asks the next batch for a checkpoint; never written itself. */
+const CHECKPOINT_REQUEST: PreparedEvent = Object.freeze({
+  snapshot: {},
+  members: '',
+  beforeHash: 0,
+  beforePrevHash: 0,
+  beforeSequence: 0,
+});
 
 const DEFAULTS = {
   durability: 'fsync',
@@ -128,6 +170,35 @@ function validateOptions(options: AuditLogOptions): void {
   if (options.clock !== undefined && typeof options.clock?.now !== 'function') {
     throw usage('clock must have a now() method', 'clock');
   }
+  const checkpoints = options.checkpoints;
+  if (checkpoints !== undefined) {
+    const key = checkpoints?.key;
+    if (key === undefined || typeof key?.sign !== 'function' || typeof key.keyId !== 'string') {
+      throw usage('checkpoints.key must be a key from loadCheckpointKey()', 'checkpoints.key');
+    }
+    if (!key.canSign) {
+      throw usage(
+        `checkpoints.key (${key.source}) is a public key and cannot sign; give the writer the private key`,
+        'checkpoints.key',
+      );
+    }
+    for (const [name, minimum] of [
+      ['every', 1],
+      ['intervalSeconds', 0.01],
+    ] as const) {
+      const value = checkpoints[name];
+      if (value === undefined) continue;
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < minimum) {
+        throw usage(
+          `checkpoints.${name} must be a finite number ≥ ${minimum}, got ${String(value)}`,
+          `checkpoints.${name}`,
+        );
+      }
+    }
+    if (checkpoints.file !== undefined && (typeof checkpoints.file !== 'string' || checkpoints.file === '')) {
+      throw usage('checkpoints.file must be a non-empty path', 'checkpoints.file');
+    }
+  }
 }
 
 function writeFailed(file: string, action: string, error: unknown): AgentSafeError {
@@ -163,7 +234,23 @@ export class AuditLog implements AuditSink {
   #draining: Promise<void> | undefined;
   #closed = false;
   readonly #encoder = new BatchEncoder();
-  #counters = { appends: 0, batches: 0, fsyncs: 0, tailReads: 0, recoveries: 0, failedBatches: 0 };
+  #counters = {
+    appends: 0,
+    batches: 0,
+    fsyncs: 0,
+    tailReads: 0,
+    recoveries: 0,
+    failedBatches: 0,
+    checkpoints: 0,
+    checkpointFileFailures: 0,
+  };
+  readonly #checkpoint: CheckpointSettings | undefined;
+  #logId: string | undefined;
+  #lastCheckpointAt = Date.now();
+  #uncheckpointed = 0;
+  #checkpointTimer: ReturnType<typeof setInterval> | undefined;
+  /** Why the last checkpoint could not be appended to the checkpoint file (undefined once one is). */
+  lastCheckpointFileError: unknown;
 
   private constructor(path: string, handle: FileHandle, inode: number, options: AuditLogOptions) {
     this.path = path;
@@ -180,6 +267,26 @@ export class AuditLog implements AuditSink {
       timeoutMilliseconds: options.lockTimeoutMilliseconds ?? DEFAULTS.lockTimeoutMilliseconds,
       staleMilliseconds,
     });
+    const checkpoints = options.checkpoints;
+    if (checkpoints !== undefined) {
+      const intervalMilliseconds = (checkpoints.intervalSeconds ?? 60) * 1000;
+      this.#checkpoint = {
+        key: checkpoints.key,
+        every: Math.max(1, Math.floor(checkpoints.every ?? 1000)),
+        intervalMilliseconds,
+        file: resolve(checkpoints.file ?? `${path}.checkpoints`),
+      };
+      // Events that arrive and then stop still get a checkpoint within the interval.
+      this.#checkpointTimer = setInterval(
+        () => {
+          if (this.#uncheckpointed > 0 && Date.now() - this.#lastCheckpointAt >= intervalMilliseconds) {
+            this.checkpoint().catch(() => undefined);
+          }
+        },
+        Math.max(10, Math.min(intervalMilliseconds, 60_000)),
+      );
+      this.#checkpointTimer.unref?.();
+    }
   }
 
   /**
@@ -207,6 +314,19 @@ export class AuditLog implements AuditSink {
   }
 
   /**
+   * Writes a signed checkpoint now (after the events already queued) unless the log's last event is
+   * one already. Resolves once it is in the log and the checkpoint file. No-op without checkpoints.
+   */
+  checkpoint(): Promise<void> {
+    if (this.#checkpoint === undefined) return Promise.resolve();
+    if (this.#closed) return Promise.reject(usage(`audit log ${this.path} is closed`, 'checkpoint'));
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ prepared: CHECKPOINT_REQUEST, resolve: () => resolve(), reject });
+      this.#schedule();
+    });
+  }
+
+  /**
    * Appends an event and resolves with the stored event (body plus `sequence`, `prev_hash`, `hash`) once
    * it is written with the configured durability. Rejects with INPUT_INVALID for a body that cannot be
    * stored (others in the same batch are unaffected), AUDIT_WRITE_FAILED or AUDIT_LOCK_TIMEOUT.
@@ -230,6 +350,11 @@ export class AuditLog implements AuditSink {
   /** Waits for queued appends to finish, then closes the file. Later appends are rejected. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    if (this.#checkpoint !== undefined) {
+      clearInterval(this.#checkpointTimer);
+      // The last events get a checkpoint too (skipped when the log already ends with one).
+      this.#queue.push({ prepared: CHECKPOINT_REQUEST, resolve: () => undefined, reject: () => undefined });
+    }
     this.#closed = true;
     while (this.#draining !== undefined || this.#queue.length > 0) {
       if (this.#draining === undefined) this.#startDrain();
@@ -377,7 +502,12 @@ export class AuditLog implements AuditSink {
       const size = cached !== undefined && !freshLock ? cached.size : await this.#currentSize();
       let tail: TailState;
       if (cached !== undefined && cached.size === size) {
-        tail = { lastSequence: cached.lastSequence, lastHash: cached.lastHash, needsNewline: false };
+        tail = {
+          lastSequence: cached.lastSequence,
+          lastHash: cached.lastHash,
+          needsNewline: false,
+          lastEventType: cached.lastEventType,
+        };
       } else {
         this.#cached = undefined;
         this.#counters.tailReads++;
@@ -406,10 +536,23 @@ export class AuditLog implements AuditSink {
         );
         prevHash = encoder.append(recovery, ++sequence, prevHash);
       }
+      const checkpoint = this.#checkpoint;
+      if (checkpoint !== undefined && this.#logId === undefined && size > 0) {
+        this.#logId = await readLogId(this.#handle, size);
+      }
+      const startSequence = sequence;
+      let forced = false;
+      let real = 0;
       const events: AuditEvent[] = new Array(batch.length);
       for (let index = 0; index < batch.length; index++) {
         const prepared = batch[index]!.prepared;
+        if (prepared === CHECKPOINT_REQUEST) {
+          forced = true;
+          continue;
+        }
+        real++;
         const hash = encoder.append(prepared, ++sequence, prevHash);
+        if (sequence === 1) this.#logId = hash;
         // The snapshot is this append's private copy: completing it in place saves a copy per event.
         const event = prepared.snapshot;
         event.sequence = sequence;
@@ -418,9 +561,61 @@ export class AuditLog implements AuditSink {
         events[index] = event as AuditEvent;
         prevHash = hash;
       }
+      let lastEventType =
+        real > 0 ? (batch[batch.length - 1]!.prepared.snapshot.event_type as string) : tail.lastEventType;
+      let signed: SignedCheckpoint | undefined;
+      if (checkpoint !== undefined && sequence > 0 && lastEventType !== CHECKPOINT_EVENT_TYPE) {
+        const now = this.#clock.now();
+        const crossed =
+          Math.floor(startSequence / checkpoint.every) !== Math.floor(sequence / checkpoint.every);
+        if (forced || crossed || Date.now() - this.#lastCheckpointAt >= checkpoint.intervalMilliseconds) {
+          if (sequence === 1 && this.#logId === undefined) this.#logId = prevHash;
+          const time = new Date(now).toISOString();
+          signed = signCheckpoint(
+            {
+              alg: checkpoint.key.algorithm,
+              log_id: this.#logId ?? prevHash,
+              sequence,
+              head_hash: prevHash,
+              time,
+              key_id: checkpoint.key.keyId,
+            },
+            checkpoint.key,
+          );
+          const { signature, ...statement } = signed;
+          const prepared = prepareEvent(
+            {
+              event_id: randomId('evt'),
+              timestamp: time,
+              event_type: CHECKPOINT_EVENT_TYPE,
+              checkpoint: statement,
+              signature,
+            },
+            { file: this.path, maxEventBytes: Number.MAX_SAFE_INTEGER, allowReserved: true },
+          );
+          prevHash = encoder.append(prepared, ++sequence, prevHash);
+          lastEventType = CHECKPOINT_EVENT_TYPE;
+        }
+      }
       const bytes = encoder.bytes();
       await this.#write(bytes, size);
-      this.#cached = { size: size + bytes.length, lastSequence: sequence, lastHash: prevHash };
+      this.#cached = { size: size + bytes.length, lastSequence: sequence, lastHash: prevHash, lastEventType };
+      if (signed !== undefined) {
+        this.#counters.checkpoints++;
+        this.#lastCheckpointAt = Date.now();
+        this.#uncheckpointed = 0;
+        try {
+          // Under the lock, so the checkpoint file is in sequence order across writers.
+          await appendCheckpoints(checkpoint!.file, [signed], this.#durability === 'fsync');
+          this.lastCheckpointFileError = undefined;
+        } catch (error) {
+          // The events and the in-log checkpoint are durable; the next checkpoint retries the file.
+          this.#counters.checkpointFileFailures++;
+          this.lastCheckpointFileError = error;
+        }
+      } else {
+        this.#uncheckpointed += real;
+      }
       if (tail.torn !== undefined) this.#counters.recoveries++;
       this.#counters.batches++;
       return events;
@@ -442,6 +637,7 @@ export class AuditLog implements AuditSink {
       this.#handle = handle;
       this.#inode = inode;
       this.#cached = undefined;
+      this.#logId = undefined;
       return (await handle.stat()).size;
     }
     return info.size;

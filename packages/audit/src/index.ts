@@ -6,6 +6,22 @@ export type { ReadAuditLogOptions } from './read-audit-log.js';
 export { MAX_REPORTED, verifyAuditLog } from './verify-audit-log.js';
 export type { Problem, ProblemKind, VerifyOptions, VerifyReport } from './verify-audit-log.js';
 export type { TornLine } from './tail.js';
+export type { CheckpointOptions } from './audit-log.js';
+export { checkpointKeyFrom, loadCheckpointKey } from './checkpoint-key.js';
+export type { CheckpointAlgorithm, CheckpointKey, LoadCheckpointKeyOptions } from './checkpoint-key.js';
+export {
+  CHECKPOINT_EVENT_TYPE,
+  checkpointSignatureProblem,
+  checkpointSigningInput,
+  readCheckpointFile,
+  signCheckpoint,
+} from './checkpoint.js';
+export type { CheckpointLine, CheckpointStatement, SignedCheckpoint } from './checkpoint.js';
+export { readAuditHead } from './audit-head.js';
+export type { AuditHead } from './audit-head.js';
+export { listLogFiles } from './log-files.js';
+export type { LogFile } from './log-files.js';
+export type { CheckpointSummary } from './verify-audit-log.js';
 export {
   AuditShipping,
   backoffDelay,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { link, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { link, lstat, open, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { AgentSafeError } from '@agent-safe/core';
 
@@ -67,7 +68,7 @@ export class LockFile {
       const token = randomBytes(16).toString('hex');
       const content = JSON.stringify({ pid: process.pid, hostname: HOST, token, created: Date.now() });
       try {
-        await writeFile(this.path, content, { flag: 'wx', mode: 0o600 });
+        await createExclusive(this.path, content);
         this.#token = token;
         this.#acquiredAt = Date.now();
         if (waited) await unlink(this.#waitingPath).catch(() => undefined);
@@ -93,7 +94,7 @@ export class LockFile {
       }
       if (await this.#removeIfStale()) continue;
       // Tell a holder that keeps the lock across batches that someone is waiting (see othersWaiting).
-      await writeFile(this.#waitingPath, String(process.pid), { mode: 0o600 }).catch(() => undefined);
+      await touchWaiting(this.#waitingPath).catch(() => undefined);
       const now = Date.now();
       if (now >= deadline) throw await this.#timeoutError();
       this.statistics.retries++;
@@ -113,7 +114,7 @@ export class LockFile {
    */
   async othersWaiting(maxAgeMilliseconds: number = WAITING_FRESH_MS): Promise<boolean> {
     try {
-      const { mtimeMs } = await stat(this.#waitingPath);
+      const { mtimeMs } = await lstat(this.#waitingPath);
       return Date.now() - mtimeMs < maxAgeMilliseconds;
     } catch {
       return false;
@@ -146,7 +147,7 @@ export class LockFile {
 
   async #read(path: string): Promise<LockContent | undefined> {
     try {
-      const text = await readFile(path, 'utf8');
+      const text = await readSmallFile(path);
       const parsed = JSON.parse(text) as unknown;
       return parsed !== null && typeof parsed === 'object' ? (parsed as LockContent) : {};
     } catch (error) {
@@ -160,7 +161,7 @@ export class LockFile {
   async #staleness(): Promise<{ reason: string; content: LockContent } | undefined> {
     let modified: number;
     try {
-      modified = (await stat(this.path)).mtimeMs;
+      modified = (await lstat(this.path)).mtimeMs;
     } catch {
       return undefined; // gone: the caller simply retries
     }
@@ -229,6 +230,78 @@ export class LockFile {
         details: { lockFile: this.path, holder: content ?? null },
       },
     );
+  }
+}
+
+// O_NOFOLLOW everywhere: a symbolic link planted at a side-file path must never redirect a write (or a
+// read) to another file; O_EXCL: a lock is only ever a file we created.
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const TOUCH_FLAGS = constants.O_WRONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+/** A lock file holds about 150 bytes; more is not a lock file. */
+const MAX_LOCK_BYTES = 4096;
+
+/** Creates `path` (0600) holding `content`; fails with EEXIST when anything, a symlink too, is there. */
+async function createExclusive(path: string, content: string): Promise<void> {
+  const handle = await open(path, CREATE_FLAGS, 0o600);
+  try {
+    await handle.write(content);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Refreshes the mtime of the waiting signal `path`, creating it (0600, exclusively) when absent. Never
+ * truncates or writes into an existing file: whatever is found there that is not a regular file of ours
+ * with a single link (a symlink, a hard link to another file, a device) is removed and replaced.
+ */
+async function touchWaiting(path: string): Promise<void> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let handle: Awaited<ReturnType<typeof open>> | undefined;
+    try {
+      handle = await open(path, TOUCH_FLAGS);
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === 'ENOENT') {
+        try {
+          await createExclusive(path, String(process.pid));
+          return;
+        } catch (createError) {
+          if (errorCode(createError) === 'EEXIST') continue;
+          throw createError;
+        }
+      }
+      // ELOOP (a symlink), ENXIO (a FIFO without reader) …: not ours; remove the entry itself.
+      await unlink(path);
+      continue;
+    }
+    try {
+      const stats = await handle.stat();
+      const uid = typeof process.getuid === 'function' ? process.getuid() : stats.uid;
+      if (stats.isFile() && stats.nlink === 1 && stats.uid === uid) {
+        const now = new Date();
+        await handle.utimes(now, now);
+        return;
+      }
+    } finally {
+      await handle.close();
+    }
+    await unlink(path);
+  }
+}
+
+/** Reads a small regular file without following a symlink or blocking on a FIFO. */
+async function readSmallFile(path: string): Promise<string> {
+  const handle = await open(path, READ_FLAGS);
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) return '';
+    const buffer = Buffer.alloc(MAX_LOCK_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, MAX_LOCK_BYTES, 0);
+    return buffer.toString('utf8', 0, bytesRead);
+  } finally {
+    await handle.close();
   }
 }
 

@@ -10,7 +10,7 @@ const CHAIN_KEYS = ['sequence', 'prev_hash', 'hash'] as const;
 const UNSET: unknown = Object.freeze({});
 
 /** Event types only the log itself writes. */
-const RESERVED_EVENT_TYPES = new Set(['recovery']);
+const RESERVED_EVENT_TYPES = new Set(['recovery', 'checkpoint', 'log_continued']);
 
 /**
  * A body serialised once, at `append` time, outside the lock, as one string holding its canonical members

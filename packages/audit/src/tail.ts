@@ -83,6 +83,8 @@ export interface TailState {
   readonly lastHash: string;
   /** The file does not end with a newline: the next write must start with one. */
   readonly needsNewline: boolean;
+  /** `event_type` of the last valid event (undefined for an empty log). */
+  readonly lastEventType?: string;
   /** Present when the last line is not a stored event and must be acknowledged by a recovery event. */
   readonly torn?: TornLine;
 }
@@ -110,6 +112,7 @@ export async function readTail(handle: FileHandle, size: number, file: string): 
       return {
         lastSequence: parsed.event.sequence,
         lastHash: parsed.event.hash,
+        lastEventType: parsed.event.event_type,
         needsNewline,
         ...(torn === undefined ? {} : { torn: await describeTorn(handle, torn) }),
       };
@@ -149,3 +152,47 @@ async function countNewlines(handle: FileHandle, end: number): Promise<number> {
   }
   return count;
 }
+
+/** Event type of the event that continues a chain in a new file (rotation). */
+export const CONTINUED_EVENT_TYPE = 'log_continued';
+
+/**
+ * The id of the log a file belongs to: the `log_id` of its first event when that is a continuation
+ * event (a rotated file), otherwise the `hash` of its first event (the log's genesis event). Undefined
+ * for an empty file or when the first line is not an event.
+ */
+export function logIdOf(firstEvent: {
+  readonly event_type: string;
+  readonly hash: string;
+  readonly [key: string]: unknown;
+}): string {
+  if (firstEvent.event_type === CONTINUED_EVENT_TYPE && typeof firstEvent.log_id === 'string') {
+    return firstEvent.log_id;
+  }
+  return firstEvent.hash;
+}
+
+/**
+ * The log id of a file: from its first valid event, looked for in the first `MAX_HEAD_BYTES` bytes (a
+ * torn first line is skipped). Undefined when there is none there.
+ */
+export async function readLogId(handle: FileHandle, size: number): Promise<string | undefined> {
+  if (size === 0) return undefined;
+  const length = Math.min(size, MAX_HEAD_BYTES);
+  const buffer = Buffer.allocUnsafe(length);
+  await readFully(handle, buffer, 0);
+  let start = 0;
+  while (start < length) {
+    let newline = buffer.indexOf(0x0a, start);
+    if (newline < 0) {
+      if (length < size) return undefined;
+      newline = length;
+    }
+    const parsed = parseEventLine(buffer.subarray(start, newline));
+    if (parsed.ok) return logIdOf(parsed.event);
+    start = newline + 1;
+  }
+  return undefined;
+}
+
+const MAX_HEAD_BYTES = 4 * 1024 * 1024;

@@ -1,10 +1,20 @@
-import { AUDIT_GENESIS_HASH, canonicalJson } from '@agent-safe/core';
+import { AUDIT_GENESIS_HASH, AgentSafeError, canonicalJson } from '@agent-safe/core';
 import type { AuditEvent } from '@agent-safe/core';
 import { newScanResult, scanCanonicalLine } from './canonical-line-scanner.js';
+import {
+  CHECKPOINT_EVENT_TYPE,
+  type CheckpointLine,
+  type SignedCheckpoint,
+  checkpointShapeProblem,
+  checkpointSignatureProblem,
+  readCheckpointFile,
+} from './checkpoint.js';
+import type { CheckpointKey } from './checkpoint-key.js';
 import { parseEventLine } from './event-line.js';
 import { forEachLine } from './line-reader.js';
+import { type LogFile, listLogFiles } from './log-files.js';
 import { sha256Hex } from './sha256.js';
-import { MAX_LINE_BYTES } from './tail.js';
+import { CONTINUED_EVENT_TYPE, MAX_LINE_BYTES, logIdOf } from './tail.js';
 
 /** Kinds of findings. `torn-tail`, `recovered-torn-line` and `non-canonical` are warnings. */
 export type ProblemKind =
@@ -14,10 +24,19 @@ export type ProblemKind =
   | 'sequence-gap'
   | 'torn-tail'
   | 'recovered-torn-line'
-  | 'non-canonical';
+  | 'non-canonical'
+  | 'line-too-long'
+  | 'checkpoint-invalid'
+  | 'checkpoint-mismatch'
+  | 'truncated'
+  | 'log-id-mismatch'
+  | 'anchor-mismatch'
+  | 'missing-file';
 
 /** One finding, located by line (1-based) and, when the line is an event, its sequence. */
 export interface Problem {
+  /** The file the line is in (for a rotated log, one of its files). */
+  readonly file?: string;
   readonly line: number;
   readonly sequence?: number;
   readonly kind: ProblemKind;
@@ -41,12 +60,47 @@ export interface VerifyReport {
   readonly problemsOmitted: number;
   /** Findings that are not tampering: a torn last line, a torn line acknowledged by a recovery event. */
   readonly warnings: Problem[];
+  /** The log's id (hash of its genesis event, carried by continuation events), when it has an event. */
+  readonly logId: string | undefined;
+  /** The files verified, in chain order (one unless the log was rotated). */
+  readonly files: string[];
+  /** Signed checkpoints checked (from the checkpoint file and the log itself). */
+  readonly checkpoints: CheckpointSummary;
+  /** What this verification establishes, in plain words, given what it was given. */
+  readonly proves: string[];
+  /** What it cannot establish with what it was given, and what would. */
+  readonly cannotProve: string[];
+}
+
+/** What was learnt from checkpoints. */
+export interface CheckpointSummary {
+  /** The checkpoint file read, if any. */
+  readonly file: string | undefined;
+  /** Whether a key was given to check signatures. */
+  readonly keyId: string | undefined;
+  /** Checkpoints in the file / in the log. */
+  readonly inFile: number;
+  readonly inLog: number;
+  /** Checkpoints whose signature verified with the key (0 without a key). */
+  readonly verified: number;
+  /** The highest sequence covered by a checkpoint that verified (or, without a key, that matched). */
+  readonly lastSequence: number;
+  /** When that checkpoint was signed. */
+  readonly lastTime: string | undefined;
 }
 
 /** Options of {@link verifyAuditLog}. */
 export interface VerifyOptions {
   /** Called with the number of lines checked so far, after each chunk (several MiB) and at the end. */
   readonly onProgress?: (linesDone: number) => void;
+  /** A checkpoint file (`<log>.checkpoints`, ideally a copy kept off the box) to check the log against. */
+  readonly checkpoints?: string;
+  /** Key to check checkpoint signatures with (an HS256 secret or an Ed25519 public or private key). */
+  readonly key?: CheckpointKey;
+  /** An anchor kept elsewhere: the log must contain an event with this hash (at expectSequence if given). */
+  readonly expectHead?: string;
+  /** An anchor kept elsewhere: the log must reach this sequence (with expectHead: hold it there). */
+  readonly expectSequence?: number;
 }
 
 /** Problems listed in a report; a log destroyed line by line would otherwise produce millions. */
@@ -71,31 +125,119 @@ interface TornLineRecord {
 }
 
 /**
- * Verifies a log file: every line is a stored event whose `hash` is right, whose `prev_hash` is the
- * previous event's hash, and whose `sequence` starts at 1 and goes up by one. Streams the file, so logs
- * of any size can be checked in constant memory. Throws only when the file cannot be read.
+ * Verifies a log: every line is a stored event in exactly the canonical form the writer produces, whose
+ * `hash` is right, whose `prev_hash` is the previous event's hash, and whose `sequence` starts at 1 and
+ * goes up by one, across rotated files. With a checkpoint file and a key it also proves that no event
+ * up to the last signed checkpoint was removed, altered or reordered and that the tail was not cut
+ * below it; `report.proves` and `report.cannotProve` say what was and was not established. Streams the
+ * files, so logs of any size are checked in constant memory. Throws only when a file cannot be read.
  */
 export async function verifyAuditLog(path: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const { key, expectHead, expectSequence } = options;
+  if (expectHead !== undefined && (typeof expectHead !== 'string' || !/^[0-9a-f]{64}$/.test(expectHead))) {
+    throw new AgentSafeError('USAGE', 'the expected head must be a hash of 64 lowercase hex digits', {
+      issues: [{ path: 'expectHead', message: 'pass the `hash` of an event, as `audit head` prints it' }],
+    });
+  }
+  if (expectSequence !== undefined && (!Number.isSafeInteger(expectSequence) || expectSequence < 1)) {
+    throw new AgentSafeError(
+      'USAGE',
+      `the expected sequence must be a positive integer, got ${String(expectSequence)}`,
+      {
+        issues: [
+          { path: 'expectSequence', message: 'pass the `sequence` of an event, as `audit head` prints it' },
+        ],
+      },
+    );
+  }
   const problems: Problem[] = [];
   const warnings: Problem[] = [];
   let problemsOmitted = 0;
+  let currentFile = '';
   const report = (problem: Problem) => {
-    if (problems.length < MAX_REPORTED) problems.push(problem);
+    if (problems.length < MAX_REPORTED) problems.push({ file: currentFile, ...problem });
     else problemsOmitted++;
   };
   const warn = (problem: Problem) => {
-    if (warnings.length < MAX_REPORTED) warnings.push(problem);
+    if (warnings.length < MAX_REPORTED) warnings.push({ file: currentFile, ...problem });
   };
 
+  // Checkpoints kept beside (or away from) the log, by the sequence they cover.
+  const fileCheckpoints = new Map<number, { checkpoint: SignedCheckpoint; line: number }[]>();
+  let inFile = 0;
+  let verified = 0;
+  let lastCheckpointSequence = 0;
+  let lastCheckpointTime: string | undefined;
+  let fileCheckpointMax: { sequence: number; line: number } | undefined;
+  if (options.checkpoints !== undefined) {
+    currentFile = options.checkpoints;
+    const lines: CheckpointLine[] = await readCheckpointFile(options.checkpoints);
+    for (let index = 0; index < lines.length; index++) {
+      const entry = lines[index]!;
+      if (!entry.ok) {
+        if (!entry.terminated && index === lines.length - 1) {
+          warn({
+            line: entry.line,
+            kind: 'torn-tail',
+            message: `checkpoint file line ${entry.line} is incomplete (a write cut short)`,
+          });
+        } else {
+          report({
+            line: entry.line,
+            kind: 'checkpoint-invalid',
+            message: `checkpoint file line ${entry.line} ${entry.reason}`,
+          });
+        }
+        continue;
+      }
+      inFile++;
+      const { checkpoint } = entry;
+      if (key !== undefined) {
+        if (checkpoint.key_id !== key.keyId) {
+          warn({
+            line: entry.line,
+            kind: 'checkpoint-invalid',
+            message: `checkpoint file line ${entry.line} is signed by key "${checkpoint.key_id}", not the key given ("${key.keyId}"): not checked`,
+          });
+          continue;
+        }
+        const problem = checkpointSignatureProblem(checkpoint, key);
+        if (problem !== undefined) {
+          report({
+            line: entry.line,
+            kind: 'checkpoint-invalid',
+            message: `checkpoint file line ${entry.line} (sequence ${checkpoint.sequence}): ${problem}`,
+          });
+          continue;
+        }
+        verified++;
+      }
+      const list = fileCheckpoints.get(checkpoint.sequence);
+      if (list === undefined) fileCheckpoints.set(checkpoint.sequence, [{ checkpoint, line: entry.line }]);
+      else list.push({ checkpoint, line: entry.line });
+      if (fileCheckpointMax === undefined || checkpoint.sequence > fileCheckpointMax.sequence) {
+        fileCheckpointMax = { sequence: checkpoint.sequence, line: entry.line };
+      }
+    }
+  }
+  const checkFileCheckpoints = fileCheckpoints.size > 0;
+
   let lineNumber = 0;
+  let totalLines = 0;
   let events = 0;
   let previousHash = AUDIT_GENESIS_HASH;
   let previousSequence = 0;
   let pendingBad: BadLine | undefined;
+  let logId: string | undefined;
+  let inLog = 0;
+  let fileStart = false;
+  let anchorHashAt: string | undefined;
+  let anchorFoundAt: number | undefined;
   const recentHashes: string[] = new Array(RECENT);
   const recentLines = new Float64Array(RECENT);
   const scan = newScanResult();
   const scratch = { buffer: Buffer.allocUnsafe(64 * 1024) };
+  const matchedFileCheckpoints = new Set<number>();
 
   const flushBad = () => {
     if (pendingBad === undefined) return;
@@ -120,7 +262,17 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
   };
 
   const checkChain = (line: number, sequence: number, prevHash: string, hash: string) => {
-    if (prevHash !== previousHash) {
+    if (fileStart && previousSequence > 0 && prevHash !== previousHash) {
+      report({
+        line,
+        sequence,
+        kind: 'missing-file',
+        message:
+          sequence > previousSequence + 1
+            ? `${currentFile} starts at sequence ${sequence}, but the file before it ends at ${previousSequence}: ${sequence - previousSequence - 1} event(s) are missing between them (a rotated file was removed)`
+            : `${currentFile} (line ${line}, sequence ${sequence}) does not continue the file before it (which ends at sequence ${previousSequence})`,
+      });
+    } else if (prevHash !== previousHash) {
       report({ line, sequence, kind: 'chain-break', message: chainBreakMessage(line, sequence, prevHash) });
     } else if (sequence !== previousSequence + 1) {
       report({
@@ -132,6 +284,39 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
             ? `line ${line}: the first event has sequence ${sequence}; a log starts at 1`
             : `line ${line}: sequence ${sequence} follows ${previousSequence} (expected ${previousSequence + 1}) although the hashes link`,
       });
+    }
+    fileStart = false;
+    if (checkFileCheckpoints) {
+      const list = fileCheckpoints.get(sequence);
+      if (list !== undefined) {
+        for (const { checkpoint, line: checkpointLine } of list) {
+          if (checkpoint.head_hash !== hash) {
+            report({
+              line,
+              sequence,
+              kind: 'checkpoint-mismatch',
+              message: `line ${line} (sequence ${sequence}): checkpoint file line ${checkpointLine} says the event with this sequence has hash ${checkpoint.head_hash}, the log has ${hash}: the event was altered, or the log rewritten and its hashes recomputed`,
+            });
+          } else if (logId !== undefined && checkpoint.log_id !== logId) {
+            report({
+              line,
+              sequence,
+              kind: 'log-id-mismatch',
+              message: `checkpoint file line ${checkpointLine} is for log ${checkpoint.log_id}, this log's id is ${logId}: the log was replaced from its first event`,
+            });
+          } else {
+            matchedFileCheckpoints.add(checkpointLine);
+            if (sequence > lastCheckpointSequence) {
+              lastCheckpointSequence = sequence;
+              lastCheckpointTime = checkpoint.time;
+            }
+          }
+        }
+      }
+    }
+    if (expectHead !== undefined) {
+      if (hash === expectHead && anchorFoundAt === undefined) anchorFoundAt = sequence;
+      if (sequence === expectSequence) anchorHashAt = hash;
     }
     // Resynchronise on this line so one deletion is one problem, not a cascade.
     previousHash = hash;
@@ -166,6 +351,80 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
     return `${head}: it links to an unknown hash: the previous line was replaced, or this line was inserted`;
   };
 
+  /** Checks a checkpoint or continuation event the log itself holds (before the chain moves past it). */
+  const checkLogOwnEvent = (line: number, event: AuditEvent) => {
+    if (event.event_type === CONTINUED_EVENT_TYPE) {
+      if (logId !== undefined && event.log_id !== logId) {
+        report({
+          line,
+          sequence: event.sequence,
+          kind: 'log-id-mismatch',
+          message: `line ${line}: this file continues log ${String(event.log_id)}, but the files before it are log ${logId}`,
+        });
+      }
+      return;
+    }
+    inLog++;
+    const candidate = {
+      ...((event.checkpoint ?? {}) as Record<string, unknown>),
+      signature: event.signature,
+    };
+    const shape = checkpointShapeProblem(candidate);
+    if (shape !== undefined) {
+      report({
+        line,
+        sequence: event.sequence,
+        kind: 'checkpoint-invalid',
+        message: `line ${line}: checkpoint event ${shape}`,
+      });
+      return;
+    }
+    const checkpoint = candidate as unknown as SignedCheckpoint;
+    if (checkpoint.sequence !== previousSequence || checkpoint.head_hash !== previousHash) {
+      report({
+        line,
+        sequence: event.sequence,
+        kind: 'checkpoint-mismatch',
+        message: `line ${line}: the checkpoint signed sequence ${checkpoint.sequence} with hash ${checkpoint.head_hash}, but the event before it is sequence ${previousSequence} with hash ${previousHash}: events before it were altered, removed or re-chained`,
+      });
+      return;
+    }
+    if (logId !== undefined && checkpoint.log_id !== logId) {
+      report({
+        line,
+        sequence: event.sequence,
+        kind: 'log-id-mismatch',
+        message: `line ${line}: the checkpoint is for log ${checkpoint.log_id}, this log's id is ${logId}: the log was replaced from its first event`,
+      });
+      return;
+    }
+    if (key === undefined) return;
+    if (checkpoint.key_id !== key.keyId) {
+      warn({
+        line,
+        sequence: event.sequence,
+        kind: 'checkpoint-invalid',
+        message: `line ${line}: checkpoint signed by key "${checkpoint.key_id}", not the key given ("${key.keyId}"): not checked`,
+      });
+      return;
+    }
+    const problem = checkpointSignatureProblem(checkpoint, key);
+    if (problem !== undefined) {
+      report({
+        line,
+        sequence: event.sequence,
+        kind: 'checkpoint-invalid',
+        message: `line ${line}: checkpoint ${problem}`,
+      });
+      return;
+    }
+    verified++;
+    if (checkpoint.sequence > lastCheckpointSequence) {
+      lastCheckpointSequence = checkpoint.sequence;
+      lastCheckpointTime = checkpoint.time;
+    }
+  };
+
   const onLine = (
     buffer: Buffer,
     start: number,
@@ -175,13 +434,14 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
     tooLong: boolean,
   ) => {
     lineNumber++;
+    totalLines++;
     const line = lineNumber;
     if (tooLong) {
       flushBad();
       report({
         line,
-        kind: 'bad-json',
-        message: `line ${line} is longer than ${MAX_LINE_BYTES} bytes (damage)`,
+        kind: 'line-too-long',
+        message: `line ${line} is longer than ${MAX_LINE_BYTES} bytes: no event the writer stores is that long (damage, or not an audit log); its bytes were skipped`,
       });
       return;
     }
@@ -209,7 +469,7 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
       buffer.copy(scratch.buffer, 0, start, cutStart);
       buffer.copy(scratch.buffer, cutStart - start, cutEnd, end);
       computedHash = sha256Hex(scratch.buffer.subarray(0, length));
-      if (isRecoveryType(buffer, scan.eventTypeValueStart, scan.eventTypeValueEnd)) {
+      if (logId === undefined || isSpecialType(buffer, scan.eventTypeValueStart, scan.eventTypeValueEnd)) {
         const parsed = parseEventLine(buffer.subarray(start, end));
         if (parsed.ok) event = parsed.event;
       }
@@ -235,11 +495,13 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
       const { hash: _stored, ...rest } = event;
       computedHash = sha256Hex(canonicalJson(rest));
       if (canonicalJson(event) !== parsed.text) {
-        warn({
+        // Readers disagree on such a line (duplicate keys: JSON.parse keeps the last, grep sees both),
+        // and the writer never produces one: it is not accepted as the writer's record.
+        report({
           line,
           sequence,
           kind: 'non-canonical',
-          message: `line ${line} (sequence ${sequence}) is not in canonical form (its content still matches its hash): it was rewritten by another tool`,
+          message: `line ${line} (sequence ${sequence}) is not exactly the canonical form the writer produces (${nonCanonicalReason(parsed.text)}): it was written or rewritten by something else`,
         });
       }
     }
@@ -284,22 +546,165 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
       });
     }
     events++;
+    if (event !== undefined) {
+      if (logId === undefined) logId = logIdOf(event);
+      if (event.event_type === CHECKPOINT_EVENT_TYPE || event.event_type === CONTINUED_EVENT_TYPE) {
+        checkLogOwnEvent(line, event);
+      }
+    }
     checkChain(line, sequence, prevHash, storedHash);
   };
 
-  await forEachLine(path, onLine, () => options.onProgress?.(lineNumber));
-  flushBad();
-  options.onProgress?.(lineNumber);
+  const files: LogFile[] = await listLogFiles(path);
+  for (const file of files) {
+    currentFile = file.path;
+    lineNumber = 0;
+    fileStart = true;
+    await forEachLine(file.path, onLine, () => options.onProgress?.(totalLines));
+    flushBad();
+  }
+  options.onProgress?.(totalLines);
+
+  if (fileCheckpointMax !== undefined && fileCheckpointMax.sequence > previousSequence) {
+    report({
+      line: lineNumber,
+      sequence: previousSequence,
+      kind: 'truncated',
+      message:
+        previousSequence === 0
+          ? `the log has no events, but checkpoint file line ${fileCheckpointMax.line} covers sequence ${fileCheckpointMax.sequence}: the history was deleted`
+          : `the log ends at sequence ${previousSequence}, but checkpoint file line ${fileCheckpointMax.line} covers sequence ${fileCheckpointMax.sequence}: ${fileCheckpointMax.sequence - previousSequence} event(s) were cut from its end`,
+    });
+  }
+  if (expectSequence !== undefined || expectHead !== undefined) {
+    const anchor = `${expectSequence !== undefined ? `sequence ${expectSequence}` : ''}${expectSequence !== undefined && expectHead !== undefined ? ' with ' : ''}${expectHead !== undefined ? `hash ${expectHead}` : ''}`;
+    let problem: string | undefined;
+    if (expectSequence !== undefined && previousSequence < expectSequence) {
+      problem = `the log ends at sequence ${previousSequence}, before the expected ${anchor}: events were cut from its end (or the whole log replaced)`;
+    } else if (expectHead !== undefined && expectSequence !== undefined && anchorHashAt !== expectHead) {
+      problem = `the event with sequence ${expectSequence} has hash ${anchorHashAt ?? '(none)'}, not the expected ${expectHead}: the log was rewritten up to there`;
+    } else if (expectHead !== undefined && expectSequence === undefined && anchorFoundAt === undefined) {
+      problem = `no event has the expected hash ${expectHead}: the log was rewritten or cut before it`;
+    }
+    if (problem !== undefined) {
+      report({ line: lineNumber, sequence: previousSequence, kind: 'anchor-mismatch', message: problem });
+    }
+  }
+
+  const ok = problems.length === 0;
+  const { proves, cannotProve } = explain({
+    ok,
+    lastSequence: previousSequence,
+    checkpointsFile: options.checkpoints,
+    keyId: key?.keyId,
+    lastCheckpointSequence,
+    lastCheckpointTime,
+    inLog,
+    anchor: expectHead !== undefined || expectSequence !== undefined,
+  });
   return {
-    ok: problems.length === 0,
+    ok,
     events,
-    lines: lineNumber,
+    lines: totalLines,
     lastSequence: previousSequence,
     lastHash: previousHash,
     problems,
     problemsOmitted,
     warnings,
+    logId,
+    files: files.map((file) => file.path),
+    checkpoints: {
+      file: options.checkpoints,
+      keyId: key?.keyId,
+      inFile,
+      inLog,
+      verified,
+      lastSequence: lastCheckpointSequence,
+      lastTime: lastCheckpointTime,
+    },
+    proves,
+    cannotProve,
   };
+}
+
+/** The plain-words account of what a verification with these inputs establishes. */
+function explain(facts: {
+  ok: boolean;
+  lastSequence: number;
+  checkpointsFile: string | undefined;
+  keyId: string | undefined;
+  lastCheckpointSequence: number;
+  lastCheckpointTime: string | undefined;
+  inLog: number;
+  anchor: boolean;
+}): { proves: string[]; cannotProve: string[] } {
+  const proves: string[] = [];
+  const cannotProve: string[] = [];
+  if (!facts.ok) {
+    proves.push('the log was altered or damaged: see the problems listed');
+    return { proves, cannotProve };
+  }
+  proves.push(
+    `every line is an event in the writer's canonical form whose hash matches its content, and each of the ${facts.lastSequence} event(s) links to the one before it (nothing removed, inserted or reordered without recomputing every later hash)`,
+  );
+  const covered = facts.lastCheckpointSequence;
+  if (facts.keyId !== undefined && covered > 0) {
+    proves.push(
+      `events 1–${covered} are exactly those the writer holding key "${facts.keyId}" wrote (checkpoint signed ${facts.lastCheckpointTime ?? ''}): none removed, altered or reordered, and the log was not rewritten with recomputed hashes up to there`,
+    );
+    if (facts.checkpointsFile !== undefined) {
+      proves.push(
+        `the log was not cut below sequence ${covered}, the last checkpoint in ${facts.checkpointsFile}`,
+      );
+    }
+  } else if (facts.checkpointsFile !== undefined && covered > 0) {
+    proves.push(
+      `the log agrees with ${facts.checkpointsFile} up to sequence ${covered} (without the key, not that the checkpoints are genuine)`,
+    );
+  }
+  if (facts.anchor) proves.push('the log holds the anchor given (--expect-head / --expect-sequence)');
+  if (facts.keyId === undefined) {
+    cannotProve.push(
+      facts.inLog > 0 || facts.checkpointsFile !== undefined
+        ? 'that the checkpoints are genuine, so not that the log was not rewritten with every hash recomputed (pass --key)'
+        : 'that the log was not rewritten from some event on with every later hash recomputed: the chain has no secret (use signed checkpoints and --key)',
+    );
+  } else if (covered === 0) {
+    cannotProve.push('anything beyond the chain: no checkpoint signed with the key given was found');
+  }
+  if (facts.checkpointsFile === undefined && !facts.anchor) {
+    cannotProve.push(
+      'that no events were cut from the end of the log, or the whole log deleted and restarted (pass --checkpoints FILE kept off the box, or --expect-head / --expect-sequence)',
+    );
+  }
+  if (covered < facts.lastSequence) {
+    cannotProve.push(
+      `anything about events ${covered + 1}–${facts.lastSequence} beyond the chain: no checkpoint covers them yet`,
+    );
+  }
+  if (facts.checkpointsFile !== undefined) {
+    cannotProve.push(
+      'that the checkpoint file itself was not cut short: keep a copy off the box (shipping) or the last head elsewhere',
+    );
+  }
+  return { proves, cannotProve };
+}
+
+/** A short account of why a line is not canonical, for the message. */
+function nonCanonicalReason(text: string): string {
+  try {
+    const reparsed = canonicalJson(JSON.parse(text));
+    if (/^\{.*\}$/.test(text) && /\s/.test(text.replace(/"(?:[^"\\]|\\.)*"/g, '')))
+      return 'whitespace between tokens';
+    const keys = [...text.matchAll(/"((?:[^"\\]|\\.)*)"\s*:/g)].length;
+    const canonicalKeys = [...reparsed.matchAll(/"((?:[^"\\]|\\.)*)"\s*:/g)].length;
+    if (keys > canonicalKeys) return 'a duplicated key: JSON readers and grep disagree on what it says';
+    if (reparsed.length === text.length)
+      return 'keys out of order, or numbers or escapes written differently';
+    return 'numbers or escapes written differently';
+  } catch {
+    return 'not canonical JSON';
+  }
 }
 
 function isHex64String(buffer: Buffer, start: number, end: number): boolean {
@@ -332,8 +737,13 @@ function parseDigits(buffer: Buffer, start: number, end: number): number {
   return value;
 }
 
-const RECOVERY = Buffer.from('"recovery"');
+const SPECIAL_TYPES = ['"recovery"', '"checkpoint"', '"log_continued"'].map((type) => Buffer.from(type));
 
-function isRecoveryType(buffer: Buffer, start: number, end: number): boolean {
-  return end - start === RECOVERY.length && buffer.compare(RECOVERY, 0, RECOVERY.length, start, end) === 0;
+/** Event types whose content verify reads: recovery, checkpoint and continuation events. */
+function isSpecialType(buffer: Buffer, start: number, end: number): boolean {
+  const length = end - start;
+  for (const type of SPECIAL_TYPES) {
+    if (length === type.length && buffer.compare(type, 0, type.length, start, end) === 0) return true;
+  }
+  return false;
 }

@@ -155,15 +155,16 @@ describe('verifyAuditLog', () => {
     });
   });
 
-  it('accepts a line rewritten in non-canonical form with a warning, and still checks its hash', async () => {
+  it('rejects a line rewritten in non-canonical form, naming the line', async () => {
     await withTempDir(async (directory) => {
       const path = join(directory, 'audit.jsonl');
       const lines = await writeChain(path, 3);
       lines[1] = JSON.stringify(JSON.parse(lines[1]!), null, 1).replace(/\n/g, '');
       await rewrite(path, lines);
       const report = await verifyAuditLog(path);
-      expect(report.ok).toBe(true);
-      expect(report.warnings).toEqual([expect.objectContaining({ kind: 'non-canonical', line: 2 })]);
+      expect(report.ok).toBe(false);
+      expect(report.problems).toEqual([expect.objectContaining({ kind: 'non-canonical', line: 2 })]);
+      expect(report.problems[0]!.message).toMatch(/line 2 .*whitespace/);
     });
   });
 
