@@ -265,22 +265,25 @@ describe('shipped and documented files validate against the schemas', () => {
 });
 
 describe('agent-safe init', () => {
-  it('writes the yaml-language-server modeline naming the shipped schema at the top of each file', () => {
-    const project = join(mkdtempSync(join(tmpdir(), 'agent-safe-modeline-')), 'project');
-    expect(cli(['init', project], tmpdir()).code).toBe(0);
-    const files = yamlFiles(project);
-    expect(files.length).toBeGreaterThan(20);
-    for (const file of files) {
-      const path = relative(project, file);
-      const kind = kindOf(path);
-      const [first] = readFileSync(file, 'utf8').split('\n');
-      expect([path, first]).toEqual([
-        path,
-        `# yaml-language-server: $schema=https://unpkg.com/@agent-safe/cli@${version}/schemas/${kind}.schema.json`,
-      ]);
-      expectValid(kind, path, parse(readFileSync(file, 'utf8')));
-    }
-  });
+  it.each([[[]], [['--approvals']]])(
+    '%j writes the yaml-language-server modeline naming the shipped schema at the top of each file',
+    (flags: string[]) => {
+      const project = join(mkdtempSync(join(tmpdir(), 'agent-safe-modeline-')), 'project');
+      expect(cli(['init', project, ...flags], tmpdir()).code).toBe(0);
+      const files = yamlFiles(project);
+      expect(files.length).toBeGreaterThan(20);
+      for (const file of files) {
+        const path = relative(project, file);
+        const kind = kindOf(path);
+        const [first] = readFileSync(file, 'utf8').split('\n');
+        expect([path, first]).toEqual([
+          path,
+          `# yaml-language-server: $schema=https://unpkg.com/@agent-safe/cli@${version}/schemas/${kind}.schema.json`,
+        ]);
+        expectValid(kind, path, parse(readFileSync(file, 'utf8')));
+      }
+    },
+  );
 
   it('ships the schemas in the package', () => {
     const pkg = JSON.parse(readFileSync(join(PACKAGE, 'package.json'), 'utf8')) as { files: string[] };
