@@ -6,6 +6,7 @@ import {
   ApprovalShowCommand,
 } from './commands/approval.js';
 import { AuditShowCommand, AuditVerifyCommand } from './commands/audit.js';
+import { AuditShipCommand } from './commands/audit-ship.js';
 import { CheckCommand } from './commands/check.js';
 import { DelegationCreateCommand, DelegationVerifyCommand } from './commands/delegation.js';
 import { IdentityCreateCommand, IdentityKeygenCommand } from './commands/identity.js';
@@ -28,6 +29,7 @@ export const COMMANDS = [
   TestCommand,
   AuditVerifyCommand,
   AuditShowCommand,
+  AuditShipCommand,
   IdentityCreateCommand,
   IdentityKeygenCommand,
   DelegationCreateCommand,

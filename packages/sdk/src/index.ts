@@ -29,6 +29,18 @@ export type { Finding, PolicyRule, PolicySet } from '@agent-safe/pdp';
 export { AuditLog, readAuditLog, verifyAuditLog } from '@agent-safe/audit';
 export type { VerifyReport } from '@agent-safe/audit';
 export {
+  AuditShipping,
+  FilesystemShipper,
+  S3Shipper,
+  WebhookShipper,
+  loadS3Module,
+  readSecretSource,
+  shippingStatus,
+  signShipment,
+  verifyShipment,
+} from '@agent-safe/audit';
+export type { ShipperStatus, ShipProgress, ShipRunResult, Shipper, ShippingOptions } from '@agent-safe/audit';
+export {
   IdentityManager,
   generateKeyPair,
   exportSigningKeyPem,

@@ -18,7 +18,7 @@ export async function readSecretSource(
 ): Promise<string> {
   const refuse = (message: string, fix: string) =>
     new AgentSafeError('KEY_INVALID', `${setting}: ${message}`, {
-      issues: [{ path: setting, message: fix }],
+      issues: [{ path: setting, message: `${message}; ${fix}` }],
     });
   if (typeof source !== 'string') {
     throw refuse('expected env:NAME or file:PATH', 'e.g. env:AGENT_SAFE_SHIP_SECRET');
