@@ -677,9 +677,13 @@ function explain(facts: {
       'that no events were cut from the end of the log, or the whole log deleted and restarted (pass --checkpoints FILE kept off the box, or --expect-head / --expect-sequence)',
     );
   }
-  if (covered < facts.lastSequence) {
+  if (covered > 0 && covered < facts.lastSequence) {
+    const range =
+      covered + 1 === facts.lastSequence
+        ? `event ${facts.lastSequence}`
+        : `events ${covered + 1}–${facts.lastSequence}`;
     cannotProve.push(
-      `anything about events ${covered + 1}–${facts.lastSequence} beyond the chain: no checkpoint covers them yet`,
+      `anything about ${range} beyond the chain: no checkpoint covers it yet (the writer adds one on close)`,
     );
   }
   if (facts.checkpointsFile !== undefined) {

@@ -5,7 +5,7 @@ import {
   ApprovalListCommand,
   ApprovalShowCommand,
 } from './commands/approval.js';
-import { AuditShowCommand, AuditVerifyCommand } from './commands/audit.js';
+import { AuditHeadCommand, AuditShowCommand, AuditVerifyCommand } from './commands/audit.js';
 import { AuditShipCommand } from './commands/audit-ship.js';
 import { CheckCommand } from './commands/check.js';
 import { DelegationCreateCommand, DelegationVerifyCommand } from './commands/delegation.js';
@@ -29,6 +29,7 @@ export const COMMANDS = [
   TestCommand,
   AuditVerifyCommand,
   AuditShowCommand,
+  AuditHeadCommand,
   AuditShipCommand,
   IdentityCreateCommand,
   IdentityKeygenCommand,

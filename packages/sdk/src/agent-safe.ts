@@ -15,7 +15,7 @@ import {
   randomId,
   systemClock,
 } from '@agent-safe/core';
-import { AuditLog } from '@agent-safe/audit';
+import { AuditLog, loadCheckpointKey } from '@agent-safe/audit';
 import {
   type Evaluation,
   type PolicyRule,
@@ -56,7 +56,12 @@ import { callerProblem, optionalId, refusedInput, requestProblem } from './reque
 import type { Security } from './security.js';
 import type { ApprovalStageInput, ApprovalStageOutcome } from './approval-stage.js';
 import { type SecurityOptions, securityConfigured } from './security-options.js';
-import { DEFAULT_PATHS, type ProjectConfig, loadProjectConfig } from './project-config.js';
+import {
+  type AuditCheckpointsOptions,
+  DEFAULT_PATHS,
+  type ProjectConfig,
+  loadProjectConfig,
+} from './project-config.js';
 
 /** Options of {@link AgentSafe}. Paths are relative to `cwd`; already-loaded objects are used as they are. */
 export interface AgentSafeOptions {
@@ -70,6 +75,11 @@ export interface AgentSafeOptions {
   readonly auditLog?: string | AuditSink | false;
   /** `fsync` (default): a check resolves only once its event is on disk. `write`: after the write call. */
   readonly auditDurability?: 'fsync' | 'write';
+  /**
+   * Signed checkpoints of the audit log (see docs/audit.md): `{ key: 'env:NAME' | 'file:PATH', keyId,
+   * every, intervalSeconds }`. Off by default.
+   */
+  readonly auditCheckpoints?: AuditCheckpointsOptions;
   /** IANA time zone for policy time windows. Default: UTC. */
   readonly timeZone?: string;
   /**
@@ -168,6 +178,8 @@ export class AgentSafe {
   readonly #clock: Clock;
   readonly #auditTarget: string | AuditSink | false;
   readonly #durability: 'fsync' | 'write';
+  readonly #checkpoints: AuditCheckpointsOptions | undefined;
+  readonly #cwd: string;
   readonly #trustCallerObjects: boolean;
   #audit: Promise<AuditSink> | undefined;
   readonly #security: Promise<Security> | undefined;
@@ -217,6 +229,8 @@ export class AgentSafe {
     const audit = options.auditLog ?? config.auditLog ?? DEFAULT_PATHS.auditLog;
     this.#auditTarget = typeof audit === 'string' ? path(audit) : audit;
     this.#durability = options.auditDurability ?? config.auditDurability ?? 'fsync';
+    this.#checkpoints = options.auditCheckpoints ?? config.auditCheckpoints;
+    this.#cwd = cwd;
     this.#clock = options.clock ?? systemClock;
     this.#trustCallerObjects = options.trustCallerObjects === true;
     const rateLimit = options.rateLimit ?? config.rateLimit;
@@ -698,16 +712,35 @@ export class AgentSafe {
   #sink(): Promise<AuditSink> {
     if (!this.#audit) {
       const target = this.#auditTarget as string | AuditSink;
-      this.#audit =
-        typeof target === 'string'
-          ? AuditLog.open(target, { durability: this.#durability, clock: this.#clock })
-          : Promise.resolve(target);
+      this.#audit = typeof target === 'string' ? this.#openAuditLog(target) : Promise.resolve(target);
       // A failed open is retried on the next check rather than cached forever.
       this.#audit.catch(() => {
         this.#audit = undefined;
       });
     }
     return this.#audit;
+  }
+
+  /** Opens the JSONL log, loading the checkpoint key first when checkpoints are on. */
+  async #openAuditLog(target: string): Promise<AuditSink> {
+    const checkpoints = this.#checkpoints;
+    if (checkpoints === undefined)
+      return AuditLog.open(target, { durability: this.#durability, clock: this.#clock });
+    const key = await loadCheckpointKey(checkpoints.key, {
+      cwd: this.#cwd,
+      ...(checkpoints.keyId === undefined ? {} : { keyId: checkpoints.keyId }),
+    });
+    return AuditLog.open(target, {
+      durability: this.#durability,
+      clock: this.#clock,
+      checkpoints: {
+        key,
+        ...(checkpoints.every === undefined ? {} : { every: checkpoints.every }),
+        ...(checkpoints.intervalSeconds === undefined
+          ? {}
+          : { intervalSeconds: checkpoints.intervalSeconds }),
+      },
+    });
   }
 }
 

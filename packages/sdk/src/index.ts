@@ -26,8 +26,16 @@ export type {
 export { ActionRegistry, Inventory, generateManifest, parseYaml, writeManifest } from '@agent-safe/registry';
 export { PolicyDecisionPoint, analysePolicies, loadPolicies, loadPoliciesSync } from '@agent-safe/pdp';
 export type { Finding, PolicyRule, PolicySet } from '@agent-safe/pdp';
-export { AuditLog, readAuditLog, verifyAuditLog } from '@agent-safe/audit';
-export type { VerifyReport } from '@agent-safe/audit';
+export {
+  AuditLog,
+  checkpointKeyFrom,
+  loadCheckpointKey,
+  readAuditHead,
+  readAuditLog,
+  verifyAuditLog,
+} from '@agent-safe/audit';
+export type { AuditHead, CheckpointKey, VerifyReport } from '@agent-safe/audit';
+export type { AuditCheckpointsOptions } from './project-config.js';
 export {
   AuditShipping,
   FilesystemShipper,

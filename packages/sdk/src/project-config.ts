@@ -7,6 +7,18 @@ import type { CumulativeRiskSettings, RateLimitOptions } from './guards.js';
 import { readTextFileSync } from './read-text-file.js';
 import type { SecurityOptions } from './security.js';
 
+/** Signed checkpoints of the audit log (docs/audit.md); `audit_checkpoints:` in agent-safe.yaml. */
+export interface AuditCheckpointsOptions {
+  /** The signing key: `env:NAME` or `file:PATH` (an HS256 secret of 32+ bytes or an Ed25519 private key). */
+  readonly key: string;
+  /** Id written into each checkpoint (default derived from the key). */
+  readonly keyId?: string;
+  /** A checkpoint each time the sequence crosses a multiple of this (default 1000). */
+  readonly every?: number;
+  /** And at least this often while events arrive (seconds, default 60). */
+  readonly intervalSeconds?: number;
+}
+
 /** Name of the optional project configuration file looked up in the working directory. */
 export const PROJECT_CONFIG_FILE = 'agent-safe.yaml';
 
@@ -17,6 +29,8 @@ export interface ProjectConfig {
   readonly inventory?: string;
   readonly auditLog?: string;
   readonly auditDurability?: 'fsync' | 'write';
+  /** `audit_checkpoints:` block (signed checkpoints of the audit log). */
+  readonly auditCheckpoints?: AuditCheckpointsOptions;
   readonly timeZone?: string;
   /** Default caller id for CLI checks that give no `--caller`. */
   readonly caller?: string;
@@ -57,6 +71,7 @@ const KNOWN_KEYS = new Set([
   'issuer',
   ...Object.keys(PATH_KEYS),
   'audit_durability',
+  'audit_checkpoints',
   'time_zone',
   'caller',
   'enforce_target_types',
@@ -119,6 +134,11 @@ export function loadProjectConfig(
           key === 'rate_limit' ? 'rateLimit' : key === 'cumulative_risk' ? 'cumulativeRisk' : 'approvals';
         config[name] = camelKeys(value as Record<string, unknown>);
       }
+      continue;
+    }
+    if (key === 'audit_checkpoints') {
+      const parsed = auditCheckpoints(value, base, file, issues);
+      if (parsed !== undefined) config.auditCheckpoints = parsed;
       continue;
     }
     if (key === 'allow_plain_callers') {
@@ -221,6 +241,69 @@ function keySource(value: string, base: string): string | undefined {
   const path = value.slice(5);
   if (path.length === 0 || /\s/.test(path) || path.length > 4096) return undefined;
   return `file:${isAbsolute(path) ? path : resolve(base, path)}`;
+}
+
+/** The `audit_checkpoints:` block, or undefined (with issues) when it is not valid. */
+function auditCheckpoints(
+  value: unknown,
+  base: string,
+  file: string,
+  issues: Issue[],
+): AuditCheckpointsOptions | undefined {
+  const path = 'audit_checkpoints';
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    issues.push({
+      file,
+      path,
+      message: 'expected a mapping: key (env:NAME or file:PATH), key_id, every, interval_seconds',
+    });
+    return undefined;
+  }
+  const record = value as Record<string, unknown>;
+  const before = issues.length;
+  const out: { -readonly [K in keyof AuditCheckpointsOptions]: AuditCheckpointsOptions[K] } = { key: '' };
+  for (const [name, member] of Object.entries(record)) {
+    if (name === 'key') {
+      const source = typeof member === 'string' ? keySource(member, base) : undefined;
+      if (source === undefined) {
+        issues.push({
+          file,
+          path: `${path}.key`,
+          message: 'expected a key source, env:NAME or file:PATH; never put the key itself in this file',
+        });
+      } else out.key = source;
+    } else if (name === 'key_id') {
+      if (typeof member !== 'string' || !/^[A-Za-z0-9._:-]{1,64}$/.test(member)) {
+        issues.push({ file, path: `${path}.key_id`, message: 'expected 1–64 letters, digits or . _ : -' });
+      } else out.keyId = member;
+    } else if (name === 'every') {
+      if (typeof member !== 'number' || !Number.isSafeInteger(member) || member < 1) {
+        issues.push({
+          file,
+          path: `${path}.every`,
+          message: `expected a whole number ≥ 1, got ${JSON.stringify(member)}`,
+        });
+      } else out.every = member;
+    } else if (name === 'interval_seconds') {
+      if (typeof member !== 'number' || !Number.isFinite(member) || member < 0.01 || member > 86_400) {
+        issues.push({
+          file,
+          path: `${path}.interval_seconds`,
+          message: `expected seconds from 0.01 to 86400, got ${JSON.stringify(member)}`,
+        });
+      } else out.intervalSeconds = member;
+    } else {
+      issues.push({
+        file,
+        path: `${path}.${name}`,
+        message: 'unknown setting; expected key, key_id, every, interval_seconds',
+      });
+    }
+  }
+  if (!Object.hasOwn(record, 'key')) {
+    issues.push({ file, path: `${path}.key`, message: 'is required: env:NAME or file:PATH' });
+  }
+  return issues.length === before ? out : undefined;
 }
 
 /** `memory`, a Redis URL, or `file:PATH` with the path resolved against the config file's folder. */

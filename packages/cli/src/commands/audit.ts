@@ -6,27 +6,87 @@ import { colourResult, printable } from '../output.js';
 export class AuditVerifyCommand extends BaseCommand {
   static override paths = [['audit', 'verify']];
   static override usage = Command.Usage({
-    description: 'Verify the audit log hash chain',
+    description: 'Verify the audit log: hash chain, canonical form, signed checkpoints, anchors',
     details: `
-      Recomputes every event's hash and checks each link to the previous event and the sequence numbers.
-      Reports exactly where the chain breaks: a modified, deleted, inserted or reordered line, or a line that is
-      not JSON. An incomplete last line left by a crash is reported as such (a warning, not tampering).
-      Exit codes: 0 chain intact, 1 chain broken or log unreadable.
+      Recomputes every event's hash and checks each link to the previous event and the sequence numbers,
+      across rotated files (pass the log or its directory). Reports exactly where the chain breaks: a
+      modified, deleted, inserted or reordered line, a line that is not exactly the canonical form the
+      writer produces (duplicate or reordered keys, whitespace), a missing rotated file. An incomplete
+      last line left by a crash is reported as such (a warning, not tampering).
+
+      A hash chain alone cannot show that the end of the log was cut off or that the whole log was
+      rewritten with every hash recomputed. \`--checkpoints FILE --key SRC\` checks the signed
+      checkpoints (kept off the box) and proves that no event up to the last one was removed, altered,
+      reordered or re-chained, and that the log was not cut below it. \`--expect-head\` /
+      \`--expect-sequence\` check an anchor kept elsewhere (\`audit head\` prints it). The output says
+      what was proven and what was not.
+
+      Exit codes: 0 intact, 1 tampering or damage found, or the log unreadable.
     `,
-    examples: [['Verify the default log', '$0 audit verify ./audit.jsonl']],
+    examples: [
+      ['Verify the chain', '$0 audit verify ./audit.jsonl'],
+      [
+        'With signed checkpoints',
+        '$0 audit verify ./audit.jsonl --checkpoints ./audit.jsonl.checkpoints --key env:AUDIT_CHECKPOINT_KEY',
+      ],
+      [
+        'Against an anchor kept elsewhere',
+        '$0 audit verify ./audit.jsonl --expect-sequence 1200 --expect-head <hash>',
+      ],
+    ],
   });
 
   log = Option.String({ name: 'log' });
+  checkpoints = Option.String('--checkpoints', {
+    description: 'Checkpoint file to check the log against (ideally a copy kept off the box)',
+  });
+  key = Option.String('--key', {
+    description: 'Checkpoint key: env:NAME or file:PATH (HS256 secret, Ed25519 public or private key)',
+  });
+  keyId = Option.String('--key-id', { description: 'Key id, when the key was given one' });
+  expectHead = Option.String('--expect-head', {
+    description: 'Anchor: an event with this hash must be in the log',
+  });
+  expectSequence = Option.String('--expect-sequence', {
+    description: 'Anchor: the log must reach this sequence (with --expect-head: that event has that hash)',
+  });
   jsonOutput = Option.Boolean('--json-output', false, { description: 'Print the report as JSON' });
 
   async run(): Promise<number> {
-    const { verifyAuditLog } = await import('@agent-safe/sdk');
+    const { AgentSafeError, loadCheckpointKey, verifyAuditLog } = await import('@agent-safe/sdk');
+    let expectSequence: number | undefined;
+    if (this.expectSequence !== undefined) {
+      expectSequence = Number(this.expectSequence);
+      if (!/^[1-9][0-9]{0,15}$/.test(this.expectSequence) || !Number.isSafeInteger(expectSequence)) {
+        throw new AgentSafeError(
+          'USAGE',
+          `--expect-sequence must be a positive integer, got "${this.expectSequence}"`,
+        );
+      }
+    }
+    if (this.expectHead !== undefined && !/^[0-9a-f]{64}$/.test(this.expectHead)) {
+      throw new AgentSafeError(
+        'USAGE',
+        '--expect-head must be an event hash (64 lowercase hex digits), as `agent-safe audit head` prints it',
+      );
+    }
+    if (this.keyId !== undefined && this.key === undefined) {
+      throw new AgentSafeError('USAGE', '--key-id needs --key (the key to check checkpoint signatures with)');
+    }
+    const key =
+      this.key === undefined
+        ? undefined
+        : await loadCheckpointKey(this.key, this.keyId === undefined ? {} : { keyId: this.keyId });
     const err = this.err;
     const progress = err.enabled && !this.jsonOutput;
     const report = await verifyAuditLog(this.log, {
       onProgress: progress
         ? (lines: number) => this.context.stderr.write(`\r${err.dim(`verified ${lines} lines…`)}`)
         : undefined,
+      ...(this.checkpoints === undefined ? {} : { checkpoints: this.checkpoints }),
+      ...(key === undefined ? {} : { key }),
+      ...(this.expectHead === undefined ? {} : { expectHead: this.expectHead }),
+      ...(expectSequence === undefined ? {} : { expectSequence }),
     });
     if (progress) this.context.stderr.write('\r\u001b[K');
     if (this.jsonOutput) {
@@ -37,27 +97,69 @@ export class AuditVerifyCommand extends BaseCommand {
         report.problems.map((problem) => ({
           code: 'AUDIT_CHAIN_BROKEN',
           message: `line ${problem.line}: ${problem.kind}: ${problem.message}`,
-          file: this.log,
+          file: problem.file ?? this.log,
         })),
       );
     }
     const style = this.out;
+    const several = report.files.length > 1;
     for (const problem of report.problems) {
-      this.print(`${style.red('✗')} line ${problem.line}: ${problem.kind}: ${problem.message}`);
+      const where = several && problem.file ? `${printable(problem.file)} ` : '';
+      this.print(
+        `${style.red('✗')} ${where}line ${problem.line}: ${problem.kind}: ${printable(problem.message)}`,
+      );
     }
     for (const warning of report.warnings ?? []) {
-      const text =
-        typeof warning === 'string' ? warning : `line ${warning.line}: ${warning.kind}: ${warning.message}`;
-      this.print(`${style.yellow('!')} ${text}`);
+      this.print(`${style.yellow('!')} line ${warning.line}: ${warning.kind}: ${printable(warning.message)}`);
     }
+    const files = several ? ` (${report.files.length} files)` : '';
     if (report.ok) {
       this.print(
-        `${style.green('✓')} ${this.log}: ${report.events} events, chain intact${report.lastHash ? style.dim(` (last hash ${report.lastHash.slice(0, 16)}…)`) : ''}`,
+        `${style.green('✓')} ${this.log}${files}: ${report.events} events, chain intact${report.lastHash ? style.dim(` (last hash ${report.lastHash.slice(0, 16)}…)`) : ''}`,
       );
+      for (const line of report.proves) this.print(`  ${style.green('proves')} ${line}`);
+      for (const line of report.cannotProve) this.print(`  ${style.yellow('cannot prove')} ${line}`);
       return EXIT.OK;
     }
-    this.print(style.red(`${this.log}: chain BROKEN (${report.problems.length} problem(s))`));
+    this.print(style.red(`${this.log}${files}: chain BROKEN (${report.problems.length} problem(s))`));
     return EXIT.ERROR;
+  }
+}
+
+export class AuditHeadCommand extends BaseCommand {
+  static override paths = [['audit', 'head']];
+  static override usage = Command.Usage({
+    description: "Print the log's current anchor (sequence, head hash, log id)",
+    details: `
+      Reads the last event of the log (the newest rotated file) and the log's id. Keep the anchor
+      somewhere the log's host cannot rewrite (a ticket, another system) and later check the log still
+      holds it: \`agent-safe audit verify <log> --expect-sequence N --expect-head HASH\`. Does not verify
+      the chain: run \`audit verify\` for that.
+    `,
+    examples: [
+      ['Print the anchor', '$0 audit head ./audit.jsonl'],
+      ['As JSON', '$0 audit head ./audit.jsonl --json-output'],
+    ],
+  });
+
+  log = Option.String({ name: 'log' });
+  jsonOutput = Option.Boolean('--json-output', false, { description: 'Print JSON' });
+
+  async run(): Promise<number> {
+    const { readAuditHead } = await import('@agent-safe/sdk');
+    const head = await readAuditHead(this.log);
+    if (this.jsonOutput) return this.printEnvelope(EXIT.OK, head);
+    const style = this.out;
+    this.print(`sequence  ${head.sequence}`);
+    this.print(`head      ${head.headHash}`);
+    this.print(`log id    ${head.logId ?? style.dim('(empty log)')}`);
+    if (head.timestamp !== undefined) this.print(`time      ${printable(head.timestamp)}`);
+    this.print(
+      style.dim(
+        `check later: agent-safe audit verify ${this.log} --expect-sequence ${head.sequence} --expect-head ${head.headHash}`,
+      ),
+    );
+    return EXIT.OK;
   }
 }
 

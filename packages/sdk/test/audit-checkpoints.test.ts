@@ -1,0 +1,69 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { AgentSafe, loadCheckpointKey, loadProjectConfig, verifyAuditLog } from '../src/index.js';
+import { copyProject, readJsonl } from './helpers.js';
+
+const SECRET = 'sdk-checkpoint-secret-0123456789abcdef-0123';
+
+describe('auditCheckpoints', () => {
+  it('signs checkpoints of the audit log with a key from env:, every N events and on close', async () => {
+    const dir = copyProject();
+    process.env.AGENT_SAFE_TEST_CHECKPOINT_KEY = SECRET;
+    const log = join(dir, 'audit.jsonl');
+    const safe = new AgentSafe({
+      registry: join(dir, 'actions'),
+      policies: join(dir, 'policies'),
+      inventory: join(dir, 'inventory.yaml'),
+      auditLog: log,
+      auditDurability: 'write',
+      config: false,
+      auditCheckpoints: { key: 'env:AGENT_SAFE_TEST_CHECKPOINT_KEY', keyId: 'sdk-test', every: 4 },
+    });
+    for (let index = 0; index < 6; index++) {
+      await safe.check({
+        caller: 'agent-01',
+        action: 'restart-deployment',
+        target: 'dev/app',
+        params: { namespace: 'd', deployment: `a${index}` },
+      });
+    }
+    await safe.close();
+    const types = (await readJsonl(log)).map((event) => event.event_type);
+    expect(types.filter((type) => type === 'checkpoint')).toHaveLength(2);
+    expect(types.at(-1)).toBe('checkpoint');
+    const key = await loadCheckpointKey('env:AGENT_SAFE_TEST_CHECKPOINT_KEY', { keyId: 'sdk-test' });
+    const report = await verifyAuditLog(log, { checkpoints: `${log}.checkpoints`, key });
+    expect(report.ok).toBe(true);
+    expect(report.checkpoints.lastSequence).toBe(types.length - 1);
+    delete process.env.AGENT_SAFE_TEST_CHECKPOINT_KEY;
+  });
+
+  it('reads audit_checkpoints from agent-safe.yaml and refuses a literal key', () => {
+    const dir = copyProject();
+    const file = join(dir, 'agent-safe.yaml');
+    writeFileSync(
+      file,
+      'audit_checkpoints:\n  key: file:keys/audit.key\n  key_id: audit-1\n  every: 500\n  interval_seconds: 30\n',
+    );
+    expect(loadProjectConfig({ file }).auditCheckpoints).toEqual({
+      key: `file:${join(dir, 'keys', 'audit.key')}`,
+      keyId: 'audit-1',
+      every: 500,
+      intervalSeconds: 30,
+    });
+    writeFileSync(file, `audit_checkpoints:\n  key: ${SECRET}\n  every: 0\n  colour: blue\n`);
+    let issues: { path?: string; message: string }[] = [];
+    try {
+      loadProjectConfig({ file });
+    } catch (error) {
+      issues = (error as { issues: typeof issues }).issues;
+    }
+    expect(issues.map((issue) => issue.path)).toEqual([
+      'audit_checkpoints.key',
+      'audit_checkpoints.every',
+      'audit_checkpoints.colour',
+    ]);
+    expect(JSON.stringify(issues)).not.toContain(SECRET);
+  });
+});
