@@ -2,12 +2,15 @@
 # Sets up everything, then runs lint, typecheck and every package's tests.
 # Prints a final "N passed, N failed" line summed over all packages.
 # Works on a fresh machine with only Node 20 + npm: pnpm comes from scripts/ensure-pnpm.sh (a user
-# cache, never npm -g), and redis-server from scripts/ensure-redis.sh (apt-get, only as root).
+# cache, never npm -g), redis-server from scripts/ensure-redis.sh (apt-get, only as root), and moto from
+# scripts/services.sh install moto (a Python venv under ~/.cache/agent-safe, outside the clone).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export TURBO_TELEMETRY_DISABLED=1
 . scripts/ensure-pnpm.sh || { echo "pnpm setup failed"; echo "0 passed, 1 failed"; exit 1; }
 bash scripts/ensure-redis.sh || { echo "redis setup failed"; echo "0 passed, 1 failed"; exit 1; }
+# moto (the S3 API of the audit shipping tests): a venv cached outside the clone, installed once per machine.
+bash scripts/services.sh install moto >&2 || echo "moto setup failed: the S3 shipping tests will fail and say what to run" >&2
 bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
 
 status=0

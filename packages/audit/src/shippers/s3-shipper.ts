@@ -151,6 +151,7 @@ export class S3Shipper implements Shipper {
       Key: this.key(batch),
       Body: batch.lines,
       ContentType: 'application/x-ndjson',
+      ChecksumAlgorithm: 'SHA256',
       ChecksumSHA256: sha256OfBytes(batch.lines, 'base64'),
       Metadata: {
         'log-id': batch.logId,
