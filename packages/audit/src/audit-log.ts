@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
-import { type FileHandle, open, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { type FileHandle, link, open, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
 import { AgentSafeError, randomId, systemClock } from '@agent-safe/core';
 import type { AuditEvent, AuditEventBody, AuditSink, Clock } from '@agent-safe/core';
 import { BatchEncoder, worstCaseBytes } from './batch-encoder.js';
@@ -13,7 +13,7 @@ import {
 import type { CheckpointKey } from './checkpoint-key.js';
 import { LockFile } from './lock-file.js';
 import { type PreparedEvent, prepareEvent } from './prepared-event.js';
-import { type TailState, readLogId, readTail } from './tail.js';
+import { CONTINUED_EVENT_TYPE, type TailState, readLogId, readTail } from './tail.js';
 
 /** Options of {@link AuditLog.open}. */
 export interface AuditLogOptions {
@@ -34,6 +34,19 @@ export interface AuditLogOptions {
   readonly maxEventBytes?: number;
   /** Signed checkpoints (see docs/audit.md); off when absent. */
   readonly checkpoints?: CheckpointOptions;
+  /** Rotation by size and/or by day (see docs/audit.md); off when absent. */
+  readonly rotate?: RotateOptions;
+}
+
+/**
+ * Rotation: the current file is renamed to `<log>.<sequence of its last event, 12 digits>` and a new
+ * file started whose first event (`log_continued`) links to the last event of the old one and names it.
+ */
+export interface RotateOptions {
+  /** Rotate once the file has reached this many bytes (it may pass it by one batch). */
+  readonly maxBytes?: number;
+  /** Rotate at the first write of a new UTC day (by the log's clock). */
+  readonly daily?: boolean;
 }
 
 /** Options of signed checkpoints: {@link AuditLogOptions.checkpoints}. */
@@ -69,6 +82,8 @@ export interface AuditLogStatistics {
   readonly checkpoints: number;
   /** Checkpoints that reached the log but not the checkpoint file (the error is in lastCheckpointFileError). */
   readonly checkpointFileFailures: number;
+  /** Files this writer rotated. */
+  readonly rotations: number;
 }
 
 interface Pending {
@@ -82,7 +97,24 @@ interface CachedTail {
   readonly lastSequence: number;
   readonly lastHash: string;
   readonly lastEventType: string | undefined;
+  readonly lastTimestamp: string | undefined;
 }
+
+/** Where the chain continues from when the file at the path was replaced under us. */
+interface Continuation {
+  readonly lastSequence: number;
+  readonly lastHash: string;
+  readonly logId: string | undefined;
+  /** Name of the previous file when known (our own rotation), else null. */
+  readonly previousFile: string | null;
+  readonly reason: 'rotated' | 'renamed or removed by another program' | 'truncated in place';
+}
+
+/**
+ * How often (ms) a writer that keeps the lock across batches still checks that the path names its
+ * file, so a rename by logrotate is noticed within this long even under sustained load.
+ */
+const ROTATION_CHECK_MS = 100;
 
 interface CheckpointSettings {
   readonly key: CheckpointKey;
@@ -199,6 +231,25 @@ function validateOptions(options: AuditLogOptions): void {
       throw usage('checkpoints.file must be a non-empty path', 'checkpoints.file');
     }
   }
+  const rotate = options.rotate;
+  if (rotate !== undefined) {
+    if (rotate === null || typeof rotate !== 'object')
+      throw usage('rotate must be { maxBytes, daily }', 'rotate');
+    if (
+      rotate.maxBytes !== undefined &&
+      (typeof rotate.maxBytes !== 'number' ||
+        !Number.isSafeInteger(rotate.maxBytes) ||
+        rotate.maxBytes < 1024)
+    ) {
+      throw usage(
+        `rotate.maxBytes must be a whole number ≥ 1024, got ${String(rotate.maxBytes)}`,
+        'rotate.maxBytes',
+      );
+    }
+    if (rotate.daily !== undefined && typeof rotate.daily !== 'boolean') {
+      throw usage(`rotate.daily must be true or false, got ${String(rotate.daily)}`, 'rotate.daily');
+    }
+  }
 }
 
 function writeFailed(file: string, action: string, error: unknown): AgentSafeError {
@@ -243,8 +294,13 @@ export class AuditLog implements AuditSink {
     failedBatches: 0,
     checkpoints: 0,
     checkpointFileFailures: 0,
+    rotations: 0,
   };
   readonly #checkpoint: CheckpointSettings | undefined;
+  readonly #rotate: RotateOptions | undefined;
+  #statAt = 0;
+  #continueFrom: Continuation | undefined;
+  #forceStat = false;
   #logId: string | undefined;
   #lastCheckpointAt = Date.now();
   #uncheckpointed = 0;
@@ -267,6 +323,10 @@ export class AuditLog implements AuditSink {
       timeoutMilliseconds: options.lockTimeoutMilliseconds ?? DEFAULTS.lockTimeoutMilliseconds,
       staleMilliseconds,
     });
+    this.#rotate =
+      options.rotate !== undefined && (options.rotate.maxBytes !== undefined || options.rotate.daily === true)
+        ? options.rotate
+        : undefined;
     const checkpoints = options.checkpoints;
     if (checkpoints !== undefined) {
       const intervalMilliseconds = (checkpoints.intervalSeconds ?? 60) * 1000;
@@ -311,6 +371,16 @@ export class AuditLog implements AuditSink {
       lockRetries: lock.retries,
       staleLocksRemoved: lock.staleLocksRemoved,
     };
+  }
+
+  /**
+   * Makes the next batch check at once whether the path still names the open file (and continue the
+   * chain in a new file if it was rotated away). Renames are also noticed on their own within
+   * {@link ROTATION_CHECK_MS} ms; call this from a reopen signal (e.g. logrotate's postrotate) to
+   * switch before the next event.
+   */
+  reopen(): void {
+    this.#forceStat = true;
   }
 
   /**
@@ -499,14 +569,32 @@ export class AuditLog implements AuditSink {
     {
       // While we have held the lock since our last write, nobody else can have written: skip the stat.
       const cached = this.#cached;
-      const size = cached !== undefined && !freshLock ? cached.size : await this.#currentSize();
+      const statted =
+        cached === undefined ||
+        freshLock ||
+        this.#forceStat ||
+        Date.now() - this.#statAt >= ROTATION_CHECK_MS;
+      let size = statted ? await this.#currentSize() : cached.size;
       let tail: TailState;
-      if (cached !== undefined && cached.size === size) {
+      let continuation: Continuation | undefined;
+      const continueFrom = this.#continueFrom;
+      this.#continueFrom = undefined;
+      if (continueFrom !== undefined && size === 0) {
+        // The file was rotated away (or truncated) under us: the chain goes on in the new file.
+        continuation = continueFrom;
+        this.#logId = continueFrom.logId;
+        tail = {
+          lastSequence: continueFrom.lastSequence,
+          lastHash: continueFrom.lastHash,
+          needsNewline: false,
+        };
+      } else if (cached !== undefined && cached.size === size) {
         tail = {
           lastSequence: cached.lastSequence,
           lastHash: cached.lastHash,
           needsNewline: false,
           lastEventType: cached.lastEventType,
+          lastTimestamp: cached.lastTimestamp,
         };
       } else {
         this.#cached = undefined;
@@ -518,11 +606,38 @@ export class AuditLog implements AuditSink {
           throw writeFailed(this.path, 'reading the end of the log', error);
         }
       }
+      if (
+        this.#rotate !== undefined &&
+        size > 0 &&
+        tail.torn === undefined &&
+        !tail.needsNewline &&
+        this.#rotationDue(size, tail)
+      ) {
+        continuation = await this.#rotateFile(size, tail);
+        if (continuation !== undefined) size = 0;
+      }
       const encoder = this.#encoder;
       encoder.reset();
       if (tail.needsNewline) encoder.newline();
       let sequence = tail.lastSequence;
       let prevHash = tail.lastHash;
+      let lastTimestamp = tail.lastTimestamp;
+      if (continuation !== undefined) {
+        lastTimestamp = new Date(this.#clock.now()).toISOString();
+        const continued = prepareEvent(
+          {
+            event_id: randomId('evt'),
+            timestamp: lastTimestamp,
+            event_type: CONTINUED_EVENT_TYPE,
+            log_id: continuation.logId ?? null,
+            previous_file: continuation.previousFile,
+            previous_sequence: continuation.lastSequence,
+            reason: continuation.reason,
+          },
+          { file: this.path, maxEventBytes: Number.MAX_SAFE_INTEGER, allowReserved: true },
+        );
+        prevHash = encoder.append(continued, ++sequence, prevHash);
+      }
       if (tail.torn !== undefined) {
         const recovery = prepareEvent(
           {
@@ -562,7 +677,18 @@ export class AuditLog implements AuditSink {
         prevHash = hash;
       }
       let lastEventType =
-        real > 0 ? (batch[batch.length - 1]!.prepared.snapshot.event_type as string) : tail.lastEventType;
+        real > 0
+          ? (batch[batch.length - 1]!.prepared.snapshot.event_type as string)
+          : continuation !== undefined
+            ? CONTINUED_EVENT_TYPE
+            : tail.lastEventType;
+      for (let index = batch.length - 1; index >= 0; index--) {
+        const prepared = batch[index]!.prepared;
+        if (prepared !== CHECKPOINT_REQUEST) {
+          lastTimestamp = prepared.snapshot.timestamp as string;
+          break;
+        }
+      }
       let signed: SignedCheckpoint | undefined;
       if (checkpoint !== undefined && sequence > 0 && lastEventType !== CHECKPOINT_EVENT_TYPE) {
         const now = this.#clock.now();
@@ -595,11 +721,18 @@ export class AuditLog implements AuditSink {
           );
           prevHash = encoder.append(prepared, ++sequence, prevHash);
           lastEventType = CHECKPOINT_EVENT_TYPE;
+          lastTimestamp = time;
         }
       }
       const bytes = encoder.bytes();
       await this.#write(bytes, size);
-      this.#cached = { size: size + bytes.length, lastSequence: sequence, lastHash: prevHash, lastEventType };
+      this.#cached = {
+        size: size + bytes.length,
+        lastSequence: sequence,
+        lastHash: prevHash,
+        lastEventType,
+        lastTimestamp,
+      };
       if (signed !== undefined) {
         this.#counters.checkpoints++;
         this.#lastCheckpointAt = Date.now();
@@ -631,16 +764,116 @@ export class AuditLog implements AuditSink {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw writeFailed(this.path, 'stat', error);
       info = { ino: -1, size: 0 };
     }
+    this.#statAt = Date.now();
+    this.#forceStat = false;
     if (info.ino !== this.#inode) {
+      // The path names another file now: renamed away (logrotate), removed, or rotated by another writer.
       const { handle, inode } = await openLogFile(this.path, this.#durability);
-      await this.#handle.close().catch(() => undefined);
+      const old = this.#handle;
+      const size = (await handle.stat()).size;
+      if (size === 0) {
+        // Nobody has continued the chain in the new file yet: continue it from the file we had (we
+        // hold the lock, so its end is final).
+        try {
+          const oldSize = (await old.stat()).size;
+          const cached = this.#cached;
+          const end =
+            cached !== undefined && cached.size === oldSize
+              ? { lastSequence: cached.lastSequence, lastHash: cached.lastHash }
+              : await readTail(old, oldSize, this.path);
+          if (end.lastSequence > 0) {
+            this.#continueFrom = {
+              lastSequence: end.lastSequence,
+              lastHash: end.lastHash,
+              logId: this.#logId ?? (await readLogId(old, oldSize)),
+              previousFile: null,
+              reason: 'renamed or removed by another program',
+            };
+          }
+        } catch {
+          // The old file cannot be read: the new file starts a chain of its own, which verify reports.
+        }
+      }
+      await old.close().catch(() => undefined);
       this.#handle = handle;
       this.#inode = inode;
       this.#cached = undefined;
       this.#logId = undefined;
-      return (await handle.stat()).size;
+      return size;
+    }
+    const cached = this.#cached;
+    if (cached !== undefined && info.size < cached.size && info.size === 0) {
+      // Truncated in place (logrotate's copytruncate): events written between its copy and its
+      // truncation are lost to the copy; the chain at least goes on, and names the cut.
+      this.#continueFrom = {
+        lastSequence: cached.lastSequence,
+        lastHash: cached.lastHash,
+        logId: this.#logId,
+        previousFile: null,
+        reason: 'truncated in place',
+      };
     }
     return info.size;
+  }
+
+  /** True when the file must be rotated before this batch (size reached, or a new UTC day). */
+  #rotationDue(size: number, tail: TailState): boolean {
+    const rotate = this.#rotate!;
+    if (rotate.maxBytes !== undefined && size >= rotate.maxBytes) return true;
+    if (rotate.daily === true && tail.lastTimestamp !== undefined) {
+      const last = Date.parse(tail.lastTimestamp);
+      const day = 86_400_000;
+      if (Number.isFinite(last) && Math.floor(last / day) !== Math.floor(this.#clock.now() / day))
+        return true;
+    }
+    return false;
+  }
+
+  /**
+   * Renames the current file (under the lock) to `<log>.<last sequence>` and opens a new one; returns
+   * where the chain continues from. Link, then unlink: the path never points nowhere, and a crash
+   * between the two leaves two names for one file, which the next rotation recognises.
+   */
+  async #rotateFile(size: number, tail: TailState): Promise<Continuation | undefined> {
+    // Only the file we hold is rotated: if another program renamed it meanwhile, the next stat
+    // notices and continues the chain instead.
+    const current = await stat(this.path).catch(() => undefined);
+    if (current?.ino !== this.#inode) {
+      this.#forceStat = true;
+      return undefined;
+    }
+    const logId = this.#logId ?? (await readLogId(this.#handle, size));
+    let rotated = `${this.path}.${String(tail.lastSequence).padStart(12, '0')}`;
+    try {
+      await link(this.path, rotated);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw writeFailed(this.path, 'rotating', error);
+      const existing = await stat(rotated).catch(() => undefined);
+      if (existing?.ino !== this.#inode) {
+        rotated = `${rotated}-${randomId('r').slice(2, 10)}`;
+        await link(this.path, rotated).catch((linkError: unknown) => {
+          throw writeFailed(this.path, 'rotating', linkError);
+        });
+      }
+    }
+    await unlink(this.path).catch((error: unknown) => {
+      throw writeFailed(this.path, 'rotating', error);
+    });
+    const { handle, inode } = await openLogFile(this.path, this.#durability);
+    await syncDirectory(dirname(this.path));
+    await this.#handle.close().catch(() => undefined);
+    this.#handle = handle;
+    this.#inode = inode;
+    this.#cached = undefined;
+    this.#logId = logId;
+    this.#counters.rotations++;
+    return {
+      lastSequence: tail.lastSequence,
+      lastHash: tail.lastHash,
+      logId,
+      previousFile: basename(rotated),
+      reason: 'rotated',
+    };
   }
 
   /**
@@ -721,5 +954,19 @@ async function openLogFile(
     await handle.close().catch(() => undefined);
     if (error instanceof AgentSafeError) throw error;
     throw writeFailed(path, 'stat', error);
+  }
+}
+
+/** Makes a rename in `directory` durable (best effort: not every platform can open a directory). */
+async function syncDirectory(directory: string): Promise<void> {
+  try {
+    const handle = await open(directory, constants.O_RDONLY);
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Windows cannot fsync a directory; the rename is still atomic.
   }
 }

@@ -6,7 +6,7 @@ export type { ReadAuditLogOptions } from './read-audit-log.js';
 export { MAX_REPORTED, verifyAuditLog } from './verify-audit-log.js';
 export type { Problem, ProblemKind, VerifyOptions, VerifyReport } from './verify-audit-log.js';
 export type { TornLine } from './tail.js';
-export type { CheckpointOptions } from './audit-log.js';
+export type { CheckpointOptions, RotateOptions } from './audit-log.js';
 export { checkpointKeyFrom, loadCheckpointKey } from './checkpoint-key.js';
 export type { CheckpointAlgorithm, CheckpointKey, LoadCheckpointKeyOptions } from './checkpoint-key.js';
 export {

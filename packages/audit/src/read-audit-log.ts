@@ -2,6 +2,7 @@ import { AgentSafeError } from '@agent-safe/core';
 import type { AuditEvent } from '@agent-safe/core';
 import { parseEventLine } from './event-line.js';
 import { forEachLine, openAuditLogForReading } from './line-reader.js';
+import { listLogFiles } from './log-files.js';
 import { linesFromEnd } from './tail.js';
 
 /** Options of {@link readAuditLog}. */
@@ -13,8 +14,9 @@ export interface ReadAuditLogOptions {
 }
 
 /**
- * Reads stored events in file order, for display (`audit show`). Lines that are not events (a torn
- * tail, damage) are skipped: use {@link verifyAuditLog} to check integrity.
+ * Reads stored events in chain order, for display (`audit show`), across rotated files (`path` may be
+ * the log, or a directory holding it and its rotated files). Lines that are not events (a torn tail,
+ * damage) are skipped: use {@link verifyAuditLog} to check integrity.
  */
 export async function readAuditLog(path: string, options: ReadAuditLogOptions = {}): Promise<AuditEvent[]> {
   const { eventType, last } = options;
@@ -29,34 +31,40 @@ export async function readAuditLog(path: string, options: ReadAuditLogOptions = 
     });
   }
   const matches = (event: AuditEvent) => eventType === undefined || event.event_type === eventType;
-  if (last !== undefined) return readLast(path, last, matches);
+  const files = (await listLogFiles(path)).map((file) => file.path);
+  if (last !== undefined) return readLast(files, last, matches);
   const events: AuditEvent[] = [];
-  await forEachLine(path, (buffer, start, end, _offset, _terminated, tooLong) => {
-    if (tooLong) return;
-    const parsed = parseEventLine(buffer.subarray(start, end));
-    if (parsed.ok && matches(parsed.event)) events.push(parsed.event);
-  });
+  for (const file of files) {
+    await forEachLine(file, (buffer, start, end, _offset, _terminated, tooLong) => {
+      if (tooLong) return;
+      const parsed = parseEventLine(buffer.subarray(start, end));
+      if (parsed.ok && matches(parsed.event)) events.push(parsed.event);
+    });
+  }
   return events;
 }
 
 async function readLast(
-  path: string,
+  files: readonly string[],
   count: number,
   matches: (event: AuditEvent) => boolean,
 ): Promise<AuditEvent[]> {
   if (count === 0) return [];
-  const handle = await openAuditLogForReading(path);
-  try {
-    const { size } = await handle.stat();
-    const found: AuditEvent[] = [];
-    for await (const line of linesFromEnd(handle, size, path)) {
-      const parsed = parseEventLine(line.bytes);
-      if (!parsed.ok || !matches(parsed.event)) continue;
-      found.push(parsed.event);
-      if (found.length === count) break;
+  const found: AuditEvent[] = [];
+  for (let index = files.length - 1; index >= 0 && found.length < count; index--) {
+    const path = files[index]!;
+    const handle = await openAuditLogForReading(path);
+    try {
+      const { size } = await handle.stat();
+      for await (const line of linesFromEnd(handle, size, path)) {
+        const parsed = parseEventLine(line.bytes);
+        if (!parsed.ok || !matches(parsed.event)) continue;
+        found.push(parsed.event);
+        if (found.length === count) break;
+      }
+    } finally {
+      await handle.close();
     }
-    return found.reverse();
-  } finally {
-    await handle.close();
   }
+  return found.reverse();
 }

@@ -85,6 +85,8 @@ export interface TailState {
   readonly needsNewline: boolean;
   /** `event_type` of the last valid event (undefined for an empty log). */
   readonly lastEventType?: string;
+  /** `timestamp` of the last valid event. */
+  readonly lastTimestamp?: string;
   /** Present when the last line is not a stored event and must be acknowledged by a recovery event. */
   readonly torn?: TornLine;
 }
@@ -113,6 +115,7 @@ export async function readTail(handle: FileHandle, size: number, file: string): 
         lastSequence: parsed.event.sequence,
         lastHash: parsed.event.hash,
         lastEventType: parsed.event.event_type,
+        lastTimestamp: parsed.event.timestamp,
         needsNewline,
         ...(torn === undefined ? {} : { torn: await describeTorn(handle, torn) }),
       };

@@ -231,6 +231,7 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
   let logId: string | undefined;
   let inLog = 0;
   let fileStart = false;
+  let startsAt = 1;
   let anchorHashAt: string | undefined;
   let anchorFoundAt: number | undefined;
   const recentHashes: string[] = new Array(RECENT);
@@ -261,8 +262,18 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
     return -1;
   };
 
-  const checkChain = (line: number, sequence: number, prevHash: string, hash: string) => {
-    if (fileStart && previousSequence > 0 && prevHash !== previousHash) {
+  const checkChain = (line: number, sequence: number, prevHash: string, hash: string, continued: boolean) => {
+    if (fileStart && previousSequence === 0 && continued && sequence > 1) {
+      // The oldest file here continues an earlier one that is not here (removed by retention, or not
+      // copied): nothing before it can be checked, which is said, not hidden.
+      startsAt = sequence;
+      warn({
+        line,
+        sequence,
+        kind: 'missing-file',
+        message: `${currentFile} continues an earlier file that is not here (the log starts at sequence ${sequence}): events 1–${sequence - 1} are not verified`,
+      });
+    } else if (fileStart && previousSequence > 0 && prevHash !== previousHash) {
       report({
         line,
         sequence,
@@ -552,7 +563,7 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
         checkLogOwnEvent(line, event);
       }
     }
-    checkChain(line, sequence, prevHash, storedHash);
+    checkChain(line, sequence, prevHash, storedHash, event?.event_type === CONTINUED_EVENT_TYPE);
   };
 
   const files: LogFile[] = await listLogFiles(path);
@@ -601,6 +612,7 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
     lastCheckpointTime,
     inLog,
     anchor: expectHead !== undefined || expectSequence !== undefined,
+    startsAt,
   });
   return {
     ok,
@@ -637,6 +649,7 @@ function explain(facts: {
   lastCheckpointTime: string | undefined;
   inLog: number;
   anchor: boolean;
+  startsAt: number;
 }): { proves: string[]; cannotProve: string[] } {
   const proves: string[] = [];
   const cannotProve: string[] = [];
@@ -650,7 +663,7 @@ function explain(facts: {
   const covered = facts.lastCheckpointSequence;
   if (facts.keyId !== undefined && covered > 0) {
     proves.push(
-      `events 1–${covered} are exactly those the writer holding key "${facts.keyId}" wrote (checkpoint signed ${facts.lastCheckpointTime ?? ''}): none removed, altered or reordered, and the log was not rewritten with recomputed hashes up to there`,
+      `events ${facts.startsAt}–${covered} are exactly those the writer holding key "${facts.keyId}" wrote (checkpoint signed ${facts.lastCheckpointTime ?? ''}): none removed, altered or reordered, and the log was not rewritten with recomputed hashes up to there`,
     );
     if (facts.checkpointsFile !== undefined) {
       proves.push(
@@ -685,6 +698,9 @@ function explain(facts: {
     cannotProve.push(
       `anything about ${range} beyond the chain: no checkpoint covers it yet (the writer adds one on close)`,
     );
+  }
+  if (facts.startsAt > 1) {
+    cannotProve.push(`anything about events 1–${facts.startsAt - 1}: the files holding them are not here`);
   }
   if (facts.checkpointsFile !== undefined) {
     cannotProve.push(
