@@ -89,7 +89,14 @@ export function checkpointSignatureProblem(
 /** A line of a checkpoint file, parsed, or why it is not a checkpoint. */
 export type CheckpointLine =
   | { readonly line: number; readonly ok: true; readonly checkpoint: SignedCheckpoint }
-  | { readonly line: number; readonly ok: false; readonly reason: string; readonly terminated: boolean };
+  | {
+      readonly line: number;
+      readonly ok: false;
+      readonly reason: string;
+      readonly terminated: boolean;
+      /** Not JSON at all: a write cut short (harmless: it claims nothing), not a forged checkpoint. */
+      readonly torn: boolean;
+    };
 
 /** Longest checkpoint line accepted (a real one is about 400 bytes). */
 const MAX_CHECKPOINT_LINE = 4096;
@@ -122,6 +129,7 @@ export async function readCheckpointFile(path: string): Promise<CheckpointLine[]
         ok: false,
         reason: `is longer than ${MAX_CHECKPOINT_LINE} bytes`,
         terminated,
+        torn: false,
       });
       return;
     }
@@ -130,12 +138,12 @@ export async function readCheckpointFile(path: string): Promise<CheckpointLine[]
     try {
       value = JSON.parse(text);
     } catch {
-      lines.push({ line: count, ok: false, reason: 'is not valid JSON', terminated });
+      lines.push({ line: count, ok: false, reason: 'is not valid JSON', terminated, torn: true });
       return;
     }
     const problem = checkpointShapeProblem(value);
     if (problem !== undefined) {
-      lines.push({ line: count, ok: false, reason: problem, terminated });
+      lines.push({ line: count, ok: false, reason: problem, terminated, torn: false });
       return;
     }
     if (canonicalJson(value) !== text) {
@@ -144,6 +152,7 @@ export async function readCheckpointFile(path: string): Promise<CheckpointLine[]
         ok: false,
         reason: 'is not in the canonical form the writer produces (duplicate or reordered keys, whitespace)',
         terminated,
+        torn: false,
       });
       return;
     }

@@ -175,7 +175,13 @@ export async function verifyAuditLog(path: string, options: VerifyOptions = {}):
     for (let index = 0; index < lines.length; index++) {
       const entry = lines[index]!;
       if (!entry.ok) {
-        if (!entry.terminated && index === lines.length - 1) {
+        if (entry.torn) {
+          warn({
+            line: entry.line,
+            kind: 'torn-tail',
+            message: `checkpoint file line ${entry.line} is not JSON: a write cut short (e.g. by a crash); it claims nothing and is skipped`,
+          });
+        } else if (!entry.terminated && index === lines.length - 1) {
           warn({
             line: entry.line,
             kind: 'torn-tail',
