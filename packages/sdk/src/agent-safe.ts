@@ -15,7 +15,8 @@ import {
   randomId,
   systemClock,
 } from '@agent-safe/core';
-import { AuditLog, loadCheckpointKey } from '@agent-safe/audit';
+import { AuditLog, AuditShipping, loadCheckpointKey } from '@agent-safe/audit';
+import { type AuditShippersOptions, resolveAuditShippers } from './audit-shippers.js';
 import {
   type Evaluation,
   type PolicyRule,
@@ -80,6 +81,11 @@ export interface AgentSafeOptions {
    * every, intervalSeconds }`. Off by default.
    */
   readonly auditCheckpoints?: AuditCheckpointsOptions;
+  /**
+   * Ship the audit log off the box in the background (see docs/audit.md, "Shipping"): `{ filesystemPath,
+   * webhookUrl, webhookSecret, s3Bucket, s3Prefix, s3Region, s3Endpoint, … }`; never slows a check.
+   */
+  readonly auditShippers?: AuditShippersOptions;
   /** IANA time zone for policy time windows. Default: UTC. */
   readonly timeZone?: string;
   /**
@@ -180,6 +186,8 @@ export class AgentSafe {
   readonly #durability: 'fsync' | 'write';
   readonly #checkpoints: AuditCheckpointsOptions | undefined;
   readonly #cwd: string;
+  /** Background shipping of the audit log, when `auditShippers` is set; started with the log. */
+  readonly #shipping: AuditShipping | undefined;
   readonly #trustCallerObjects: boolean;
   #audit: Promise<AuditSink> | undefined;
   readonly #security: Promise<Security> | undefined;
@@ -231,6 +239,24 @@ export class AgentSafe {
     this.#durability = options.auditDurability ?? config.auditDurability ?? 'fsync';
     this.#checkpoints = options.auditCheckpoints ?? config.auditCheckpoints;
     this.#cwd = cwd;
+    const shippers = options.auditShippers ?? config.auditShippers;
+    if (shippers !== undefined) {
+      const where = options.auditShippers ? 'options' : (this.projectConfig.file ?? 'configuration');
+      if (typeof this.#auditTarget !== 'string') {
+        throw new AgentSafeError(
+          'CONFIG_INVALID',
+          `${where}: audit shippers need an audit log file (auditLog)`,
+        );
+      }
+      this.#shipping = new AuditShipping({
+        log: this.#auditTarget,
+        ...resolveAuditShippers(shippers, {
+          where,
+          yaml: !options.auditShippers,
+          baseDirectory: options.auditShippers || !config.file ? cwd : dirname(config.file),
+        }),
+      });
+    }
     this.#clock = options.clock ?? systemClock;
     this.#trustCallerObjects = options.trustCallerObjects === true;
     const rateLimit = options.rateLimit ?? config.rateLimit;
@@ -666,6 +692,7 @@ export class AgentSafe {
   async close(): Promise<void> {
     if (this.#approvalService) await (await this.#approvalService.catch(() => undefined))?.close();
     if (this.#audit) await (await this.#audit).close();
+    await this.#shipping?.stop(1000);
     if (this.#guards) await (await this.#guards.catch(() => undefined))?.close();
     if (this.#nonceStore) await (await this.#nonceStore.catch(() => undefined))?.close();
   }
@@ -717,6 +744,11 @@ export class AgentSafe {
       this.#audit.catch(() => {
         this.#audit = undefined;
       });
+      if (this.#shipping)
+        void this.#audit.then(
+          () => this.#shipping?.start(),
+          () => undefined,
+        );
     }
     return this.#audit;
   }

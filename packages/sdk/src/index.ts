@@ -48,6 +48,7 @@ export {
   verifyShipment,
 } from '@agent-safe/audit';
 export type { ShipperStatus, ShipProgress, ShipRunResult, Shipper, ShippingOptions } from '@agent-safe/audit';
+export type { AuditShippersOptions } from './audit-shippers.js';
 export {
   IdentityManager,
   generateKeyPair,

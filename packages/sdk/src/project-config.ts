@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { AgentSafeError, type Issue } from '@agent-safe/core';
 import { DEFAULT_MAX_YAML_BYTES, type ParseCache, parseConfigFile } from '@agent-safe/registry';
 import type { ApprovalsOptions } from './approvals-options.js';
+import type { AuditShippersOptions } from './audit-shippers.js';
 import type { CumulativeRiskSettings, RateLimitOptions } from './guards.js';
 import { readTextFileSync } from './read-text-file.js';
 import type { SecurityOptions } from './security.js';
@@ -31,6 +32,8 @@ export interface ProjectConfig {
   readonly auditDurability?: 'fsync' | 'write';
   /** `audit_checkpoints:` block (signed checkpoints of the audit log). */
   readonly auditCheckpoints?: AuditCheckpointsOptions;
+  /** `audit_shippers:` block, keys in camelCase (checked by the AgentSafe constructor). */
+  readonly auditShippers?: AuditShippersOptions;
   readonly timeZone?: string;
   /** Default caller id for CLI checks that give no `--caller`. */
   readonly caller?: string;
@@ -72,6 +75,7 @@ const KNOWN_KEYS = new Set([
   ...Object.keys(PATH_KEYS),
   'audit_durability',
   'audit_checkpoints',
+  'audit_shippers',
   'time_zone',
   'caller',
   'enforce_target_types',
@@ -134,6 +138,16 @@ export function loadProjectConfig(
           key === 'rate_limit' ? 'rateLimit' : key === 'cumulative_risk' ? 'cumulativeRisk' : 'approvals';
         config[name] = camelKeys(value as Record<string, unknown>);
       }
+      continue;
+    }
+    if (key === 'audit_shippers') {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        issues.push({
+          file,
+          path: key,
+          message: 'expected a mapping (filesystem_path, webhook_url, s3_bucket …)',
+        });
+      } else config.auditShippers = camelKeys(value as Record<string, unknown>);
       continue;
     }
     if (key === 'audit_checkpoints') {

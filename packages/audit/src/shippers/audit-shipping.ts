@@ -22,6 +22,7 @@ import {
   statePath,
   writeState,
 } from './ship-state.js';
+import type { ShipBatch } from './ship-batch.js';
 import { ShipError, type Shipper, errorMessage } from './shipper.js';
 
 /** Options of {@link AuditShipping}. */
@@ -149,6 +150,8 @@ interface Unit {
   state: ShipState;
   position: LogPosition | undefined;
   located: boolean;
+  /** The batch whose delivery failed, kept for the retry so it is not read and hashed again. */
+  pending: { batch: ShipBatch; next: LogPosition } | undefined;
 }
 
 /**
@@ -218,6 +221,7 @@ export class AuditShipping {
       state: initialState(shipper.name, shipper.destination, this.logId),
       position: undefined,
       located: false,
+      pending: undefined,
     }));
   }
 
@@ -382,10 +386,14 @@ export class AuditShipping {
   > {
     let read: BatchRead;
     try {
-      read = await readBatch(this.log, unit.position!, this.#limits, {
-        logId: this.logId,
-        checkpoint: await latestCheckpoint(this.log),
-      });
+      const pending = unit.pending;
+      read =
+        pending !== undefined && pending.batch.byteOffset === unit.position!.offset
+          ? { kind: 'batch', ...pending }
+          : await readBatch(this.log, unit.position!, this.#limits, {
+              logId: this.logId,
+              checkpoint: await latestCheckpoint(this.log),
+            });
     } catch (error) {
       const failure =
         error instanceof AgentSafeError
@@ -417,10 +425,12 @@ export class AuditShipping {
           ? error
           : new ShipError(unit.shipper.name, errorMessage(error), { retryable: true, cause: error });
       const retryable = error instanceof ShipError ? error.retryable : true;
+      unit.pending = { batch, next };
       await this.#recordFailure(unit, failure, retryable, batch.firstSequence, batch.lastSequence);
       return { kind: 'failed', retryable, error: failure };
     }
     unit.position = next;
+    unit.pending = undefined;
     const now = new Date().toISOString();
     unit.state = {
       ...unit.state,
@@ -479,6 +489,7 @@ export class AuditShipping {
             continue;
           }
           unit.located = false;
+          unit.pending = undefined;
         }
         await this.#prepare(unit);
         const outcome = await this.#step(unit);
@@ -513,6 +524,15 @@ export class AuditShipping {
         await this.#wait(this.#retryMaxMs, false);
       }
     }
+    // Stopping: send what can be sent now (until caught up, a failure, or stop()'s timeout aborts).
+    if (!unit.lock.held || !unit.located) return;
+    try {
+      while (!this.#abort.signal.aborted) {
+        if ((await this.#step(unit)).kind !== 'sent') break;
+      }
+    } catch {
+      // Recorded by #step where it can be; the lines stay in the log for the next start.
+    }
   }
 
   /** Sleeps `ms`, or less when notified (if `wakeable`) or stopping. */
@@ -527,6 +547,8 @@ export class AuditShipping {
         done();
       };
       const timer = setTimeout(finish, ms);
+      // Waiting for work never keeps the process alive on its own (a host that forgets close() can exit).
+      timer.unref?.();
       if (wakeable) this.#wake.push(finish);
       this.#stopWaiters.add(finish);
       if (this.#stopping) finish();

@@ -32,6 +32,7 @@ export class WebhookShipper implements Shipper {
   readonly #url: string;
   readonly #secret: Uint8Array;
   readonly #timeoutMs: number;
+  readonly #bodies = new WeakMap<ShipBatch, string>();
 
   constructor(options: WebhookShipperOptions) {
     let url: URL;
@@ -89,7 +90,12 @@ export class WebhookShipper implements Shipper {
   }
 
   async send(batch: ShipBatch, signal: AbortSignal): Promise<void> {
-    const body = JSON.stringify({ ...batchHeader(batch), lines: batch.lines.toString('utf8') });
+    // A retried batch is the same object: its body is built once.
+    let body = this.#bodies.get(batch);
+    if (body === undefined) {
+      body = JSON.stringify({ ...batchHeader(batch), lines: batch.lines.toString('utf8') });
+      this.#bodies.set(batch, body);
+    }
     const timestamp = String(Math.floor(Date.now() / 1000));
     let response: Response;
     try {
