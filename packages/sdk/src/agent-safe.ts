@@ -525,8 +525,9 @@ export class AgentSafe {
       riskOutcome = guarded.risk;
     }
     const actionName = isObject && typeof request.action === 'string' ? request.action : '';
-    // Sensitive values never reach a message, whichever stage wrote it.
-    if (isObject && (evaluation.result !== 'ALLOW' || evaluation.errors.length > 0)) {
+    // Sensitive values never reach a message. Only messages about the params can quote them, and every
+    // such message (validation, binding, a stage that failed) comes with an error.
+    if (isObject && evaluation.errors.length > 0) {
       const secrets = sensitiveValues(this.registry.get(actionName), request.params);
       if (secrets) evaluation = scrubEvaluation(evaluation, secrets);
     }

@@ -37,10 +37,12 @@ export function sensitiveValues(
   params: Readonly<Record<string, unknown>> | undefined,
 ): string[] | undefined {
   if (!action || !params || typeof params !== 'object') return undefined;
+  const names = sensitiveNames(action);
+  if (names.length === 0) return undefined;
   let values: string[] | undefined;
-  for (const parameter of action.parameters) {
-    if (!parameter.sensitive || !Object.hasOwn(params, parameter.name)) continue;
-    const value = params[parameter.name];
+  for (const name of names) {
+    if (!Object.hasOwn(params, name)) continue;
+    const value = params[name];
     const text = typeof value === 'string' ? value : value === undefined ? '' : safeJson(value);
     if (text.length < MIN_SCRUBBED_LENGTH) continue;
     values ??= [];
@@ -64,4 +66,16 @@ function safeJson(value: unknown): string {
   } catch {
     return '';
   }
+}
+
+/** The names of an action's sensitive params, computed once per (frozen) definition. */
+const sensitiveByAction = new WeakMap<ActionDefinition, readonly string[]>();
+
+function sensitiveNames(action: ActionDefinition): readonly string[] {
+  let names = sensitiveByAction.get(action);
+  if (names === undefined) {
+    names = action.parameters.filter((parameter) => parameter.sensitive).map((parameter) => parameter.name);
+    sensitiveByAction.set(action, names);
+  }
+  return names;
 }

@@ -257,7 +257,8 @@ export function optionalId(
 ): string | null {
   const value = request !== null && typeof request === 'object' ? request[key] : undefined;
   if (typeof value !== 'string' || value === '') return null;
-  return problem === undefined || (problem.path !== key && isSafeId(value)) ? value : null;
+  if (problem === undefined) return value;
+  return problem.path !== key && isSafeId(value) ? value : null;
 }
 
 /** Which part of the request was refused at the door for its size or content, and is not recorded. */
