@@ -35,6 +35,10 @@ export type {
   ShipperStatus,
   ShippingOptions,
 } from './shippers/audit-shipping.js';
+export { BackgroundShipping } from './shippers/background-shipping.js';
+export type { BackgroundShippingOptions } from './shippers/background-shipping.js';
+export { shipperFromSpec } from './shippers/shipper-spec.js';
+export type { ShipperSpec } from './shippers/shipper-spec.js';
 export { FilesystemShipper } from './shippers/filesystem-shipper.js';
 export type { FilesystemShipperOptions } from './shippers/filesystem-shipper.js';
 export { S3Shipper, loadS3Module } from './shippers/s3-shipper.js';

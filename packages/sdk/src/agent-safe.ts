@@ -15,7 +15,7 @@ import {
   randomId,
   systemClock,
 } from '@agent-safe/core';
-import { AuditLog, AuditShipping, loadCheckpointKey } from '@agent-safe/audit';
+import { AuditLog, BackgroundShipping, loadCheckpointKey } from '@agent-safe/audit';
 import { type AuditShippersOptions, resolveAuditShippers } from './audit-shippers.js';
 import {
   type Evaluation,
@@ -187,7 +187,7 @@ export class AgentSafe {
   readonly #checkpoints: AuditCheckpointsOptions | undefined;
   readonly #cwd: string;
   /** Background shipping of the audit log, when `auditShippers` is set; started with the log. */
-  readonly #shipping: AuditShipping | undefined;
+  readonly #shipping: BackgroundShipping | undefined;
   readonly #trustCallerObjects: boolean;
   #audit: Promise<AuditSink> | undefined;
   readonly #security: Promise<Security> | undefined;
@@ -248,7 +248,7 @@ export class AgentSafe {
           `${where}: audit shippers need an audit log file (auditLog)`,
         );
       }
-      this.#shipping = new AuditShipping({
+      this.#shipping = new BackgroundShipping({
         log: this.#auditTarget,
         ...resolveAuditShippers(shippers, {
           where,

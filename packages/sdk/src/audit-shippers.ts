@@ -1,12 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { AgentSafeError, type Issue } from '@agent-safe/core';
-import {
-  FilesystemShipper,
-  S3Shipper,
-  type Shipper,
-  type ShippingOptions,
-  WebhookShipper,
-} from '@agent-safe/audit';
+import { type BackgroundShippingOptions, type ShipperSpec, shipperFromSpec } from '@agent-safe/audit';
 import { readTextFileSync } from './read-text-file.js';
 
 /**
@@ -68,7 +62,7 @@ const snake = (key: string) => key.replace(/[A-Z]/g, (letter) => `_${letter.toLo
 export function resolveAuditShippers(
   options: AuditShippersOptions,
   context: { where: string; baseDirectory: string; yaml: boolean },
-): Omit<ShippingOptions, 'log'> {
+): Omit<BackgroundShippingOptions, 'log'> {
   const name = (key: string) => (context.yaml ? `audit_shippers.${snake(key)}` : `auditShippers.${key}`);
   const problems: Issue[] = [];
   const fail = (): never => {
@@ -169,11 +163,15 @@ export function resolveAuditShippers(
     problems.push({ path: name('s3Bucket'), message: 'the s3_* settings need s3_bucket' });
   }
   if (problems.length > 0) fail();
-  const shippers: Shipper[] = [];
+  const shippers: ShipperSpec[] = [];
+  const spec = <Kind extends ShipperSpec['kind']>(
+    kind: Kind,
+    options: Extract<ShipperSpec, { kind: Kind }>['options'],
+  ) => ({ kind, options }) as ShipperSpec;
   try {
     if (filesystemPath !== undefined) {
       shippers.push(
-        new FilesystemShipper({
+        spec('filesystem', {
           directory: isAbsolute(filesystemPath)
             ? filesystemPath
             : resolve(context.baseDirectory, filesystemPath),
@@ -182,7 +180,7 @@ export function resolveAuditShippers(
     }
     if (webhookUrl !== undefined) {
       shippers.push(
-        new WebhookShipper({
+        spec('webhook', {
           url: webhookUrl,
           secret: readSecret(webhookSecret!, name('webhookSecret'), context.baseDirectory),
           ...(webhookTimeoutMs === undefined ? {} : { timeoutMs: webhookTimeoutMs }),
@@ -191,7 +189,7 @@ export function resolveAuditShippers(
     }
     if (s3Bucket !== undefined) {
       shippers.push(
-        new S3Shipper({
+        spec('s3', {
           bucket: s3Bucket,
           ...(s3Prefix === undefined ? {} : { prefix: s3Prefix }),
           ...(s3Region === undefined ? {} : { region: s3Region }),
@@ -202,6 +200,8 @@ export function resolveAuditShippers(
         }),
       );
     }
+    // Each shipper checks its own settings (URL scheme, secret length, bucket name) when built.
+    for (const described of shippers) shipperFromSpec(described);
   } catch (error) {
     if (!(error instanceof AgentSafeError)) throw error;
     problems.push(
