@@ -2,7 +2,6 @@ import {
   type ApprovalRecord,
   type ApprovalTicket,
   type ApprovalVote,
-  type RiskClass,
   unsafeIdReason,
 } from '@agent-safe/core';
 import type { ApprovalSettings } from './approval-settings.js';
@@ -48,24 +47,25 @@ export type VoteOutcome =
 export const MAX_COMMENT_LENGTH = 2000;
 
 /** What a new request is made of: the decision that required approval. */
-export interface NewApprovalInput {
-  readonly id: string;
-  readonly action: string;
-  readonly target: string;
-  readonly caller: string;
-  readonly callerAuthenticated: boolean;
-  readonly delegationChain: readonly string[];
-  readonly params: Readonly<Record<string, unknown>>;
-  readonly maskedPaths: readonly string[];
-  readonly paramsDigest: string;
-  readonly reason: string;
-  readonly matchedRule: string | null;
-  readonly effectiveRisk: RiskClass | null;
-  readonly policyRevision: string;
-  readonly ticketId: string | null;
-  readonly correlationId: string | null;
-  readonly auditId: string;
-}
+export type NewApprovalInput = Pick<
+  ApprovalRecord,
+  | 'id'
+  | 'action'
+  | 'target'
+  | 'caller'
+  | 'callerAuthenticated'
+  | 'delegationChain'
+  | 'params'
+  | 'maskedPaths'
+  | 'paramsDigest'
+  | 'reason'
+  | 'matchedRule'
+  | 'effectiveRisk'
+  | 'policyRevision'
+  | 'ticketId'
+  | 'correlationId'
+  | 'auditId'
+>;
 
 /** A new pending request; its threshold comes from the effective risk (critical when unknown). */
 export function newApprovalRecord(

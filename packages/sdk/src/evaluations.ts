@@ -27,20 +27,10 @@ export function inputDenial(policyRevision: string, error: DecisionError): Evalu
 
 /** The policy's answer changed by cumulative risk; the explanation says so. */
 export function escalateEvaluation(base: Evaluation, result: DecisionResult, reason: string): Evaluation {
-  return {
-    result,
-    reason,
-    matchedRule: base.matchedRule,
-    riskClass: base.riskClass,
-    effectiveRisk: base.effectiveRisk,
-    params: base.params,
-    errors: base.errors,
-    policyRevision: base.policyRevision,
-    get explanation() {
-      const explanation = base.explanation;
-      return { ...explanation, summary: [...explanation.summary, `Escalated by cumulative risk: ${reason}`] };
-    },
-  };
+  return withReason(base, reason, result, () => {
+    const explanation = base.explanation;
+    return { ...explanation, summary: [...explanation.summary, `Escalated by cumulative risk: ${reason}`] };
+  });
 }
 
 /** DENY because the guard store failed: rate limits and risk cannot be enforced (fail closed). */
@@ -109,6 +99,7 @@ export function withReason(
   base: Evaluation,
   reason: string,
   result: DecisionResult = base.result,
+  explain: () => Evaluation['explanation'] = () => base.explanation,
 ): Evaluation {
   return {
     result,
@@ -120,7 +111,7 @@ export function withReason(
     errors: base.errors,
     policyRevision: base.policyRevision,
     get explanation() {
-      return base.explanation;
+      return explain();
     },
   };
 }
