@@ -33,8 +33,8 @@ async function startReceiver() {
       const chunks = [];
       request.on('data', (chunk) => chunks.push(chunk));
       request.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        const expected = Buffer.from('v1=' + createHmac('sha256', process.env.SECRET).update(request.headers['x-agent-safe-timestamp'] + '.' + body).digest('hex'));
+        const body = Buffer.concat(chunks);
+        const expected = Buffer.from('v1=' + createHmac('sha256', process.env.SECRET).update(request.headers['x-agent-safe-timestamp'] + '.').update(body).digest('hex'));
         const given = Buffer.from(String(request.headers['x-agent-safe-signature']));
         response.writeHead(expected.length === given.length && timingSafeEqual(expected, given) ? 200 : 401).end();
       });

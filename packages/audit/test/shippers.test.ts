@@ -75,8 +75,8 @@ async function startReceiver(): Promise<Receiver> {
 function deliveredSequences(bodies: readonly string[]): number[] {
   const sequences: number[] = [];
   for (const body of bodies) {
-    const batch = JSON.parse(body) as { lines: string };
-    for (const line of batch.lines.split('\n')) if (line) sequences.push(JSON.parse(line).sequence);
+    const [, ...lines] = body.split('\n');
+    for (const line of lines) if (line) sequences.push(JSON.parse(line).sequence);
   }
   return sequences;
 }
@@ -205,8 +205,11 @@ describe('webhook shipper', () => {
               body: body.replace('ALLOW', 'DENY'),
             }),
           ).toBe(false);
-          const batch = JSON.parse(body);
+          expect(headers['content-type']).toBe('application/x-ndjson');
+          // First line: the header; then the log's lines as stored.
+          const batch = JSON.parse(body.slice(0, body.indexOf('\n')));
           expect(batch.log_id).toBe('host-a');
+          expect(batch.type).toBe('agent-safe.audit.batch');
           expect(batch.first_sequence).toBe(expectedFirst);
           expect(batch.first_prev_hash).toBe(previousLast);
           expect(batch.checkpoint).toEqual({ sequence: 12, head: 'b'.repeat(64) });

@@ -100,14 +100,13 @@ async function startReceiver(): Promise<Receiver> {
       setTimeout(() => {
         if (!valid) return void response.writeHead(401).end();
         if (receiver.status === 200) {
-          const batch = JSON.parse(body) as { first_sequence: number; last_sequence: number; lines: string };
+          // application/x-ndjson: the batch header, then the log's lines.
+          const [header, ...lines] = body.split('\n');
+          const batch = JSON.parse(header!) as { first_sequence: number; last_sequence: number };
           receiver.batches.push({
             first: batch.first_sequence,
             last: batch.last_sequence,
-            sequences: batch.lines
-              .split('\n')
-              .filter(Boolean)
-              .map((line) => JSON.parse(line).sequence as number),
+            sequences: lines.filter(Boolean).map((line) => JSON.parse(line).sequence as number),
           });
         }
         response.writeHead(receiver.status).end();

@@ -38,7 +38,7 @@ export function loadS3Module(
     s3Module = undefined;
     throw new AgentSafeError(
       'CONFIG_INVALID',
-      `the S3 shipper needs ${PACKAGE}: install it next to @agent-safe/audit (npm install ${PACKAGE})`,
+      `the S3 shipper needs ${PACKAGE}: install it where Agent-Safe is installed (npm install ${PACKAGE}; for a global agent-safe CLI, npm install -g ${PACKAGE})`,
       { cause: error, issues: [{ path: 's3Bucket', message: `npm install ${PACKAGE}` }] },
     );
   });

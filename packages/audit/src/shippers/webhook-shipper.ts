@@ -21,10 +21,12 @@ export const SIGNATURE_HEADER = 'x-agent-safe-signature';
 export const TIMESTAMP_HEADER = 'x-agent-safe-timestamp';
 
 /**
- * POSTs each batch as one JSON document (the batch header fields and `lines`, the log's lines as one
- * string), signed like the approval webhooks: `X-Agent-Safe-Timestamp` (Unix seconds) and
- * `X-Agent-Safe-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`. A 2xx acknowledges the batch;
- * 408, 429 and 5xx are retried; any other status is a refusal.
+ * POSTs each batch as newline-delimited JSON (`application/x-ndjson`): the first line is the batch
+ * header (see batchHeader), the following lines are the log's lines exactly as stored, so a receiver
+ * appends them as they are (no re-encoding, and nothing to escape on either side). Signed like the
+ * approval webhooks: `X-Agent-Safe-Timestamp` (Unix seconds) and
+ * `X-Agent-Safe-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">` over the raw body bytes. A 2xx
+ * acknowledges the batch; 408, 429 and 5xx are retried; any other status is a refusal.
  */
 export class WebhookShipper implements Shipper {
   readonly name: string;
@@ -32,7 +34,7 @@ export class WebhookShipper implements Shipper {
   readonly #url: string;
   readonly #secret: Uint8Array;
   readonly #timeoutMs: number;
-  readonly #bodies = new WeakMap<ShipBatch, string>();
+  readonly #bodies = new WeakMap<ShipBatch, Buffer>();
 
   constructor(options: WebhookShipperOptions) {
     let url: URL;
@@ -93,7 +95,7 @@ export class WebhookShipper implements Shipper {
     // A retried batch is the same object: its body is built once.
     let body = this.#bodies.get(batch);
     if (body === undefined) {
-      body = JSON.stringify({ ...batchHeader(batch), lines: batch.lines.toString('utf8') });
+      body = Buffer.concat([Buffer.from(`${JSON.stringify(batchHeader(batch))}\n`), batch.lines]);
       this.#bodies.set(batch, body);
     }
     const timestamp = String(Math.floor(Date.now() / 1000));
@@ -102,7 +104,7 @@ export class WebhookShipper implements Shipper {
       response = await fetch(this.#url, {
         method: 'POST',
         headers: {
-          'content-type': 'application/json',
+          'content-type': 'application/x-ndjson',
           [TIMESTAMP_HEADER]: timestamp,
           [SIGNATURE_HEADER]: signShipment(this.#secret, timestamp, body),
           'x-agent-safe-log-id': batch.logId,
@@ -137,8 +139,12 @@ export class WebhookShipper implements Shipper {
 }
 
 /** `v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`: what the receiver recomputes. */
-export function signShipment(secret: Uint8Array | string, timestamp: string, body: string): string {
-  return `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+export function signShipment(
+  secret: Uint8Array | string,
+  timestamp: string,
+  body: string | Uint8Array,
+): string {
+  return `v1=${createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex')}`;
 }
 
 /**
@@ -150,7 +156,8 @@ export function verifyShipment(options: {
   secret: Uint8Array | string;
   timestamp: string | undefined;
   signature: string | undefined;
-  body: string;
+  /** The raw request body (bytes, or the same bytes decoded as UTF-8). */
+  body: string | Uint8Array;
   toleranceSeconds?: number;
   now?: number;
 }): boolean {
