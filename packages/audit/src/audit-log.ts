@@ -359,6 +359,32 @@ export class AuditLog implements AuditSink {
     }
     validateOptions(options);
     const absolute = resolve(path);
+    if (options.checkpoints !== undefined) {
+      // A checkpoint file that cannot be written (a symlink, a directory, no permission) fails here,
+      // loudly, rather than at every checkpoint later.
+      const file = resolve(options.checkpoints.file ?? `${absolute}.checkpoints`);
+      try {
+        await appendCheckpoints(file, [], false);
+      } catch (error) {
+        if (error instanceof AgentSafeError) throw error;
+        throw new AgentSafeError(
+          'AUDIT_WRITE_FAILED',
+          `cannot open the checkpoint file ${file}: ${(error as Error).message}`,
+          {
+            cause: error,
+            issues: [
+              {
+                file,
+                message:
+                  (error as NodeJS.ErrnoException).code === 'ELOOP'
+                    ? 'it is a symbolic link: point checkpoints at a real file'
+                    : 'the checkpoint file must be a regular file the writer can append to',
+              },
+            ],
+          },
+        );
+      }
+    }
     const { handle, inode } = await openLogFile(absolute, options.durability ?? DEFAULTS.durability);
     return new AuditLog(absolute, handle, inode, options);
   }

@@ -195,7 +195,7 @@ export async function appendCheckpoints(
       const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
       written += bytesWritten;
     }
-    if (durable) await handle.datasync();
+    if (bytes.length > 0 && durable) await handle.datasync();
   } finally {
     await handle.close();
   }

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { AUDIT_GENESIS_HASH, canonicalJson } from '@agent-safe/core';
@@ -329,6 +329,22 @@ describe('checkpoint keys', () => {
       const fromEnv = await loadCheckpointKey('env:K', { env: { K: SECRET } });
       expect(fromEnv.keyId).toMatch(/^hmac-[0-9a-f]{16}$/);
       expect(fromEnv.keyId).not.toContain(SECRET.slice(0, 8));
+    });
+  });
+});
+
+describe('the checkpoint file', () => {
+  it('is never written through a symbolic link: open fails naming it, the target stays untouched', async () => {
+    await withTempDir(async (directory) => {
+      const path = join(directory, 'audit.jsonl');
+      const victim = join(directory, 'victim.txt');
+      await writeFile(victim, 'precious\n');
+      await symlink(victim, `${path}.checkpoints`);
+      await expect(AuditLog.open(path, { checkpoints: { key } })).rejects.toMatchObject({
+        code: 'AUDIT_WRITE_FAILED',
+        message: expect.stringContaining('checkpoint file'),
+      });
+      expect(await readFile(victim, 'utf8')).toBe('precious\n');
     });
   });
 });
