@@ -305,6 +305,7 @@ export class AuditLog implements AuditSink {
   #lastCheckpointAt = Date.now();
   #uncheckpointed = 0;
   #checkpointTimer: ReturnType<typeof setInterval> | undefined;
+  #checkpointWrites: Promise<void> = Promise.resolve();
   /** Why the last checkpoint could not be appended to the checkpoint file (undefined once one is). */
   lastCheckpointFileError: unknown;
 
@@ -417,7 +418,14 @@ export class AuditLog implements AuditSink {
     if (this.#checkpoint === undefined) return Promise.resolve();
     if (this.#closed) return Promise.reject(usage(`audit log ${this.path} is closed`, 'checkpoint'));
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ prepared: CHECKPOINT_REQUEST, resolve: () => resolve(), reject });
+      this.#queue.push({
+        prepared: CHECKPOINT_REQUEST,
+        // The checkpoint file is appended after the batch (see #commit): wait for that too.
+        resolve: () => {
+          void this.#checkpointWrites.then(() => resolve());
+        },
+        reject,
+      });
       this.#schedule();
     });
   }
@@ -456,6 +464,7 @@ export class AuditLog implements AuditSink {
       if (this.#draining === undefined) this.#startDrain();
       await this.#draining;
     }
+    await this.#checkpointWrites;
     await this.#handle.close();
   }
 
@@ -763,15 +772,22 @@ export class AuditLog implements AuditSink {
         this.#counters.checkpoints++;
         this.#lastCheckpointAt = Date.now();
         this.#uncheckpointed = 0;
-        try {
-          // Under the lock, so the checkpoint file is in sequence order across writers.
-          await appendCheckpoints(checkpoint!.file, [signed], this.#durability === 'fsync');
-          this.lastCheckpointFileError = undefined;
-        } catch (error) {
-          // The events and the in-log checkpoint are durable; the next checkpoint retries the file.
-          this.#counters.checkpointFileFailures++;
-          this.lastCheckpointFileError = error;
-        }
+        // Off the batch's path: the events and the in-log checkpoint are already durable, and the
+        // appends of one writer stay in order (verify does not need the file in order across writers).
+        const file = checkpoint!.file;
+        const durable = this.#durability === 'fsync';
+        const statement = signed;
+        this.#checkpointWrites = this.#checkpointWrites.then(() =>
+          appendCheckpoints(file, [statement], durable).then(
+            () => {
+              this.lastCheckpointFileError = undefined;
+            },
+            (error: unknown) => {
+              this.#counters.checkpointFileFailures++;
+              this.lastCheckpointFileError = error;
+            },
+          ),
+        );
       } else {
         this.#uncheckpointed += real;
       }
