@@ -42,13 +42,16 @@ export class BackgroundShipping {
     if (this.#started) return;
     this.#started = true;
     const { onError, inProcess, ...data } = this.#options;
-    if (inProcess || !existsSync(fileURLToPath(WORKER))) {
+    const local = () => {
       this.#local = new AuditShipping({
         ...data,
         shippers: data.shippers.map(shipperFromSpec),
         ...(onError ? { onError } : {}),
       });
       this.#local.start();
+    };
+    if (inProcess || !existsSync(fileURLToPath(WORKER))) {
+      local();
       return;
     }
     const worker = new Worker(WORKER, { workerData: data });
@@ -61,7 +64,12 @@ export class BackgroundShipping {
         }
       }
     });
-    worker.on('error', () => undefined);
+    // A worker that dies (it should not) leaves shipping to this thread rather than to nobody.
+    worker.on('error', () => {
+      if (this.#worker !== worker) return;
+      this.#worker = undefined;
+      local();
+    });
     // Never keeps the host alive on its own (a host that forgets close() can exit).
     worker.unref();
     this.#worker = worker;
