@@ -760,7 +760,13 @@ export class AuditLog implements AuditSink {
         }
       }
       const bytes = encoder.bytes();
-      await this.#write(bytes, size);
+      try {
+        await this.#write(bytes, size);
+      } catch (error) {
+        // The new file is empty again: the next batch must still continue the chain, not restart it.
+        if (continuation !== undefined) this.#continueFrom = continuation;
+        throw error;
+      }
       this.#cached = {
         size: size + bytes.length,
         lastSequence: sequence,
