@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
@@ -91,5 +91,42 @@ describe('audit verify with checkpoints and anchors, audit head', () => {
     expect(cli(['audit', 'verify', 'audit.jsonl', '--expect-head', 'abc'], dir).stderr).toMatch(
       /64 lowercase hex/,
     );
+  });
+});
+
+describe('audit verify, show and head on a rotated log', () => {
+  it('walk the rotated files from the log or its directory, and report a missing file as a gap', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agent-safe-cli-rotated-'));
+    const log = await AuditLog.open(join(dir, 'audit.jsonl'), {
+      durability: 'write',
+      rotate: { maxBytes: 1024 },
+    });
+    for (let index = 0; index < 30; index++) {
+      await log.append({
+        event_id: `e${index}`,
+        timestamp: '2026-12-03T00:00:00.000Z',
+        event_type: 'decision',
+        decision: 'ALLOW',
+      });
+    }
+    await log.close();
+    const verified = cli(['audit', 'verify', '.'], dir);
+    expect(verified.code).toBe(0);
+    expect(verified.stdout).toMatch(/\(\d+ files\): \d+ events, chain intact/);
+    const shown = envelope(
+      cli(['audit', 'show', 'audit.jsonl', '--last', '30', '--event-type', 'decision', '--json-output'], dir)
+        .stdout,
+    );
+    expect(
+      (shown.data as unknown as { events: { event_id: string }[] }).events.map((event) => event.event_id),
+    ).toEqual(Array.from({ length: 30 }, (_, index) => `e${index}`));
+    const rotated = readdirSync(dir)
+      .filter((name) => /^audit\.jsonl\.\d{12}$/.test(name))
+      .sort();
+    expect(rotated.length).toBeGreaterThan(2);
+    rmSync(join(dir, rotated[1]!));
+    const gap = cli(['audit', 'verify', 'audit.jsonl'], dir);
+    expect(gap.code).toBe(1);
+    expect(gap.stdout).toMatch(/missing-file: .*event\(s\) are missing between them/);
   });
 });
