@@ -168,6 +168,7 @@ export async function readBatch(
   const lastLine = last!;
   const length = ends[lastLine.index]! + 1;
   const lines = buffer.subarray(0, length);
+  let digest: string | undefined;
   const batch: ShipBatch = {
     logId: context.logId,
     firstSequence: first.sequence,
@@ -177,7 +178,11 @@ export async function readBatch(
     lineCount: lastLine.index + 1,
     byteOffset: position.offset,
     lines,
-    sha256: sha256OfBytes(lines, 'hex'),
+    // Computed on first use: a webhook body is covered by its HMAC and does not need it.
+    get sha256() {
+      digest ??= sha256OfBytes(lines, 'hex');
+      return digest;
+    },
     checkpoint: context.checkpoint,
   };
   return {

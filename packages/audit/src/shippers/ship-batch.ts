@@ -21,14 +21,14 @@ export interface ShipBatch {
   readonly byteOffset: number;
   /** The lines, newline-terminated, exactly as in the log. */
   readonly lines: Buffer;
-  /** SHA-256 of `lines`, lowercase hex. */
+  /** SHA-256 of `lines`, lowercase hex (computed on first use). */
   readonly sha256: string;
   /** The latest checkpoint in `<log>.checkpoints` when the batch was read (parsed JSON), else null. */
   readonly checkpoint: unknown;
 }
 
 /** The batch without its lines: what webhook bodies, S3 metadata and `.meta.json` files carry. */
-export function batchHeader(batch: ShipBatch): Record<string, unknown> {
+export function batchHeader(batch: ShipBatch, options: { sha256?: boolean } = {}): Record<string, unknown> {
   return {
     type: 'agent-safe.audit.batch',
     version: 1,
@@ -39,7 +39,7 @@ export function batchHeader(batch: ShipBatch): Record<string, unknown> {
     last_hash: batch.lastHash,
     line_count: batch.lineCount,
     byte_offset: batch.byteOffset,
-    sha256: batch.sha256,
+    ...(options.sha256 === false ? {} : { sha256: batch.sha256 }),
     checkpoint: batch.checkpoint ?? null,
   };
 }

@@ -95,7 +95,11 @@ export class WebhookShipper implements Shipper {
     // A retried batch is the same object: its body is built once.
     let body = this.#bodies.get(batch);
     if (body === undefined) {
-      body = Buffer.concat([Buffer.from(`${JSON.stringify(batchHeader(batch))}\n`), batch.lines]);
+      // No sha256 in the header: the HMAC over the whole body already covers every byte.
+      body = Buffer.concat([
+        Buffer.from(`${JSON.stringify(batchHeader(batch, { sha256: false }))}\n`),
+        batch.lines,
+      ]);
       this.#bodies.set(batch, body);
     }
     const timestamp = String(Math.floor(Date.now() / 1000));
