@@ -412,6 +412,44 @@ describe('background shipping', () => {
     });
   });
 
+  it('follows rotation: lines written before a rotation are shipped from the rotated file, then the new one', async () => {
+    await withTempDir(async (directory) => {
+      const log = join(directory, 'audit.jsonl');
+      const writer = await AuditLog.open(log, { durability: 'write', rotate: { maxBytes: 2048 } });
+      const shipper = new RecordingShipper();
+      const shipping = new AuditShipping({ log, shippers: [shipper], pollIntervalMs: 5, maxBatchEvents: 3 });
+      shipping.start();
+      for (let index = 0; index < 40; index++) {
+        await writer.append(decision(index));
+        // Let the shipper fall behind and catch up around the rotations.
+        if (index % 7 === 0) await new Promise((done) => setTimeout(done, 15));
+      }
+      const head = (await writer.append(decision(99))).sequence;
+      await writer.close();
+      expect(
+        (await readdir(directory)).filter((name) => /^audit\.jsonl\.\d{12}$/.test(name)).length,
+      ).toBeGreaterThan(2);
+      const deadline = Date.now() + 10_000;
+      while (shipper.batches.at(-1)?.lastSequence !== head && Date.now() < deadline) {
+        await new Promise((done) => setTimeout(done, 10));
+      }
+      await shipping.stop();
+      const delivered = shipper.batches.flatMap((batch) =>
+        batch.lines
+          .toString('utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line).sequence as number),
+      );
+      expect(delivered).toEqual(Array.from({ length: head }, (_, index) => index + 1));
+      // From scratch, a new shipper starts at the oldest rotated file.
+      const fresh = new RecordingShipper('fresh');
+      const [result] = await new AuditShipping({ log, shippers: [fresh] }).shipOnce();
+      expect(result).toMatchObject({ ok: true, acknowledgedSequence: head });
+      expect(fresh.batches[0]?.firstSequence).toBe(1);
+    });
+  });
+
   it('a state file that is not valid is an error naming it; a replaced log is reported as a gap', async () => {
     await withTempDir(async (directory) => {
       const log = join(directory, 'audit.jsonl');

@@ -1,13 +1,15 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { AgentSafeError } from '@agent-safe/core';
 import {
   type BatchRead,
   type LogPosition,
+  fileWithInode,
   latestCheckpoint,
   locatePosition,
   logHead,
+  nextLogFile,
   readBatch,
 } from './log-batch-reader.js';
 import {
@@ -149,6 +151,12 @@ interface Unit {
   readonly lock: ShipLock;
   state: ShipState;
   position: LogPosition | undefined;
+  /** The file being read: the log, or a rotated file not yet shipped to its end. */
+  file: string;
+  /** Its inode, to notice it being rotated away under the log's name. */
+  inode: number | undefined;
+  /** Where a batch was last found not to continue the acknowledged event (checked once per place). */
+  gapCheckedAt: string | undefined;
   located: boolean;
   /** The batch whose delivery failed, kept for the retry so it is not read and hashed again. */
   pending: { batch: ShipBatch; next: LogPosition } | undefined;
@@ -220,6 +228,9 @@ export class AuditShipping {
       lock: new ShipLock(lockPath(this.log, shipper.name)),
       state: initialState(shipper.name, shipper.destination, this.logId),
       position: undefined,
+      file: this.log,
+      inode: undefined,
+      gapCheckedAt: undefined,
       located: false,
       pending: undefined,
     }));
@@ -370,9 +381,14 @@ export class AuditShipping {
         };
       }
     }
-    const { position, lost } = await locatePosition(this.log, positionOf(unit.state));
+    const recorded = unit.state.file ?? this.log;
+    const { file, position, lost } = await locatePosition(this.log, recorded, positionOf(unit.state));
     unit.position = position;
+    unit.file = file;
+    unit.inode = undefined;
+    unit.pending = undefined;
     if (lost) unit.state = { ...unit.state, warning: lost, offset: position.offset };
+    unit.state = { ...unit.state, file: file === this.log ? null : file };
     unit.located = true;
   }
 
@@ -386,11 +402,12 @@ export class AuditShipping {
   > {
     let read: BatchRead;
     try {
+      await this.#followRotation(unit);
       const pending = unit.pending;
       read =
         pending !== undefined && pending.batch.byteOffset === unit.position!.offset
           ? { kind: 'batch', ...pending }
-          : await readBatch(this.log, unit.position!, this.#limits, {
+          : await readBatch(unit.file, unit.position!, this.#limits, {
               logId: this.logId,
               checkpoint: await latestCheckpoint(this.log),
             });
@@ -404,7 +421,22 @@ export class AuditShipping {
       await this.#recordFailure(unit, failure, true, 0, 0);
       return { kind: 'failed', retryable: true, error: failure };
     }
-    if (read.kind === 'idle') return { kind: 'idle' };
+    if (read.kind === 'idle') {
+      // A rotated file read to its end: go on with the next file of the chain, from its start.
+      const next = unit.file === this.log ? undefined : await nextLogFile(this.log, unit.file);
+      if (next === undefined) return { kind: 'idle' };
+      unit.file = next;
+      unit.inode = undefined;
+      unit.position = { ...unit.position!, offset: 0 };
+      unit.state = {
+        ...unit.state,
+        file: next === this.log ? null : next,
+        offset: 0,
+        updated_at: new Date().toISOString(),
+      };
+      await writeState(unit.statePath, unit.state);
+      return { kind: 'sent', lines: 0 };
+    }
     if (read.kind === 'skipped') {
       unit.position = read.next;
       unit.state = {
@@ -417,6 +449,18 @@ export class AuditShipping {
       return { kind: 'sent', lines: 0 };
     }
     const { batch, next } = read;
+    if (unit.position!.sequence > 0 && batch.firstPrevHash !== unit.position!.hash) {
+      // The batch does not continue what was acknowledged. A rotation that raced with switching files
+      // can do this: look for the acknowledged event again, once per place; if it is still so there,
+      // the log itself has the gap, and shipping it shows the receiver.
+      const here = `${unit.file}:${unit.position!.offset}:${unit.position!.sequence}`;
+      if (unit.gapCheckedAt !== here) {
+        unit.gapCheckedAt = here;
+        unit.located = false;
+        await this.#prepare(unit);
+        return { kind: 'sent', lines: 0 };
+      }
+    }
     try {
       await unit.shipper.send(batch, this.#abort.signal);
     } catch (error) {
@@ -437,6 +481,7 @@ export class AuditShipping {
       acknowledged_sequence: next.sequence,
       acknowledged_hash: next.hash,
       offset: next.offset,
+      file: unit.file === this.log ? null : unit.file,
       batches_shipped: unit.state.batches_shipped + 1,
       lines_shipped: unit.state.lines_shipped + batch.lineCount,
       consecutive_failures: 0,
@@ -446,6 +491,33 @@ export class AuditShipping {
     // Not fsync'd: losing the latest acknowledgement in a machine crash only re-sends a batch.
     await writeState(unit.statePath, unit.state);
     return { kind: 'sent', lines: batch.lineCount };
+  }
+
+  /**
+   * When the file being read is no longer the one at its path (rotated: renamed to `<log>.<sequence>`),
+   * keeps reading it under its new name, so no line written before the rotation is skipped.
+   */
+  async #followRotation(unit: Unit): Promise<void> {
+    let inode: number | undefined;
+    try {
+      inode = (await stat(unit.file)).ino;
+    } catch {
+      inode = undefined;
+    }
+    if (unit.inode === undefined) {
+      unit.inode = inode;
+      return;
+    }
+    if (inode === unit.inode) return;
+    const moved = await fileWithInode(this.log, unit.inode);
+    if (moved !== undefined) {
+      unit.file = moved;
+      unit.state = { ...unit.state, file: moved === this.log ? null : moved };
+      return;
+    }
+    // Gone altogether (removed before it was shipped to its end): find the position again.
+    unit.located = false;
+    await this.#prepare(unit);
   }
 
   async #recordFailure(

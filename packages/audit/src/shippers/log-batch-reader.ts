@@ -1,8 +1,9 @@
 import { constants } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { AUDIT_GENESIS_HASH } from '@agent-safe/core';
 import { parseEventLine } from '../event-line.js';
 import { forEachLine, openAuditLogForReading } from '../line-reader.js';
+import { listLogFiles } from '../log-files.js';
 import { MAX_LINE_BYTES, linesFromEnd, readTail } from '../tail.js';
 import { type ShipBatch, sha256OfBytes } from './ship-batch.js';
 
@@ -42,48 +43,79 @@ export async function logHead(path: string): Promise<{ sequence: number; hash: s
 }
 
 /**
- * Checks that `position` still names the same event in the log at `path` (the line ending at
- * `position.offset` hashes to `position.hash`); otherwise (the file was replaced, rotated or cut) finds
- * that event again, or the first event after its sequence. `lost` is set when the acknowledged event is
- * gone, so the receiver will see a gap that the caller should report.
+ * Checks that `position` still names the same event in `file` (the line ending at `position.offset`
+ * hashes to `position.hash`); otherwise (the file was rotated, replaced or cut) finds that event in the
+ * log's files (`log` and its rotated files, in chain order), or else the first event after its sequence.
+ * `lost` is set when the acknowledged event is gone, so the receiver will see a gap the caller reports.
  */
 export async function locatePosition(
-  path: string,
+  log: string,
+  file: string,
   position: LogPosition,
-): Promise<{ position: LogPosition; lost?: string }> {
-  const handle = await openAuditLogForReading(path);
-  try {
-    const { size } = await handle.stat();
-    if (position.offset === 0 && position.sequence === 0) return { position };
-    if (position.offset <= size && (await lineBefore(handle, position.offset, path)) === position.hash) {
-      return { position };
-    }
-  } finally {
-    await handle.close();
+): Promise<{ file: string; position: LogPosition; lost?: string }> {
+  if (position.offset === 0 && position.sequence === 0) {
+    const files = await listLogFiles(log).catch(() => [{ path: log }]);
+    return { file: files[0]?.path ?? log, position };
   }
-  // The rare path: read the whole file.
-  let found: LogPosition | undefined;
-  let firstAfter: number | undefined;
-  let firstAny: number | undefined;
-  await forEachLine(path, (buffer, start, end, offset, terminated, tooLong) => {
-    if (found !== undefined || !terminated || tooLong) return;
-    const parsed = parseEventLine(buffer.subarray(start, end));
-    if (!parsed.ok) return;
-    firstAny ??= offset;
-    if (parsed.event.hash === position.hash) {
-      found = {
-        offset: offset + (end - start) + 1,
-        sequence: parsed.event.sequence,
-        hash: parsed.event.hash,
-      };
-    } else if (firstAfter === undefined && parsed.event.sequence > position.sequence) firstAfter = offset;
-  });
-  if (found !== undefined) return { position: found };
-  const offset = firstAfter ?? firstAny ?? 0;
+  try {
+    const handle = await openAuditLogForReading(file);
+    try {
+      const { size } = await handle.stat();
+      if (position.offset <= size && (await lineBefore(handle, position.offset, file)) === position.hash) {
+        return { file, position };
+      }
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // The file is gone (a rotated file deleted): look through the log's files.
+  }
+  // The rare path: read the log's files.
+  const files = await listLogFiles(log);
+  let after: { file: string; offset: number } | undefined;
+  for (const candidate of files) {
+    let found: LogPosition | undefined;
+    let firstAfter: number | undefined;
+    await forEachLine(candidate.path, (buffer, start, end, offset, terminated, tooLong) => {
+      if (found !== undefined || !terminated || tooLong) return;
+      const parsed = parseEventLine(buffer.subarray(start, end));
+      if (!parsed.ok) return;
+      if (parsed.event.hash === position.hash) {
+        found = {
+          offset: offset + (end - start) + 1,
+          sequence: parsed.event.sequence,
+          hash: parsed.event.hash,
+        };
+      } else if (firstAfter === undefined && parsed.event.sequence > position.sequence) firstAfter = offset;
+    });
+    if (found !== undefined) return { file: candidate.path, position: found };
+    if (after === undefined && firstAfter !== undefined) after = { file: candidate.path, offset: firstAfter };
+  }
+  const resume = after ?? { file: files[0]?.path ?? log, offset: 0 };
   return {
-    position: { offset, sequence: position.sequence, hash: position.hash },
-    lost: `the last acknowledged event (sequence ${position.sequence}) is no longer in ${path} (was the file replaced, rotated or cut?); shipping continues from byte ${offset}, and the receiver will see the gap`,
+    file: resume.file,
+    position: { offset: resume.offset, sequence: position.sequence, hash: position.hash },
+    lost: `the last acknowledged event (sequence ${position.sequence}) is no longer in ${log} or its rotated files (was a file removed, replaced or cut?); shipping continues from byte ${resume.offset} of ${resume.file}, and the receiver will see the gap`,
   };
+}
+
+/** The log file (current or rotated) that is the inode `inode`, if it is still there. */
+export async function fileWithInode(log: string, inode: number): Promise<string | undefined> {
+  for (const candidate of await listLogFiles(log).catch(() => [])) {
+    try {
+      if ((await stat(candidate.path)).ino === inode) return candidate.path;
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return undefined;
+}
+
+/** The file after `file` in the log's chain order, if any. */
+export async function nextLogFile(log: string, file: string): Promise<string | undefined> {
+  const files = await listLogFiles(log).catch(() => []);
+  const index = files.findIndex((candidate) => candidate.path === file);
+  return index >= 0 ? files[index + 1]?.path : undefined;
 }
 
 /** The `hash` of the event on the line that ends just before `offset`, if it is one. */

@@ -16,6 +16,8 @@ export interface ShipState {
   readonly acknowledged_sequence: number;
   readonly acknowledged_hash: string;
   readonly offset: number;
+  /** The rotated file `offset` is in, or null for the log itself. */
+  readonly file?: string | null;
   /** Batches and lines acknowledged by this state file's lifetime. */
   readonly batches_shipped: number;
   readonly lines_shipped: number;
@@ -155,6 +157,9 @@ export async function readState(path: string): Promise<ShipState | undefined> {
   }
   if (typeof state.acknowledged_hash !== 'string' || !HEX_64.test(state.acknowledged_hash)) {
     throw invalid('"acknowledged_hash" must be 64 lowercase hex digits');
+  }
+  if (state.file !== undefined && state.file !== null && typeof state.file !== 'string') {
+    throw invalid('"file" must be a path or null');
   }
   for (const key of ['shipper', 'destination', 'log_id']) {
     if (typeof state[key] !== 'string') throw invalid(`"${key}" must be a string`);
