@@ -94,6 +94,7 @@ describe('agent-safe audit ship --backend s3 (moto)', () => {
     ];
     const first = await run([...args, '--json-output']);
     expect(first.code).toBe(0);
+    expect(first.stderr).not.toContain('NodeVersionSupportWarning'); // JSON mode: stderr stays quiet
     expect(JSON.parse(first.stdout)).toMatchObject({
       command: 'audit ship',
       ok: true,

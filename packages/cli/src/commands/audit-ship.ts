@@ -174,6 +174,9 @@ export class AuditShipCommand extends BaseCommand {
         ...(days !== undefined ? { objectLock: { mode, days } } : {}),
         ...name,
       });
+      // JSON mode keeps stderr to one summary line: the AWS SDK's multi-line Node-version notice (on Node
+      // 20) is silenced there, unless the caller set the variable either way.
+      if (this.jsonOutput) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
       await sdk.loadS3Module();
     }
     const batchSize = integer(this.batchSize, '--batch-size', 1);
