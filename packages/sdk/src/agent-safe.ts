@@ -240,7 +240,8 @@ export class AgentSafe {
     this.#checkpoints = options.auditCheckpoints ?? config.auditCheckpoints;
     this.#cwd = cwd;
     const shippers = options.auditShippers ?? config.auditShippers;
-    if (shippers !== undefined) {
+    // With auditing off (the CLI's read-only commands, dry runs) there is nothing to ship.
+    if (shippers !== undefined && this.#auditTarget !== false) {
       const where = options.auditShippers ? 'options' : (this.projectConfig.file ?? 'configuration');
       if (typeof this.#auditTarget !== 'string') {
         throw new AgentSafeError(

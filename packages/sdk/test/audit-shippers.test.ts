@@ -111,6 +111,18 @@ describe('auditShippers', () => {
     ).toMatch(/https/);
   });
 
+  it('with auditing off (the CLI read-only commands, dry runs) shippers are not started, not an error', async () => {
+    const dir = copyProject();
+    writeFileSync(
+      join(dir, 'agent-safe.yaml'),
+      'audit_shippers:\n  webhook_url: https://a.example/x\n  webhook_secret: env:AGENT_SAFE_NOT_SET_IN_TESTS\n',
+    );
+    const safe = new AgentSafe({ ...project(dir), config: join(dir, 'agent-safe.yaml'), auditLog: false });
+    expect((await safe.check(request(1))).result).toBe('ALLOW');
+    await safe.close();
+    expect(readdirSync(dir).some((name) => name.includes('.ship-'))).toBe(false);
+  });
+
   it('a webhook shipper pointing at a dead port does not slow check() (p99) and records its failures', async () => {
     const measure = async (extra: Record<string, unknown>, dir: string) => {
       const safe = new AgentSafe(project(dir, extra));
