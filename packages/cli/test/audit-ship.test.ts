@@ -231,6 +231,45 @@ describe('agent-safe audit ship', () => {
     expect(missing.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('validate reports audit_shippers settings that check would refuse, and accepts good ones', async () => {
+    const project = join(directory, 'validate-project');
+    const init = await runCli(['init', project]);
+    expect(init.code).toBe(0);
+    const { appendFile } = await import('node:fs/promises');
+    await appendFile(
+      join(project, 'agent-safe.yaml'),
+      'audit_shippers:\n  webhook_url: https://a.example/x\n',
+    );
+    const bad = await new Promise<Run>((resolve) => {
+      const child = spawn(process.execPath, [BIN, 'validate', '--json-output'], {
+        cwd: project,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString('utf8');
+      });
+      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr: '' }));
+    });
+    expect(bad.code).toBe(1);
+    expect(JSON.stringify(JSON.parse(bad.stdout).errors)).toMatch(/audit_shippers\.webhook_secret/);
+    await appendFile(join(project, 'agent-safe.yaml'), '  webhook_secret: env:AGENT_SAFE_SHIP_SECRET\n');
+    const good = await new Promise<Run>((resolve) => {
+      const child = spawn(process.execPath, [BIN, 'validate'], {
+        cwd: project,
+        env: { ...process.env, AGENT_SAFE_SHIP_SECRET: SECRET },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString('utf8');
+      });
+      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr: '' }));
+    });
+    expect(good.code).toBe(0);
+    expect(good.stdout).toMatch(/audit shippers: ships to webhook/);
+  });
+
   it('a refused webhook delivery exits 1 with the error in the envelope and the status', async () => {
     const receiver = await startReceiver();
     try {

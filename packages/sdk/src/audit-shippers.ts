@@ -1,4 +1,4 @@
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { AgentSafeError, type Issue } from '@agent-safe/core';
 import { type BackgroundShippingOptions, type ShipperSpec, shipperFromSpec } from '@agent-safe/audit';
 import { readTextFileSync } from './read-text-file.js';
@@ -256,4 +256,35 @@ function readSecret(source: string, setting: string, baseDirectory: string): str
       },
     ],
   });
+}
+
+/**
+ * For `agent-safe validate`: the `audit_shippers` of a loaded agent-safe.yaml, checked as `check` would
+ * (a secret's variable unset, a bad URL or bucket): one `ok` line naming the destinations, or an
+ * `error` line per problem.
+ */
+export function checkAuditShippers(config: {
+  readonly auditShippers?: AuditShippersOptions;
+  readonly file?: string;
+}): { severity: 'ok' | 'error'; message: string; detail?: string; file?: string; path?: string }[] {
+  if (config.auditShippers === undefined) return [];
+  const where = config.file ?? 'agent-safe.yaml';
+  try {
+    const { shippers } = resolveAuditShippers(config.auditShippers, {
+      where,
+      yaml: true,
+      baseDirectory: config.file ? dirname(config.file) : process.cwd(),
+    });
+    return [{ severity: 'ok', message: `ships to ${shippers.map((spec) => spec.kind).join(', ')}` }];
+  } catch (error) {
+    const issues = error instanceof AgentSafeError && error.issues.length > 0 ? error.issues : undefined;
+    if (!issues) return [{ severity: 'error', message: (error as Error).message }];
+    return issues.map((issue) => ({
+      severity: 'error' as const,
+      message: `${issue.path ? `${issue.path}: ` : ''}${issue.message}`,
+      detail: issue.message,
+      ...(config.file ? { file: config.file } : {}),
+      ...(issue.path ? { path: issue.path } : {}),
+    }));
+  }
 }

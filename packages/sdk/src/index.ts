@@ -49,6 +49,7 @@ export {
 } from '@agent-safe/audit';
 export type { ShipperStatus, ShipProgress, ShipRunResult, Shipper, ShippingOptions } from '@agent-safe/audit';
 export type { AuditShippersOptions } from './audit-shippers.js';
+export { checkAuditShippers } from './audit-shippers.js';
 export {
   IdentityManager,
   generateKeyPair,

@@ -130,6 +130,11 @@ export class ValidateCommand extends ConfigCommand {
         path: key.setting,
       });
     }
+    // audit_shippers: settings `check` would refuse (a secret's env: variable unset, a bad URL or bucket).
+    if (config.auditShippers !== undefined) {
+      const { checkAuditShippers } = await import('@agent-safe/sdk');
+      for (const finding of checkAuditShippers(config)) lines.push({ ...finding, subject: 'audit shippers' });
+    }
     const errors = lines.filter((line) => line.severity === 'error').length;
     const warnings = lines.filter((line) => line.severity === 'warning').length;
     const failed = errors > 0 || (this.strict && warnings > 0);
