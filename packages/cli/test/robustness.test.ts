@@ -118,7 +118,10 @@ describe('bad inputs get clear errors, never a stack trace or a hang', () => {
   it('audit show and verify on a directory or a device', () => {
     for (const command of ['show', 'verify']) {
       // A directory is read as a rotated log (docs/audit.md): one without a log is refused, naming it.
-      expectClearError(bounded(['audit', command, 'actions']), /no audit log \(\*\.jsonl\) in directory \S*actions/);
+      expectClearError(
+        bounded(['audit', command, 'actions']),
+        /no audit log \(\*\.jsonl\) in directory \S*actions/,
+      );
       expectClearError(bounded(['audit', command, '/dev/zero']), /\/dev\/zero: it is a device/);
     }
   });
