@@ -142,6 +142,41 @@ describe('filesystem shipper', () => {
     });
   });
 
+  it('ships a torn line left by a crash with the recovery event after it, so the copy still verifies', async () => {
+    await withTempDir(async (directory) => {
+      const log = join(directory, 'audit.jsonl');
+      const copy = join(directory, 'copy');
+      await import('node:fs/promises').then((fs) => fs.mkdir(copy));
+      await writeLog(log, 3);
+      await import('node:fs/promises').then((fs) => fs.appendFile(log, '{"event_id":"cut-sh'));
+      // The torn tail alone is not shipped (an event acknowledging it is still to come).
+      const [before] = await new AuditShipping({
+        log,
+        logId: 'torn',
+        shippers: [new FilesystemShipper({ directory: copy })],
+      }).shipOnce();
+      expect(before).toMatchObject({ ok: true, acknowledgedSequence: 3 });
+      await writeLog(log, 2, 3); // the writer acknowledges the torn line with a recovery event
+      const [after] = await new AuditShipping({
+        log,
+        logId: 'torn',
+        shippers: [new FilesystemShipper({ directory: copy })],
+      }).shipOnce();
+      expect(after).toMatchObject({ ok: true, acknowledgedSequence: 6 });
+      let joined = '';
+      for (const file of (await readdir(join(copy, 'torn')))
+        .filter((name) => name.endsWith('.jsonl'))
+        .sort()) {
+        joined += await readFile(join(copy, 'torn', file), 'utf8');
+      }
+      expect(joined).toBe(await readFile(log, 'utf8'));
+      expect(joined).toContain('"event_type":"recovery"');
+      await writeFile(join(directory, 'joined.jsonl'), joined);
+      const report = await verifyAuditLog(join(directory, 'joined.jsonl'));
+      expect(report.problems).toEqual([]);
+    });
+  });
+
   it('reports a destination that is not a directory as a refusal, counted in the state and status', async () => {
     await withTempDir(async (directory) => {
       const log = join(directory, 'audit.jsonl');
