@@ -603,13 +603,16 @@ export class AuditLog implements AuditSink {
   async #commit(batch: readonly Pending[], freshLock: boolean): Promise<AuditEvent[]> {
     {
       // While we have held the lock since our last write, nobody else can have written: skip the stat.
-      const cached = this.#cached;
+      const before = this.#cached;
       const statted =
-        cached === undefined ||
+        before === undefined ||
         freshLock ||
         this.#forceStat ||
         Date.now() - this.#statAt >= ROTATION_CHECK_MS;
-      let size = statted ? await this.#currentSize() : cached.size;
+      let size = statted ? await this.#currentSize() : before.size;
+      // Read after the stat: it drops the cache when the path now names another file, whose size may
+      // equal the old one's by chance (rotated files of one size limit often do).
+      const cached = this.#cached;
       let tail: TailState;
       let continuation: Continuation | undefined;
       const continueFrom = this.#continueFrom;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { link, lstat, open, rename, unlink } from 'node:fs/promises';
+import { lstat, open, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { AgentSafeError } from '@agent-safe/core';
 
@@ -33,6 +33,8 @@ interface LockContent {
 const HOST = hostname();
 const FIRST_BACKOFF_MS = 1;
 const MAX_BACKOFF_MS = 20;
+/** A breaker (see #removeIfStale) older than this was abandoned (it is held for a few file operations). */
+const BREAKER_STALE_MS = 2000;
 /** A waiting signal older than this is ignored (see othersWaiting). */
 const WAITING_FRESH_MS = 1000;
 
@@ -180,34 +182,65 @@ export class LockFile {
   }
 
   /**
-   * Removes a stale lock without ever removing a live one: rename it to a unique name (atomic, so at most
-   * one remover wins), re-read it, and delete it only if it still carries the stale token; otherwise a
-   * fresh lock was renamed by mistake and is linked back (link fails rather than overwrite).
+   * Removes a stale lock without ever removing a live one. Only the holder of `<lock>.break` (created
+   * with O_EXCL) may remove a lock that is not its own: under it, the lock is judged again and deleted
+   * only if it still carries the token judged stale. Nobody else deletes a lock it does not hold, so
+   * between that second look and the unlink the lock cannot have been replaced by a live one. (Moving
+   * the lock aside by rename, as before, let a slow remover move a live lock just taken by another
+   * process, and a third process then took the lock too: two holders, a forked chain.)
    */
   async #removeIfStale(): Promise<boolean> {
     const stale = await this.#staleness();
     if (stale === undefined) return false;
-    const aside = `${this.path}.stale-${process.pid}-${randomBytes(6).toString('hex')}`;
+    const breaker = `${this.path}.break`;
     try {
-      await rename(this.path, aside);
+      await createExclusive(
+        breaker,
+        JSON.stringify({ pid: process.pid, hostname: HOST, created: Date.now() }),
+      );
     } catch (error) {
-      if (errorCode(error) === 'ENOENT') return true; // someone else removed it: retry at once
+      if (errorCode(error) !== 'EEXIST') return false;
+      // Another process is removing the stale lock; clear its breaker only if it was left behind.
+      await this.#removeAbandonedBreaker(breaker);
       return false;
     }
-    const moved = await this.#read(aside);
-    if (moved !== undefined && moved.token === stale.content.token) {
-      await unlink(aside).catch(() => undefined);
+    try {
+      const again = await this.#staleness();
+      if (again === undefined || again.content.token !== stale.content.token) return false;
+      try {
+        await unlink(this.path);
+      } catch (error) {
+        if (errorCode(error) !== 'ENOENT') return false;
+      }
       this.statistics.staleLocksRemoved++;
       return true;
+    } finally {
+      await unlink(breaker).catch(() => undefined);
     }
-    // Not the lock we judged: put it back unless a new lock already took its place.
+  }
+
+  /**
+   * A breaker is held for a few file operations; one whose process is gone (this host), or older than
+   * {@link BREAKER_STALE_MS}, was left by a remover that died, and is deleted so removal can go on.
+   * (Two processes deleting an abandoned breaker at once is the one residual race left: it needs a
+   * remover to die inside that window of a few file operations.)
+   */
+  async #removeAbandonedBreaker(breaker: string): Promise<void> {
+    let modified: number;
     try {
-      await link(aside, this.path);
+      modified = (await lstat(breaker)).mtimeMs;
     } catch {
-      // The residual race described in the README: two holders may now believe they hold the lock.
+      return;
     }
-    await unlink(aside).catch(() => undefined);
-    return false;
+    const content = await this.#read(breaker);
+    if (content === undefined) return;
+    const dead =
+      content.hostname === HOST &&
+      typeof content.pid === 'number' &&
+      Number.isSafeInteger(content.pid) &&
+      content.pid > 0 &&
+      !processAlive(content.pid);
+    if (dead || Date.now() - modified > BREAKER_STALE_MS) await unlink(breaker).catch(() => undefined);
   }
 
   async #timeoutError(): Promise<AgentSafeError> {
