@@ -100,8 +100,11 @@ export type CheckpointLine =
 
 /** Longest checkpoint line accepted (a real one is about 400 bytes). */
 const MAX_CHECKPOINT_LINE = 4096;
-/** Most checkpoint lines read: a checkpoint every 1000 events for a billion events is a million lines. */
-export const MAX_CHECKPOINT_LINES = 4_000_000;
+/**
+ * Most checkpoint lines read (they are held in memory, ~0.5 KB each): a checkpoint every 1000 events
+ * for a billion events. Rotate (and archive) the checkpoint file with the log well before that.
+ */
+export const MAX_CHECKPOINT_LINES = 1_000_000;
 
 /**
  * Reads `<log>.checkpoints` (JSONL, one signed checkpoint a line, each in canonical form). Lines that
