@@ -60,6 +60,7 @@ import { type SecurityOptions, securityConfigured } from './security-options.js'
 import {
   type AuditCheckpointsOptions,
   DEFAULT_PATHS,
+  checkAuditCheckpoints,
   type ProjectConfig,
   loadProjectConfig,
 } from './project-config.js';
@@ -238,6 +239,12 @@ export class AgentSafe {
     this.#auditTarget = typeof audit === 'string' ? path(audit) : audit;
     this.#durability = options.auditDurability ?? config.auditDurability ?? 'fsync';
     this.#checkpoints = options.auditCheckpoints ?? config.auditCheckpoints;
+    if (this.#checkpoints !== undefined && this.#auditTarget !== false) {
+      checkAuditCheckpoints(this.#checkpoints, {
+        where: options.auditCheckpoints ? 'options' : (config.file ?? 'configuration'),
+        logFile: typeof this.#auditTarget === 'string',
+      });
+    }
     this.#cwd = cwd;
     const shippers = options.auditShippers ?? config.auditShippers;
     // With auditing off (the CLI's read-only commands, dry runs) there is nothing to ship.

@@ -257,6 +257,52 @@ function keySource(value: string, base: string): string | undefined {
   return `file:${isAbsolute(path) ? path : resolve(base, path)}`;
 }
 
+/**
+ * Throws CONFIG_INVALID naming the setting when `auditCheckpoints` cannot work: a key source that is not
+ * env:NAME or file:PATH, a bad key id, `every` or `intervalSeconds`, or an audit sink that is not a
+ * log file (give an `AuditLog` of your own its `checkpoints` option instead). Checked at construction,
+ * so a mistake fails there and not at the first check.
+ */
+export function checkAuditCheckpoints(
+  options: AuditCheckpointsOptions,
+  context: { readonly where: string; readonly logFile: boolean },
+): void {
+  const issues: Issue[] = [];
+  const add = (path: string, message: string) => issues.push({ path: `auditCheckpoints.${path}`, message });
+  if (options === null || typeof options !== 'object') {
+    add('', 'expected { key, keyId, every, intervalSeconds }');
+  } else {
+    if (typeof options.key !== 'string' || !/^(env:[A-Za-z_][A-Za-z0-9_]*|file:\S.*)$/.test(options.key)) {
+      add('key', 'expected env:NAME or file:PATH (never the key itself)');
+    }
+    if (
+      options.keyId !== undefined &&
+      (typeof options.keyId !== 'string' || !/^[A-Za-z0-9._:-]{1,64}$/.test(options.keyId))
+    ) {
+      add('keyId', 'expected 1–64 letters, digits or . _ : -');
+    }
+    if (options.every !== undefined && (!Number.isSafeInteger(options.every) || options.every < 1)) {
+      add('every', `expected a whole number ≥ 1, got ${JSON.stringify(options.every)}`);
+    }
+    const interval = options.intervalSeconds;
+    if (
+      interval !== undefined &&
+      (typeof interval !== 'number' || !(interval >= 0.01 && interval <= 86_400))
+    ) {
+      add('intervalSeconds', `expected seconds from 0.01 to 86400, got ${JSON.stringify(interval)}`);
+    }
+    if (!context.logFile) {
+      add(
+        '',
+        'checkpoints need an audit log file (auditLog: a path); for an AuditLog of your own, pass checkpoints to AuditLog.open',
+      );
+    }
+  }
+  if (issues.length > 0) {
+    throw new AgentSafeError('CONFIG_INVALID', `${context.where}: invalid auditCheckpoints`, { issues });
+  }
+}
+
 /** The `audit_checkpoints:` block, or undefined (with issues) when it is not valid. */
 function auditCheckpoints(
   value: unknown,

@@ -66,4 +66,40 @@ describe('auditCheckpoints', () => {
     ]);
     expect(JSON.stringify(issues)).not.toContain(SECRET);
   });
+
+  it('checks the settings at construction, naming each bad one', () => {
+    const dir = copyProject();
+    const base = {
+      registry: join(dir, 'actions'),
+      policies: join(dir, 'policies'),
+      inventory: join(dir, 'inventory.yaml'),
+      config: false as const,
+    };
+    let issues: { path?: string }[] = [];
+    try {
+      new AgentSafe({
+        ...base,
+        auditLog: join(dir, 'audit.jsonl'),
+        auditCheckpoints: { key: SECRET, every: 0, intervalSeconds: -1 },
+      });
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'CONFIG_INVALID' });
+      issues = (error as { issues: typeof issues }).issues;
+    }
+    expect(issues.map((issue) => issue.path)).toEqual([
+      'auditCheckpoints.key',
+      'auditCheckpoints.every',
+      'auditCheckpoints.intervalSeconds',
+    ]);
+    expect(JSON.stringify(issues)).not.toContain(SECRET);
+    const sink = { append: async () => undefined, close: async () => undefined };
+    expect(
+      () =>
+        new AgentSafe({
+          ...base,
+          auditLog: sink as never,
+          auditCheckpoints: { key: 'env:AGENT_SAFE_TEST_CHECKPOINT_KEY' },
+        }),
+    ).toThrow(/invalid auditCheckpoints/);
+  });
 });
