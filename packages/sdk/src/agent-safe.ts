@@ -59,8 +59,10 @@ import type { ApprovalStageInput, ApprovalStageOutcome } from './approval-stage.
 import { type SecurityOptions, securityConfigured } from './security-options.js';
 import {
   type AuditCheckpointsOptions,
+  type AuditRotateOptions,
   DEFAULT_PATHS,
   checkAuditCheckpoints,
+  checkAuditRotate,
   type ProjectConfig,
   loadProjectConfig,
 } from './project-config.js';
@@ -82,6 +84,8 @@ export interface AgentSafeOptions {
    * every, intervalSeconds }`. Off by default.
    */
   readonly auditCheckpoints?: AuditCheckpointsOptions;
+  /** Rotation of the audit log file: `{ maxBytes, daily }` (docs/audit.md#rotation). Off by default. */
+  readonly auditRotate?: AuditRotateOptions;
   /**
    * Ship the audit log off the box in the background (see docs/audit.md, "Shipping"): `{ filesystemPath,
    * webhookUrl, webhookSecret, s3Bucket, s3Prefix, s3Region, s3Endpoint, … }`; never slows a check.
@@ -186,6 +190,7 @@ export class AgentSafe {
   readonly #auditTarget: string | AuditSink | false;
   readonly #durability: 'fsync' | 'write';
   readonly #checkpoints: AuditCheckpointsOptions | undefined;
+  readonly #rotate: AuditRotateOptions | undefined;
   readonly #cwd: string;
   /** Background shipping of the audit log, when `auditShippers` is set; started with the log. */
   readonly #shipping: BackgroundShipping | undefined;
@@ -242,6 +247,13 @@ export class AgentSafe {
     if (this.#checkpoints !== undefined && this.#auditTarget !== false) {
       checkAuditCheckpoints(this.#checkpoints, {
         where: options.auditCheckpoints ? 'options' : (config.file ?? 'configuration'),
+        logFile: typeof this.#auditTarget === 'string',
+      });
+    }
+    this.#rotate = options.auditRotate ?? config.auditRotate;
+    if (this.#rotate !== undefined && this.#auditTarget !== false) {
+      checkAuditRotate(this.#rotate, {
+        where: options.auditRotate ? 'options' : (config.file ?? 'configuration'),
         logFile: typeof this.#auditTarget === 'string',
       });
     }
@@ -765,8 +777,9 @@ export class AgentSafe {
   /** Opens the JSONL log, loading the checkpoint key first when checkpoints are on. */
   async #openAuditLog(target: string): Promise<AuditSink> {
     const checkpoints = this.#checkpoints;
+    const rotate = this.#rotate === undefined ? {} : { rotate: this.#rotate };
     if (checkpoints === undefined)
-      return AuditLog.open(target, { durability: this.#durability, clock: this.#clock });
+      return AuditLog.open(target, { durability: this.#durability, clock: this.#clock, ...rotate });
     const key = await loadCheckpointKey(checkpoints.key, {
       cwd: this.#cwd,
       ...(checkpoints.keyId === undefined ? {} : { keyId: checkpoints.keyId }),
@@ -774,6 +787,7 @@ export class AgentSafe {
     return AuditLog.open(target, {
       durability: this.#durability,
       clock: this.#clock,
+      ...rotate,
       checkpoints: {
         key,
         ...(checkpoints.every === undefined ? {} : { every: checkpoints.every }),

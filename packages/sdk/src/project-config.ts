@@ -20,6 +20,14 @@ export interface AuditCheckpointsOptions {
   readonly intervalSeconds?: number;
 }
 
+/** Rotation of the audit log file (docs/audit.md#rotation); `audit_rotate:` in agent-safe.yaml. */
+export interface AuditRotateOptions {
+  /** Rotate once the file has reached this many bytes (at least 1024). */
+  readonly maxBytes?: number;
+  /** Rotate at the first write of a new UTC day. */
+  readonly daily?: boolean;
+}
+
 /** Name of the optional project configuration file looked up in the working directory. */
 export const PROJECT_CONFIG_FILE = 'agent-safe.yaml';
 
@@ -32,6 +40,8 @@ export interface ProjectConfig {
   readonly auditDurability?: 'fsync' | 'write';
   /** `audit_checkpoints:` block (signed checkpoints of the audit log). */
   readonly auditCheckpoints?: AuditCheckpointsOptions;
+  /** `audit_rotate:` block (rotation of the audit log file). */
+  readonly auditRotate?: AuditRotateOptions;
   /** `audit_shippers:` block, keys in camelCase (checked by the AgentSafe constructor). */
   readonly auditShippers?: AuditShippersOptions;
   readonly timeZone?: string;
@@ -75,6 +85,7 @@ const KNOWN_KEYS = new Set([
   ...Object.keys(PATH_KEYS),
   'audit_durability',
   'audit_checkpoints',
+  'audit_rotate',
   'audit_shippers',
   'time_zone',
   'caller',
@@ -148,6 +159,11 @@ export function loadProjectConfig(
           message: 'expected a mapping (filesystem_path, webhook_url, s3_bucket …)',
         });
       } else config.auditShippers = camelKeys(value as Record<string, unknown>);
+      continue;
+    }
+    if (key === 'audit_rotate') {
+      const rotate = auditRotate(value, file, issues);
+      if (rotate !== undefined) config.auditRotate = rotate;
       continue;
     }
     if (key === 'audit_checkpoints') {
@@ -301,6 +317,75 @@ export function checkAuditCheckpoints(
   if (issues.length > 0) {
     throw new AgentSafeError('CONFIG_INVALID', `${context.where}: invalid auditCheckpoints`, { issues });
   }
+}
+
+/** The `audit_rotate:` block, or undefined (with issues) when it is not valid. */
+function auditRotate(value: unknown, file: string, issues: Issue[]): AuditRotateOptions | undefined {
+  const path = 'audit_rotate';
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    issues.push({ file, path, message: 'expected a mapping: max_bytes, daily' });
+    return undefined;
+  }
+  const before = issues.length;
+  const out: { -readonly [K in keyof AuditRotateOptions]: AuditRotateOptions[K] } = {};
+  for (const [name, member] of Object.entries(value as Record<string, unknown>)) {
+    if (name === 'max_bytes') {
+      if (typeof member !== 'number' || !Number.isSafeInteger(member) || member < 1024) {
+        issues.push({
+          file,
+          path: `${path}.max_bytes`,
+          message: `expected a whole number of bytes ≥ 1024, got ${JSON.stringify(member)}`,
+        });
+      } else out.maxBytes = member;
+    } else if (name === 'daily') {
+      if (typeof member !== 'boolean') {
+        issues.push({
+          file,
+          path: `${path}.daily`,
+          message: `expected true or false, got ${JSON.stringify(member)}`,
+        });
+      } else out.daily = member;
+    } else {
+      issues.push({ file, path: `${path}.${name}`, message: 'unknown setting; expected max_bytes, daily' });
+    }
+  }
+  return issues.length === before ? out : undefined;
+}
+
+/** Throws CONFIG_INVALID naming the setting when `auditRotate` cannot work (checked at construction). */
+export function checkAuditRotate(
+  options: AuditRotateOptions,
+  context: { readonly where: string; readonly logFile: boolean },
+): void {
+  const issues: Issue[] = [];
+  if (options === null || typeof options !== 'object') {
+    issues.push({ path: 'auditRotate', message: 'expected { maxBytes, daily }' });
+  } else {
+    if (
+      options.maxBytes !== undefined &&
+      (!Number.isSafeInteger(options.maxBytes) || options.maxBytes < 1024)
+    ) {
+      issues.push({
+        path: 'auditRotate.maxBytes',
+        message: `expected a whole number of bytes ≥ 1024, got ${JSON.stringify(options.maxBytes)}`,
+      });
+    }
+    if (options.daily !== undefined && typeof options.daily !== 'boolean') {
+      issues.push({
+        path: 'auditRotate.daily',
+        message: `expected true or false, got ${JSON.stringify(options.daily)}`,
+      });
+    }
+    if (!context.logFile) {
+      issues.push({
+        path: 'auditRotate',
+        message:
+          'rotation needs an audit log file (auditLog: a path); for an AuditLog of your own, pass rotate to AuditLog.open',
+      });
+    }
+  }
+  if (issues.length > 0)
+    throw new AgentSafeError('CONFIG_INVALID', `${context.where}: invalid auditRotate`, { issues });
 }
 
 /** The `audit_checkpoints:` block, or undefined (with issues) when it is not valid. */

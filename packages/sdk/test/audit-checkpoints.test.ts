@@ -102,4 +102,40 @@ describe('auditCheckpoints', () => {
         }),
     ).toThrow(/invalid auditCheckpoints/);
   });
+
+  it('rotates the log with audit_rotate from agent-safe.yaml, the chain continued', async () => {
+    const dir = copyProject();
+    const file = join(dir, 'agent-safe.yaml');
+    writeFileSync(
+      file,
+      'audit_log: ./audit.jsonl\naudit_durability: write\naudit_rotate:\n  max_bytes: 2048\n  daily: true\n',
+    );
+    expect(loadProjectConfig({ file }).auditRotate).toEqual({ maxBytes: 2048, daily: true });
+    const safe = new AgentSafe({
+      cwd: dir,
+      registry: join(dir, 'actions'),
+      policies: join(dir, 'policies'),
+      inventory: join(dir, 'inventory.yaml'),
+    });
+    for (let index = 0; index < 12; index++) {
+      await safe.check({
+        caller: 'agent-01',
+        action: 'restart-deployment',
+        target: 'dev/app',
+        params: { namespace: 'd', deployment: `a${index}` },
+      });
+    }
+    await safe.close();
+    const report = await verifyAuditLog(join(dir, 'audit.jsonl'));
+    expect(report.ok).toBe(true);
+    expect(report.files.length).toBeGreaterThan(1);
+    writeFileSync(file, 'audit_rotate:\n  max_bytes: 10\n  weekly: true\n');
+    let issues: { path?: string }[] = [];
+    try {
+      loadProjectConfig({ file });
+    } catch (error) {
+      issues = (error as { issues: typeof issues }).issues;
+    }
+    expect(issues.map((issue) => issue.path)).toEqual(['audit_rotate.max_bytes', 'audit_rotate.weekly']);
+  });
 });
