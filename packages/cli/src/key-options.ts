@@ -1,5 +1,5 @@
 import { realpathSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { ProjectConfig } from '@agent-safe/sdk';
 import { usageError } from './cli-error.js';
 import { MAX_TOKEN_BYTES, readInputStream } from './read-input.js';
@@ -160,8 +160,8 @@ export async function openIdentity(flags: IdentityFlags, purpose: 'sign' | 'veri
 /** One outcome of {@link checkConfiguredKeys}: a key setting that loads, or one that does not and why. */
 export interface KeyCheck {
   readonly ok: boolean;
-  /** The agent-safe.yaml setting: `signing_key` or `verification_keys`. */
-  readonly setting: 'signing_key' | 'verification_keys';
+  /** The agent-safe.yaml setting: `signing_key`, `verification_keys` or `audit_checkpoints.key`. */
+  readonly setting: 'signing_key' | 'verification_keys' | 'audit_checkpoints.key';
   readonly message: string;
 }
 
@@ -172,8 +172,9 @@ export interface KeyCheck {
  * `signing_algorithm`. Messages name the setting and the fix, never key material.
  */
 export async function checkConfiguredKeys(config: ProjectConfig): Promise<KeyCheck[]> {
+  const checkpoints = await checkCheckpointKey(config);
   const security = config.security;
-  if (!security?.signingKeySource && !security?.verificationKeysSource) return [];
+  if (!security?.signingKeySource && !security?.verificationKeysSource) return checkpoints;
   const { IdentityManager, loadKeyMaterial, loadSigningKey } = await import('@agent-safe/sdk');
   const algorithm = security.signingAlgorithm ?? 'HS256';
   const results: KeyCheck[] = [];
@@ -232,5 +233,36 @@ export async function checkConfiguredKeys(config: ProjectConfig): Promise<KeyChe
       });
     }
   }
-  return results;
+  return [...results, ...checkpoints];
+}
+
+/**
+ * The audit checkpoint key, loaded as the audit log will load it when it opens: a key that cannot be
+ * loaded makes the first check fail closed, so validate says so now.
+ */
+async function checkCheckpointKey(config: ProjectConfig): Promise<KeyCheck[]> {
+  const source = config.auditCheckpoints?.key;
+  if (!source) return [];
+  const { loadCheckpointKey } = await import('@agent-safe/sdk');
+  try {
+    const key = await loadCheckpointKey(source, {
+      ...(config.auditCheckpoints?.keyId ? { keyId: config.auditCheckpoints.keyId } : {}),
+      ...(config.file ? { cwd: dirname(config.file) } : {}),
+    });
+    return [
+      {
+        ok: true,
+        setting: 'audit_checkpoints.key',
+        message: `checkpoint key ${key.keyId} loads from ${source}`,
+      },
+    ];
+  } catch (error) {
+    return [
+      {
+        ok: false,
+        setting: 'audit_checkpoints.key',
+        message: `${source} cannot be used (checks fail closed until it loads): ${error instanceof Error ? error.message : 'the key could not be loaded'}`,
+      },
+    ];
+  }
 }

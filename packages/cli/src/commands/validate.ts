@@ -24,7 +24,8 @@ export class ValidateCommand extends ConfigCommand {
       Loads every file and reports every problem (not only the first), then analyses the rules: rules that can
       never fire because a higher-priority rule matches a superset (shadowed), equal-priority rules with
       different decisions that can match the same request (conflicts), and selectors naming unknown actions or
-      environments. It also loads the keys agent-safe.yaml configures (\`signing_key\`, \`verification_keys\`)
+      environments. It also loads the keys agent-safe.yaml configures (\`signing_key\`, \`verification_keys\`,
+      \`audit_checkpoints.key\`)
       as \`check\` will: a key that cannot be loaded (unset variable, missing or exposed file, short secret) is
       an error, since every check would be DENY.
 
