@@ -10,6 +10,8 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ApprovalService, resolveApprovalSettings } from '@agent-safe/approvals';
+import { FileApprovalStore } from '@agent-safe/store-file';
 import { AgentSafe } from '../dist/index.js';
 
 const SECRET = 'b'.repeat(48);
@@ -105,6 +107,44 @@ async function requestCreation() {
   await safe.close();
 }
 
+async function storeCreation() {
+  // The file store's own rate: ApprovalService.request with FileApprovalStore, no audit log.
+  const service = new ApprovalService({
+    store: new FileApprovalStore({ directory: join(dir, 'approvals-store-only') }),
+    settings: resolveApprovalSettings({ approverRoles: ['approver'] }),
+  });
+  const input = (i) => ({
+    action: 'restart-deployment',
+    target: 'prod/app',
+    caller: `agent-${i}`,
+    callerAuthenticated: false,
+    delegationChain: [],
+    params: { namespace: 'prod', deployment: 'app' },
+    maskedPaths: [],
+    paramsDigest: 'a'.repeat(64),
+    reason: 'Production needs approval',
+    matchedRule: 'approve-prod',
+    effectiveRisk: 'high',
+    policyRevision: 'rev',
+    ticketId: null,
+    correlationId: null,
+    auditId: 'evt-bench',
+  });
+  const total = 10_000;
+  let next = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < total) await service.request(input(next++));
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  console.log(
+    `ApprovalService.request on the file store alone (no audit log), 64 concurrent: ${Math.round(total / seconds).toLocaleString('en-US')} requests/s`,
+  );
+  await service.close();
+}
+
 async function wakeUp(label, approvalsStore) {
   const safe = new AgentSafe({
     ...paths,
@@ -184,6 +224,7 @@ console.log(
 try {
   await allowPath();
   await requestCreation();
+  await storeCreation();
   await wakeUp('file store', `file:${join(dir, 'approvals-wake')}`);
   await withRedis((url) => wakeUp('Redis', url));
 } finally {
