@@ -116,11 +116,11 @@ describe('optional Redis packages', () => {
   it('ioredis is an optional peer of store-redis, and store-redis an optional peer of the SDK', () => {
     const redis = manifest('store-redis');
     expect(redis.dependencies?.ioredis).toBeUndefined();
-    expect(redis.peerDependencies?.ioredis).toBeDefined();
+    expect(redis.peerDependencies?.ioredis).toBe('catalog:');
     expect(redis.peerDependenciesMeta?.ioredis?.optional).toBe(true);
     const sdk = manifest('sdk');
     expect(sdk.dependencies?.['@agent-safe/store-redis']).toBeUndefined();
-    expect(sdk.peerDependencies?.['@agent-safe/store-redis']).toBeDefined();
+    expect(sdk.peerDependencies?.['@agent-safe/store-redis']).toBe('workspace:^');
     expect(sdk.peerDependenciesMeta?.['@agent-safe/store-redis']?.optional).toBe(true);
     for (const dir of PACKAGES) {
       if (dir !== 'store-redis') expect([dir, manifest(dir).dependencies?.ioredis]).toEqual([dir, undefined]);
