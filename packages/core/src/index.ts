@@ -12,6 +12,14 @@ export type {
 export { AUDIT_GENESIS_HASH } from './audit-event.js';
 export type { AuditChainFields, AuditEvent, AuditEventBody } from './audit-event.js';
 export { canonicalJson } from './canonical-json.js';
+export { CREDENTIAL_REDACTED, Credential } from './credentials.js';
+export type {
+  CredentialOptions,
+  CredentialProvider,
+  CredentialRequest,
+  CredentialVault,
+  RenderedCredentialScope,
+} from './credentials.js';
 export { anonymousCaller } from './caller.js';
 export type { Caller, DelegationLink } from './caller.js';
 export type { CheckRequest } from './check-request.js';

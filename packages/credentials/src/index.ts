@@ -1,0 +1,28 @@
+export { EnvVault } from './env-vault.js';
+export type { EnvCredentialMaterial, EnvVaultOptions } from './env-vault.js';
+export {
+  KUBERNETES_MAX_TOKEN_TTL_SECONDS,
+  KUBERNETES_MIN_TOKEN_TTL_SECONDS,
+  credentialObjectName,
+  kubernetesCredentialPlan,
+} from './kubernetes-plan.js';
+export type {
+  KubernetesCredentialPlan,
+  KubernetesCredentialPlanOptions,
+  PlannedMetadata,
+  PlannedObject,
+  PolicyRule,
+} from './kubernetes-plan.js';
+export {
+  DNS1123_LABEL,
+  DNS1123_SUBDOMAIN,
+  ESCALATING_VERBS,
+  KUBERNETES_VERBS,
+  apiGroupProblem,
+  dns1123LabelProblem,
+  dns1123SubdomainProblem,
+  resourceProblem,
+  verbProblem,
+} from './kubernetes-syntax.js';
+export { MAX_SCOPE_VALUES, renderScope } from './render-scope.js';
+export type { ScopedAction } from './render-scope.js';

@@ -1,0 +1,220 @@
+import {
+  type ActionDefinition,
+  AgentSafeError,
+  type Issue,
+  type RenderedCredentialScope,
+  actionRef,
+} from '@agent-safe/core';
+import {
+  apiGroupProblem,
+  dns1123LabelProblem,
+  dns1123SubdomainProblem,
+  resourceProblem,
+  verbProblem,
+} from './kubernetes-syntax.js';
+
+/** The part of an action definition {@link renderScope} reads. */
+export type ScopedAction = Pick<ActionDefinition, 'name' | 'version' | 'credentials' | 'parameters'>;
+
+/** Largest number of values one scope field may hold (after rendering). */
+export const MAX_SCOPE_VALUES = 64;
+
+/** A whole-value template: `{{ params.name }}`, spaces inside the braces optional. */
+const TEMPLATE = /^\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/;
+
+interface FieldRule {
+  readonly required: boolean;
+  /** Why a rendered value is not valid for this field, or undefined. */
+  readonly problem: (value: string) => string | undefined;
+}
+
+/** The fields of a `type: kubernetes` credentials block and the syntax of their values. */
+const KUBERNETES_FIELDS: Readonly<Record<string, FieldRule>> = {
+  verbs: { required: true, problem: verbProblem },
+  resources: { required: true, problem: resourceProblem },
+  api_groups: { required: true, problem: apiGroupProblem },
+  namespaces: { required: false, problem: dns1123LabelProblem },
+  resource_names: { required: false, problem: dns1123SubdomainProblem },
+};
+
+/** Field listing which other fields may hold the `*` wildcard (an explicit opt-in in the action file). */
+const ALLOW_WILDCARDS = 'allow_wildcards';
+
+const SCOPE_TYPES: Readonly<Record<string, Readonly<Record<string, FieldRule>>>> = {
+  kubernetes: KUBERNETES_FIELDS,
+};
+
+/**
+ * Renders an action's `credentials` block for one request: each `{{ params.x }}` template is replaced
+ * by the param's value, and every value (templated or literal) is validated for its target syntax
+ * (Kubernetes: verbs from the RBAC verb set, resources and API groups as Kubernetes names them,
+ * namespaces as DNS-1123 labels, resource names as DNS-1123 subdomains).
+ *
+ * A template must be the whole value: `"prod-{{ params.ns }}"` is refused, so a param is never spliced
+ * into another string. A literal `*` is refused unless the block lists the field under `allow_wildcards`;
+ * a param is never allowed to supply `*`.
+ * Returns null when the action declares no credentials. Throws `CONFIG_INVALID` for a defect of the
+ * action file and `PARAMS_INVALID` for a param value that cannot be used; both name the action, the
+ * field and the param, and list every problem found. Param values are never echoed (they may be hostile).
+ */
+export function renderScope(
+  action: ScopedAction,
+  params: Readonly<Record<string, unknown>>,
+): RenderedCredentialScope | null {
+  const scope = action.credentials;
+  if (scope === null || scope === undefined) return null;
+  const ref = actionRef(action);
+  const configIssues: Issue[] = [];
+  const paramIssues: Issue[] = [];
+  const rules = Object.hasOwn(SCOPE_TYPES, scope.type) ? SCOPE_TYPES[scope.type] : undefined;
+  if (rules === undefined) {
+    throw new AgentSafeError(
+      'CONFIG_INVALID',
+      `Action ${ref}: credentials type "${scope.type}" has no scope renderer; supported: ${Object.keys(SCOPE_TYPES).join(', ')}`,
+      { details: { action: ref, field: 'credentials.type' } },
+    );
+  }
+  if (!Number.isSafeInteger(scope.ttl) || scope.ttl < 1) {
+    configIssues.push({ path: 'credentials.ttl', message: 'must be a positive whole number of seconds' });
+  }
+  const declared = new Set(action.parameters.map((parameter) => parameter.name));
+  const wildcards = readWildcardOptIn(scope.fields, rules, configIssues);
+  const fields: Record<string, readonly string[]> = {};
+  for (const key of Object.keys(scope.fields)) {
+    if (key !== ALLOW_WILDCARDS && !Object.hasOwn(rules, key)) {
+      configIssues.push({
+        path: `credentials.fields.${key}`,
+        message: `is not a ${scope.type} credentials field (${[...Object.keys(rules), ALLOW_WILDCARDS].join(', ')})`,
+      });
+    }
+  }
+  for (const [field, rule] of Object.entries(rules)) {
+    const path = `credentials.fields.${field}`;
+    const raw = Object.hasOwn(scope.fields, field) ? scope.fields[field] : undefined;
+    if (raw === undefined || raw === null) {
+      if (rule.required)
+        configIssues.push({ path, message: 'is required: list the values the credential needs' });
+      continue;
+    }
+    if (!Array.isArray(raw)) {
+      configIssues.push({ path, message: 'must be a list of strings' });
+      continue;
+    }
+    if (raw.length === 0 || raw.length > MAX_SCOPE_VALUES) {
+      configIssues.push({ path, message: `must list between 1 and ${MAX_SCOPE_VALUES} values` });
+      continue;
+    }
+    const values: string[] = [];
+    raw.forEach((entry: unknown, index) => {
+      const at = `${path}[${index}]`;
+      if (typeof entry !== 'string') {
+        configIssues.push({ path: at, message: 'must be a string' });
+        return;
+      }
+      const value = renderValue(entry, at, { ref, params, declared, configIssues, paramIssues });
+      if (value === undefined) return;
+      const template = TEMPLATE.exec(entry);
+      const origin = template ? `param "${template[1]}"` : 'the value';
+      if (value === '*') {
+        // A wildcard is granted only when written literally in the action file and opted into there;
+        // a param can never widen the scope to "*".
+        if (template) {
+          paramIssues.push({
+            path: at,
+            message: `${origin} is the wildcard "*", which a param may never supply`,
+          });
+          return;
+        }
+        if (!wildcards.has(field)) {
+          configIssues.push({
+            path: at,
+            message: `is the wildcard "*", which is refused unless the credentials block lists "${field}" under ${ALLOW_WILDCARDS}`,
+          });
+          return;
+        }
+      } else {
+        const problem = rule.problem(value);
+        if (problem !== undefined) {
+          (template ? paramIssues : configIssues).push({ path: at, message: `${origin} ${problem}` });
+          return;
+        }
+      }
+      if (!values.includes(value)) values.push(value);
+    });
+    fields[field] = Object.freeze(values);
+  }
+  if (configIssues.length > 0) {
+    throw new AgentSafeError('CONFIG_INVALID', `Action ${ref}: the credentials block cannot be used`, {
+      issues: configIssues,
+      details: { action: ref },
+    });
+  }
+  if (paramIssues.length > 0) {
+    const first = paramIssues[0]!;
+    throw new AgentSafeError(
+      'PARAMS_INVALID',
+      `Action ${ref}: params cannot be used in the credential scope (${first.path}: ${first.message})`,
+      { issues: paramIssues, details: { action: ref } },
+    );
+  }
+  return Object.freeze({ type: scope.type, fields: Object.freeze(fields), ttl: scope.ttl });
+}
+
+interface RenderContext {
+  readonly ref: string;
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly declared: ReadonlySet<string>;
+  readonly configIssues: Issue[];
+  readonly paramIssues: Issue[];
+}
+
+function renderValue(entry: string, path: string, context: RenderContext): string | undefined {
+  const template = TEMPLATE.exec(entry);
+  if (template === null) {
+    if (entry.includes('{{') || entry.includes('}}')) {
+      context.configIssues.push({
+        path,
+        message:
+          'a template must be the whole value, exactly "{{ params.NAME }}": params are never spliced into other text',
+      });
+      return undefined;
+    }
+    return entry;
+  }
+  const name = template[1]!;
+  if (!context.declared.has(name)) {
+    context.configIssues.push({
+      path,
+      message: `uses param "${name}", which the action does not declare; declare it under parameters or fix the name`,
+    });
+    return undefined;
+  }
+  const value = Object.hasOwn(context.params, name) ? context.params[name] : undefined;
+  if (value === undefined || value === null) {
+    context.paramIssues.push({ path, message: `param "${name}" is missing; the credential scope needs it` });
+    return undefined;
+  }
+  if (typeof value !== 'string') {
+    context.paramIssues.push({
+      path,
+      message: `param "${name}" must be a string to be used in the credential scope, got ${Array.isArray(value) ? 'an array' : typeof value}`,
+    });
+    return undefined;
+  }
+  return value;
+}
+
+function readWildcardOptIn(
+  fields: Readonly<Record<string, unknown>>,
+  rules: Readonly<Record<string, FieldRule>>,
+  issues: Issue[],
+): ReadonlySet<string> {
+  const raw = Object.hasOwn(fields, ALLOW_WILDCARDS) ? fields[ALLOW_WILDCARDS] : undefined;
+  if (raw === undefined) return new Set();
+  const path = `credentials.fields.${ALLOW_WILDCARDS}`;
+  if (!Array.isArray(raw) || raw.some((entry) => typeof entry !== 'string' || !Object.hasOwn(rules, entry))) {
+    issues.push({ path, message: `must be a list of field names (${Object.keys(rules).join(', ')})` });
+    return new Set();
+  }
+  return new Set(raw as string[]);
+}
