@@ -1,0 +1,9 @@
+// CommonJS entry of @agent-safe/executor-k8s: the package is ESM-only, so require() gets this clear error instead of
+// Node's "No "exports" main defined" (the "require" condition of package.json "exports").
+throw Object.assign(
+  new Error(
+    "@agent-safe/executor-k8s is ESM-only: use import { … } from '@agent-safe/executor-k8s'" +
+      ' (in an ES module: "type": "module" or a .mjs file), or await import(\'@agent-safe/executor-k8s\') from CommonJS.',
+  ),
+  { code: 'ERR_REQUIRE_ESM' },
+);
