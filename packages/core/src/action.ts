@@ -33,6 +33,11 @@ export interface ParameterDefinition {
 export interface Precheck {
   readonly name: string;
   readonly description: string;
+  /**
+   * YAML `force_allowed: true`: a failure of this precheck may be overridden with the runner's `force`
+   * (audited). Absent or false: a failure always stops the run.
+   */
+  readonly forceAllowed?: boolean;
 }
 
 /** Credential scope an action needs; `fields` depend on `type` (kubernetes, aws, …). */

@@ -36,6 +36,17 @@ export type { TargetDefinition } from './target.js';
 export type { ActionLookup, ParamValidationResult, TargetLookup } from './lookups.js';
 export { MAX_ID_LENGTH, REQUEST_VALUE_LIMITS } from './limits.js';
 export type {
+  ApiCall,
+  ExecutionContext,
+  ExecutionOutcome,
+  ExecutionRequest,
+  ExecutionResult,
+  ExecutionStatus,
+  ExecutionStep,
+  Executor,
+  PrecheckOutcome,
+} from './execution.js';
+export type {
   ExecutionTicket,
   NonceStore,
   TicketExpectations,

@@ -49,7 +49,7 @@ const ACTION_FIELDS = [
 ] as const;
 const PARAMETER_FIELDS = ['name', 'type', 'required', 'description', 'default', 'constraints', 'sensitive'];
 const CONSTRAINT_FIELDS = ['min_value', 'max_value', 'min_length', 'max_length', 'pattern', 'enum'];
-const PRECHECK_FIELDS = ['name', 'description'];
+const PRECHECK_FIELDS = ['name', 'description', 'force_allowed'];
 const CREDENTIAL_FIELDS = ['type', 'fields', 'ttl'];
 const STATE_FIELD_FIELDS = ['name', 'description', 'type', 'required'];
 const ROLLBACK_PARAM_FIELDS = ['source'];
@@ -165,7 +165,9 @@ function readPrecheck(reader: SchemaReader, item: unknown, path: string): Preche
   reader.rejectUnknownKeys(record, path, PRECHECK_FIELDS);
   const name = reader.string(record, 'name', path, { required: true, nonEmpty: true });
   const description = reader.string(record, 'description', path) ?? '';
-  return name === undefined ? undefined : { name, description };
+  const forceAllowed = reader.boolean(record, 'force_allowed', path, false);
+  if (name === undefined) return undefined;
+  return forceAllowed ? { name, description, forceAllowed } : { name, description };
 }
 
 function readParameters(

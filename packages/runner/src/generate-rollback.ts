@@ -1,0 +1,126 @@
+import type { ActionLookup, AuditEventBody } from '@agent-safe/core';
+
+/** What a rollback is built from: the original run and the state the runner captured. */
+export interface StateCapture {
+  /** The original action's name. */
+  readonly action: string;
+  readonly target: string;
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly beforeState: Readonly<Record<string, unknown>>;
+  readonly afterState?: Readonly<Record<string, unknown>>;
+  /** Audit id of the original's decision, used as the rollback's correlation id. */
+  readonly decisionAuditId?: string;
+}
+
+/** A rollback request, to be checked by the PDP (with its correlation id) and run through the runner. */
+export interface RollbackPlan {
+  readonly action: string;
+  readonly target: string;
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly correlationId?: string;
+}
+
+/** Outcome of {@link generateRollback}. Never thrown. */
+export type RollbackResult =
+  | { readonly ok: true; readonly plan: RollbackPlan }
+  | { readonly ok: false; readonly reason: string };
+
+/** Marker the runner writes for sensitive params in `state_capture` events. */
+export const MASKED_VALUE = '***';
+
+function lookup(root: unknown, path: readonly string[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+/** Reads the `state_capture` event the runner wrote (the last one, when given a whole log). */
+function fromAuditEvents(events: readonly AuditEventBody[]): StateCapture | string {
+  const capture = [...events].reverse().find((event) => event.event_type === 'state_capture');
+  if (capture === undefined) return 'no state_capture event: the runner captured no state for this run';
+  const { action, target, params } = capture;
+  const before = capture.before_state;
+  if (
+    typeof action !== 'string' ||
+    typeof target !== 'string' ||
+    params === null ||
+    typeof params !== 'object'
+  )
+    return 'the state_capture event has no action, target or params';
+  if (before === null || typeof before !== 'object') return 'the state_capture event has no before_state';
+  const decision = capture.decision_audit_id;
+  return {
+    action,
+    target,
+    params,
+    beforeState: before as Record<string, unknown>,
+    ...(capture.after_state !== null && typeof capture.after_state === 'object'
+      ? { afterState: capture.after_state as Record<string, unknown> }
+      : {}),
+    ...(typeof decision === 'string' ? { decisionAuditId: decision } : {}),
+  };
+}
+
+/**
+ * Builds the rollback of a run from its action's `rollback_action` and `rollback_params` (sources
+ * `params.x`, `before_state.x`, `after_state.x`, nested as `before_state.a.b`), reading the state the
+ * runner captured, and validates the result against the rollback action's definition.
+ */
+export function generateRollback(
+  source: StateCapture | readonly AuditEventBody[],
+  actions: ActionLookup,
+): RollbackResult {
+  const capture = Array.isArray(source) ? fromAuditEvents(source) : (source as StateCapture);
+  if (typeof capture === 'string') return { ok: false, reason: capture };
+  const definition = actions.get(capture.action);
+  if (definition === undefined) return { ok: false, reason: `unknown action "${capture.action}"` };
+  if (definition.rollbackAction === null)
+    return { ok: false, reason: `action "${capture.action}" declares no rollback_action` };
+  if (actions.get(definition.rollbackAction) === undefined)
+    return { ok: false, reason: `rollback action "${definition.rollbackAction}" is not registered` };
+  const roots: Record<string, unknown> = {
+    params: capture.params,
+    before_state: capture.beforeState,
+    after_state: capture.afterState,
+  };
+  const params: Record<string, unknown> = {};
+  for (const [name, { source: path }] of Object.entries(definition.rollbackParams ?? {})) {
+    const [root, ...rest] = path.split('.');
+    if (root === undefined || !Object.hasOwn(roots, root)) {
+      return { ok: false, reason: `rollback param "${name}": source "${path}" cannot be read by the runner` };
+    }
+    const value = lookup(roots[root], rest);
+    if (value === undefined) {
+      return {
+        ok: false,
+        reason: `rollback param "${name}": ${path} was not captured${root === 'before_state' ? ' (the before-state has no such field)' : ''}`,
+      };
+    }
+    if (value === MASKED_VALUE && root === 'params') {
+      return {
+        ok: false,
+        reason: `rollback param "${name}": ${path} is sensitive and was masked in the audit log`,
+      };
+    }
+    params[name] = value;
+  }
+  const checked = actions.validateParams(definition.rollbackAction, params);
+  if (!checked.ok) {
+    return {
+      ok: false,
+      reason: `the rollback params are not valid for ${definition.rollbackAction}: ${checked.errors.map((e) => e.message).join('; ')}`,
+    };
+  }
+  return {
+    ok: true,
+    plan: {
+      action: definition.rollbackAction,
+      target: capture.target,
+      params: checked.params,
+      ...(capture.decisionAuditId !== undefined ? { correlationId: capture.decisionAuditId } : {}),
+    },
+  };
+}

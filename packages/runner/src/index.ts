@@ -1,0 +1,18 @@
+export { DryRunExecutor } from './dry-run-executor.js';
+export { MASKED_VALUE, generateRollback } from './generate-rollback.js';
+export type { RollbackPlan, RollbackResult, StateCapture } from './generate-rollback.js';
+export { KUBECTL_ACTIONS, MAX_LOG_TAIL_LINES, kubectlArgs } from './kubectl-args.js';
+export type { KubectlGlobalOptions } from './kubectl-args.js';
+export { KubectlExecutor } from './kubectl-executor.js';
+export type { KubectlExecutorOptions } from './kubectl-executor.js';
+export { PLANNED_KUBERNETES_ACTIONS, kubernetesApiCalls } from './kubernetes-plan.js';
+export type { KubernetesPlanOptions } from './kubernetes-plan.js';
+export { Runner } from './runner.js';
+export type {
+  CredentialResolver,
+  ResolvedCredentials,
+  RunOptions,
+  RunnerOptions,
+  TicketValidatorLike,
+} from './runner.js';
+export { stateDiff } from './state-diff.js';
