@@ -1,5 +1,6 @@
 import {
   type ActionDefinition,
+  AgentSafeError,
   type ActionLookup,
   type AuditEventBody,
   type AuditSink,
@@ -68,6 +69,9 @@ export interface RunOptions {
   readonly action?: string;
   readonly target?: string;
 }
+
+/** Longest run timeout (setTimeout's limit, about 24.8 days). */
+const MAX_TIMEOUT_MS = 2_147_483_647;
 
 /** Most bytes of a ticket read to find its action and target. */
 const MAX_TOKEN_LENGTH = 8192;
@@ -150,6 +154,18 @@ export class Runner {
   readonly #afterStateTimeoutMs: number;
 
   constructor(options: RunnerOptions) {
+    const problems: string[] = [];
+    if (typeof options?.actions?.get !== 'function') problems.push('actions (an ActionRegistry)');
+    if (typeof options?.validator?.validate !== 'function') problems.push('validator (a TicketValidator)');
+    if (typeof options?.auditSink?.append !== 'function')
+      problems.push('auditSink (an AuditLog or another AuditSink)');
+    if (options?.credentials !== undefined && typeof options.credentials !== 'function')
+      problems.push('credentials (a function)');
+    if (problems.length > 0) {
+      throw new AgentSafeError('USAGE', `Runner needs ${problems.join(', ')}`, {
+        issues: problems.map((problem) => ({ path: problem.split(' ')[0]!, message: `pass ${problem}` })),
+      });
+    }
     this.#actions = options.actions;
     this.#validator = options.validator;
     this.#audit = options.auditSink;
@@ -162,14 +178,14 @@ export class Runner {
   async execute(ticketToken: string, options: RunOptions): Promise<ExecutionResult> {
     const started = this.#clock.now();
     const claims = unverifiedClaims(ticketToken);
-    const actionName = options.action ?? claims.action ?? '';
-    const target = options.target ?? claims.target ?? '';
-    const executorName = options.executor?.name ?? 'unknown';
+    const actionName = options?.action ?? claims.action ?? '';
+    const target = options?.target ?? claims.target ?? '';
+    const executorName = typeof options?.executor?.name === 'string' ? options.executor.name : 'unknown';
     const steps: ExecutionStep[] = [];
     const auditIds: { decision?: string; started?: string; execution?: string; stateCapture?: string } = {};
     let ticket: ExecutionTicket | undefined;
     let definition: ActionDefinition | undefined;
-    let params: Readonly<Record<string, unknown>> = options.params;
+    let params: Readonly<Record<string, unknown>> = options?.params ?? {};
     let beforeState: Record<string, unknown> | undefined;
     let afterState: Record<string, unknown> | undefined;
     let output: unknown;
@@ -196,7 +212,8 @@ export class Runner {
       action: actionName,
       target,
       ...(ticket ? { caller: ticket.caller, ticket_id: ticket.nonce, correlation_id: ticket.auditId } : {}),
-      ...(ticket ? { decision_audit_id: ticket.auditId } : {}),
+      // Before validation, action and target are the ticket's unverified claims: say so.
+      ...(ticket ? { decision_audit_id: ticket.auditId } : { ticket_verified: false }),
       executor: executorName,
     });
     let auditFailure: string | undefined;
@@ -214,15 +231,16 @@ export class Runner {
 
     // Timeout and caller cancellation share one signal; `reason` tells which fired.
     const controller = new AbortController();
-    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    const timeoutMs = options?.timeoutMs ?? this.#timeoutMs;
+    const timeoutValid = Number.isSafeInteger(timeoutMs) && timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS;
     const timer = setTimeout(
       () => controller.abort(new StepFailure('timed_out', 'TIMEOUT', `the run exceeded ${timeoutMs} ms`)),
-      timeoutMs,
+      timeoutValid ? timeoutMs : MAX_TIMEOUT_MS,
     );
     const onCancel = () =>
       controller.abort(new StepFailure('cancelled', 'CANCELLED', 'the run was cancelled by its caller'));
-    if (options.signal?.aborted) onCancel();
-    else options.signal?.addEventListener('abort', onCancel, { once: true });
+    if (options?.signal?.aborted) onCancel();
+    else options?.signal?.addEventListener('abort', onCancel, { once: true });
     const signal = controller.signal;
     const abortFailure = (cause: unknown): StepFailure =>
       signal.aborted && signal.reason instanceof StepFailure
@@ -233,6 +251,37 @@ export class Runner {
     try {
       // 1. Ticket: definition and params first (pure), then the validator, which consumes the nonce.
       let since = this.#clock.now();
+      if (
+        typeof options?.executor?.execute !== 'function' ||
+        typeof options.executor.precheck !== 'function'
+      ) {
+        throw new StepFailure(
+          'refused',
+          'USAGE',
+          'options.executor must implement the Executor port (plan, execute, readState, precheck)',
+        );
+      }
+      if (!timeoutValid) {
+        throw new StepFailure(
+          'refused',
+          'USAGE',
+          `timeoutMs must be an integer from 1 to ${MAX_TIMEOUT_MS}, got ${String(timeoutMs)}`,
+        );
+      }
+      if (options.params === null || typeof options.params !== 'object' || Array.isArray(options.params)) {
+        throw new StepFailure(
+          'refused',
+          'USAGE',
+          'options.params must be the params object the ticket was issued for ({} for none)',
+        );
+      }
+      if (actionName === '') {
+        throw new StepFailure(
+          'refused',
+          'TICKET_MALFORMED',
+          'the ticket is not an execution ticket (a JWT with an "act" claim); pass the token of an ALLOW decision',
+        );
+      }
       definition = this.#actions.get(actionName);
       if (definition === undefined) {
         throw new StepFailure(
@@ -386,7 +435,7 @@ export class Runner {
       error = { code: failure.code, message: failure.message };
     } finally {
       clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onCancel);
+      options?.signal?.removeEventListener('abort', onCancel);
     }
 
     // 6. After-state, whenever execute was attempted (also after a failure or cancellation: the object may
