@@ -3,7 +3,7 @@ export { MASKED_VALUE, generateRollback } from './generate-rollback.js';
 export type { RollbackPlan, RollbackResult, StateCapture } from './generate-rollback.js';
 export { KUBECTL_ACTIONS, MAX_LOG_TAIL_LINES, kubectlArgs } from './kubectl-args.js';
 export type { KubectlGlobalOptions } from './kubectl-args.js';
-export { KubectlExecutor } from './kubectl-executor.js';
+export { KubectlExecutor, stateFromObject } from './kubectl-executor.js';
 export type { KubectlExecutorOptions } from './kubectl-executor.js';
 export { PLANNED_KUBERNETES_ACTIONS, kubernetesApiCalls } from './kubernetes-plan.js';
 export type { KubernetesPlanOptions } from './kubernetes-plan.js';

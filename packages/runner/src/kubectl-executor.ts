@@ -33,6 +33,51 @@ const STATE_PATHS: Readonly<Record<string, readonly string[]>> = {
   node_name: ['spec', 'nodeName'],
 };
 
+function at(root: unknown, path: readonly string[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+/**
+ * The named state fields of a Kubernetes object as `kubectl get -o json` prints it (Deployment, Node or
+ * Pod). Fields it does not know, or that the object lacks, are left out. `image` is the image of the
+ * container named by `params.container`; `revision` the Deployment's revision annotation as a number.
+ */
+export function stateFromObject(
+  object: unknown,
+  fields: readonly string[],
+  params: Readonly<Record<string, unknown>> = {},
+): Record<string, unknown> {
+  const state: Record<string, unknown> = {};
+  const containers = at(object, ['spec', 'template', 'spec', 'containers']);
+  for (const field of fields) {
+    let value: unknown;
+    if (field === 'image') {
+      value = Array.isArray(containers)
+        ? (containers.find((container) => at(container, ['name']) === params.container) as unknown)
+        : undefined;
+      value = at(value, ['image']);
+    } else if (field === 'images') {
+      value = Array.isArray(containers) ? containers.map((container) => at(container, ['image'])) : undefined;
+    } else if (field === 'revision') {
+      const annotation = at(object, ['metadata', 'annotations', 'deployment.kubernetes.io/revision']);
+      value = typeof annotation === 'string' && /^\d{1,9}$/.test(annotation) ? Number(annotation) : undefined;
+    } else if (field === 'owner_kind') {
+      value = at(object, ['metadata', 'ownerReferences', '0', 'kind']);
+    } else {
+      const path = STATE_PATHS[field];
+      value = path === undefined ? undefined : at(object, path);
+      if (value === undefined && field === 'unschedulable' && at(object, ['kind']) === 'Node') value = false;
+    }
+    if (value !== undefined) state[field] = value;
+  }
+  return state;
+}
+
 /** The object an action acts on, as a `kubectl get` argument list, or undefined. */
 function objectArgs(request: ExecutionRequest): string[] | undefined {
   const p = request.params;
@@ -126,17 +171,13 @@ export class KubectlExecutor implements Executor {
     if (args === undefined || fields.length === 0) return {};
     const result = await this.#run([...this.#global(), ...args], context.signal);
     if (!result.ok) throw new Error(`kubectl could not read the object: ${result.error}`);
-    const object = JSON.parse(result.stdout) as Record<string, unknown>;
-    const state: Record<string, unknown> = {};
-    for (const field of fields) {
-      const path = STATE_PATHS[field];
-      if (path === undefined) continue;
-      let value: unknown = object;
-      for (const key of path) value = (value as Record<string, unknown> | undefined)?.[key];
-      if (value === undefined && field === 'unschedulable') value = false;
-      if (value !== undefined) state[field] = value;
+    let object: unknown;
+    try {
+      object = JSON.parse(result.stdout);
+    } catch {
+      throw new Error('kubectl get did not print a JSON object');
     }
-    return state;
+    return stateFromObject(object, fields, request.params);
   }
 
   async precheck(

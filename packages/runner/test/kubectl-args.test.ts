@@ -1,5 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, test } from '@jest/globals';
-import { KUBECTL_ACTIONS, KubectlExecutor, MAX_LOG_TAIL_LINES, kubectlArgs } from '../src/index.js';
+import {
+  KUBECTL_ACTIONS,
+  KubectlExecutor,
+  MAX_LOG_TAIL_LINES,
+  generateRollback,
+  kubectlArgs,
+  stateFromObject,
+} from '../src/index.js';
 import { catalogue } from './helpers.js';
 
 const registry = catalogue();
@@ -99,5 +108,54 @@ describe('kubectlArgs', () => {
     expect(plan).toEqual([
       { method: 'EXEC', path: '/usr/bin/kubectl', body: ['--kubeconfig=/k', 'cordon', 'node-1'] },
     ]);
+  });
+});
+
+describe('stateFromObject', () => {
+  const deployment = JSON.parse(
+    readFileSync(join(import.meta.dirname, 'fixtures', 'deployment.json'), 'utf8'),
+  ) as unknown;
+
+  test('reads the catalogue state fields of a Deployment', () => {
+    const fields = ['replicas', 'ready_replicas', 'available_replicas', 'generation', 'observed_generation'];
+    expect(stateFromObject(deployment, fields)).toEqual({
+      replicas: 4,
+      ready_replicas: 3,
+      available_replicas: 3,
+      generation: 7,
+      observed_generation: 7,
+    });
+  });
+
+  test('update-image and rollout-undo fields: the named container image, images and the revision', () => {
+    expect(stateFromObject(deployment, ['image', 'generation', 'revision'], { container: 'app' })).toEqual({
+      image: 'nginx:1.25',
+      generation: 7,
+      revision: 3,
+    });
+    expect(stateFromObject(deployment, ['images', 'revision'])).toEqual({
+      images: ['nginx:1.25', 'envoy:1.30'],
+      revision: 3,
+    });
+  });
+
+  test('a node without spec.unschedulable is schedulable; unknown fields are left out', () => {
+    expect(stateFromObject({ kind: 'Node', spec: {} }, ['unschedulable', 'pod_count'])).toEqual({
+      unschedulable: false,
+    });
+    expect(stateFromObject(deployment, ['no_such_field', 'unschedulable'])).toEqual({});
+  });
+
+  test('the captured state feeds the update-image rollback', () => {
+    const beforeState = stateFromObject(deployment, ['image', 'generation', 'revision'], {
+      container: 'app',
+    });
+    const params = { namespace: 'prod', deployment: 'web', container: 'app', image: 'nginx:1.27' };
+    expect(
+      generateRollback({ action: 'update-image', target: 'prod/web', params, beforeState }, registry),
+    ).toMatchObject({
+      ok: true,
+      plan: { action: 'update-image', params: { ...params, image: 'nginx:1.25' } },
+    });
   });
 });
