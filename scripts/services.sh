@@ -8,7 +8,7 @@
 # under ${AGENT_SAFE_MOTO_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/agent-safe/moto-5.2.5} (installed on first
 # use, ~20 s), served on http://127.0.0.1:${AGENT_SAFE_MOTO_PORT:-5055}. Prints AWS_ENDPOINT_URL=….
 # k8s (the executor-k8s tests): etcd v3.7.3, kube-apiserver, kube-controller-manager and kubectl v1.37.2 built
-# from the Go module proxy (needs Go >= 1.26; ~17 min on 2 cores, once per machine) into
+# from the Go module proxy (needs Go >= 1.26; ~12-17 min on 2 cores, once per machine) into
 # ${AGENT_SAFE_K8S_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/agent-safe/k8s-v1.37.2}/bin, with Go's module and build
 # caches beside it (never in the clone). `up k8s` serves https://127.0.0.1:${AGENT_SAFE_K8S_PORT:-16443} (RBAC
 # on, etcd on ${AGENT_SAFE_K8S_ETCD_PORT:-23790}) and prints KUBECONFIG=… (an admin kubeconfig). See docs/test-servers.md.
@@ -294,7 +294,7 @@ k8s_build() {
       ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
       ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.gitCommit=none -X $pkg.buildDate=1970-01-01T00:00:00Z"
     done
-    k8s_log "go build ${missing[*]} (cold: ~17 min on 2 cores, peak ~2.3 GB RAM)"
+    k8s_log "go build ${missing[*]} (cold: ~12-17 min on 2 cores, peak ~2.3 GB RAM)"
     rm -rf "$k8s_dir/bin.new" && mkdir -p "$k8s_dir/bin.new"
     (cd "$k8s_dir/src/k8s" && go build -trimpath -ldflags "$ldflags" -o "$k8s_dir/bin.new/" \
       "${missing[@]/#/k8s.io/kubernetes/cmd/}")
@@ -331,7 +331,7 @@ k8s_install() {
   if k8s_installed; then return; fi
   mkdir -p "$k8s_dir"
   echo "building the Kubernetes test binaries ($k8s_version, etcd $k8s_etcd_version) into $k8s_bin" >&2
-  echo "(once per machine: ~17 min on 2 cores, ~4.5 GB of Go caches under $k8s_dir)" >&2
+  echo "(once per machine: ~12-17 min on 2 cores, ~5 GB of Go caches under $k8s_dir)" >&2
   # One build at a time per cache directory (e.g. a CI run and a developer's install).
   exec 8>"$k8s_dir/.install.lock"
   if ! flock -n 8; then
@@ -368,7 +368,7 @@ k8s_wait() { # k8s_wait <seconds> <what> <pid file> <command…>
 
 # etcd + kube-apiserver (RBAC on, static admin token in system:masters) + kube-controller-manager on
 # loopback. No scheduler and no kubelet: Pods never run. The serving certificate is the one
-# kube-apiserver generates for itself in pki/ (clients trust pki/apiserver.crt, which includes its CA).
+# kube-apiserver generates for itself in pki/ (apiserver.crt: the certificate, then its CA → pki/ca.crt).
 k8s_up() {
   if k8s_running; then
     echo "k8s already running (pid $(cat "$k8s_state/apiserver.pid")): KUBECONFIG=$k8s_state/kubeconfig"
@@ -405,6 +405,9 @@ k8s_up() {
     --disable-admission-plugins ServiceAccount --endpoint-reconciler-type none >"$k8s_state/apiserver.log" 2>&1 &
   echo $! >"$k8s_state/apiserver.pid"
   k8s_wait 120 kube-apiserver "$k8s_state/apiserver.pid" k8s_answers /readyz
+  # apiserver.crt is the serving certificate followed by its CA: keep the CA alone (the last block).
+  awk '/-----BEGIN CERTIFICATE-----/ { block = "" } { block = block $0 "\n" } END { printf "%s", block }' \
+    "$pki/apiserver.crt" >"$pki/ca.crt"
 
   cat >"$k8s_state/kubeconfig" <<EOF
 apiVersion: v1
@@ -413,7 +416,7 @@ clusters:
 - name: agent-safe-test
   cluster:
     server: https://127.0.0.1:$k8s_api_port
-    certificate-authority: $pki/apiserver.crt
+    certificate-authority: $pki/ca.crt
 users:
 - name: agent-safe-admin
   user:
@@ -432,7 +435,7 @@ EOF
   nohup "$k8s_bin/kube-controller-manager" --kubeconfig "$k8s_state/kubeconfig" \
     --authentication-kubeconfig "$k8s_state/kubeconfig" --authorization-kubeconfig "$k8s_state/kubeconfig" \
     --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false \
-    --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/apiserver.crt" \
+    --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
     >"$k8s_state/controller-manager.log" 2>&1 &
   echo $! >"$k8s_state/controller-manager.pid"
   sleep 0.5

@@ -3,7 +3,8 @@
 # Prints a final "N passed, N failed" line summed over all packages.
 # Works on a fresh machine with only Node 20 + npm: pnpm comes from scripts/ensure-pnpm.sh (a user
 # cache, never npm -g), redis-server from scripts/ensure-redis.sh (apt-get, only as root), and moto from
-# scripts/services.sh install moto (a Python venv under ~/.cache/agent-safe, outside the clone).
+# scripts/services.sh install moto (a Python venv under ~/.cache/agent-safe, outside the clone), and the
+# Kubernetes test binaries from scripts/services.sh install k8s (built with Go, cached there too).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export TURBO_TELEMETRY_DISABLED=1
@@ -11,6 +12,9 @@ export TURBO_TELEMETRY_DISABLED=1
 bash scripts/ensure-redis.sh || { echo "redis setup failed"; echo "0 passed, 1 failed"; exit 1; }
 # moto (the S3 API of the audit shipping tests): a venv cached outside the clone, installed once per machine.
 bash scripts/services.sh install moto >&2 || echo "moto setup failed: the S3 shipping tests will fail and say what to run" >&2
+# Kubernetes (etcd + kube-apiserver + kube-controller-manager + kubectl for the executor-k8s tests): built from
+# the Go module proxy into ~/.cache/agent-safe/k8s-<version> once per machine (~12-17 min, progress printed), then a no-op.
+bash scripts/services.sh install k8s >&2 || echo "k8s setup failed: the Kubernetes tests will fail and say what to run" >&2
 bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
 
 status=0

@@ -18,7 +18,7 @@ export interface K8sCluster {
   readonly url: string;
   /** Admin kubeconfig (static token in `system:masters`, context `agent-safe-test`, namespace default). */
   readonly kubeconfigPath: string;
-  /** CA bundle that verifies the API server's certificate. */
+  /** The CA certificate that verifies the API server's certificate. */
   readonly caPath: string;
   /** The admin bearer token. */
   readonly adminToken: string;
@@ -64,7 +64,7 @@ export function requireK8sBinaries(controllerManager = false): string {
     throw new Error(
       `the Kubernetes test binaries (kube-apiserver ${K8S_VERSION}, etcd ${ETCD_VERSION}) are not in ${bin}` +
         `${missing.length > 0 ? ` (missing: ${missing.join(', ')})` : ' (wrong version)'}: ` +
-        `run \`${INSTALL_COMMAND}\` from the repository root (once per machine, ~17 min on 2 cores). ` +
+        `run \`${INSTALL_COMMAND}\` from the repository root (once per machine, ~12-17 min on 2 cores). ` +
         `These tests run against a real API server and are never skipped${process.env.CI ? ' (CI must install it first)' : ''}.`,
     );
   }
@@ -134,7 +134,8 @@ export async function startK8sCluster(options: StartOptions = {}): Promise<K8sCl
   const [etcdPort, peerPort, apiPort] = (await freePorts(3)) as [number, number, number];
   const url = `https://127.0.0.1:${apiPort}`;
   const adminToken = randomBytes(24).toString('hex');
-  const caPath = join(pki, 'apiserver.crt'); // kube-apiserver writes its self-signed cert + CA here
+  const servingPath = join(pki, 'apiserver.crt'); // kube-apiserver writes its self-signed cert, then its CA
+  const caPath = join(pki, 'ca.crt');
   const kubeconfigPath = join(dir, 'kubeconfig');
   const children: { name: string; child: ChildProcess; log: () => string }[] = [];
 
@@ -226,12 +227,19 @@ export async function startK8sCluster(options: StartOptions = {}): Promise<K8sCl
       '--disable-admission-plugins=ServiceAccount',
       '--endpoint-reconciler-type=none',
     ]);
-    let ca: string | undefined;
     await waitFor('kube-apiserver', 120, async () => {
-      if (!existsSync(caPath)) return false;
-      ca ??= await readFile(caPath, 'utf8');
+      if (!existsSync(servingPath)) return false;
+      // Re-read each time: the first read may race kube-apiserver writing its self-signed certificate.
+      const ca = await readFile(servingPath, 'utf8');
       return (await getStatus(`${url}/readyz`, { ca, token: adminToken })) === 200;
     });
+    // The CA alone (the last PEM block): kube-controller-manager publishes it and wants a CA first.
+    const blocks = (await readFile(servingPath, 'utf8')).match(
+      /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g,
+    );
+    if (!blocks || blocks.length < 2)
+      throw new Error(`${servingPath} does not hold a certificate and its CA`);
+    await writeFile(caPath, `${blocks[blocks.length - 1]}\n`);
 
     await writeFile(
       kubeconfigPath,
