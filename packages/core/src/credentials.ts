@@ -139,9 +139,9 @@ export class Credential<M = unknown> {
 
 /**
  * The vault port: issues a credential scoped to one approved request and revokes it. The runner calls
- * `revoke` always, also when the action failed. Implementations: `EnvVault` (development only) in
- * `@agent-safe/credentials`; a Kubernetes provider (ServiceAccount + Role + RoleBinding + TokenRequest)
- * follows. Errors thrown by `issue` and `revoke` are `AgentSafeError`s that name the action, field and
+ * `revoke` always, also when the action failed. Implementations in `@agent-safe/credentials`:
+ * `KubernetesCredentialProvider` (ServiceAccount + Role + RoleBinding + TokenRequest) and `EnvVault`
+ * (development only). Errors thrown by `issue` and `revoke` are `AgentSafeError`s that name the action, field and
  * param at fault and never contain a credential value.
  */
 export interface CredentialProvider<M = unknown> {

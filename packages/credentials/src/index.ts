@@ -26,3 +26,14 @@ export {
 } from './kubernetes-syntax.js';
 export { MAX_SCOPE_VALUES, renderScope } from './render-scope.js';
 export type { ScopedAction } from './render-scope.js';
+export { httpsKubernetesApi } from './kubernetes-api.js';
+export type {
+  HttpsKubernetesApiOptions,
+  KubernetesApiResponse,
+  KubernetesCredentialApi,
+} from './kubernetes-api.js';
+export { KubernetesCredentialProvider } from './kubernetes-credential-provider.js';
+export type {
+  KubernetesCredentialMaterial,
+  KubernetesCredentialProviderOptions,
+} from './kubernetes-credential-provider.js';

@@ -74,7 +74,10 @@ export interface KubernetesCredentialPlan {
   /** The ttl the TokenRequest asks for, after clamping. The server's `expirationTimestamp` is the truth. */
   readonly ttlSeconds: number;
   readonly clusterScoped: boolean;
-  /** Create in this order; revoke by deleting the ServiceAccount first (its tokens stop working at once). */
+  /**
+   * Create in this order. Revoke in `deleteOrder`: bindings first (the rights go at once), then the
+   * ServiceAccount (its tokens stop authenticating once the API server's token cache expires), then roles.
+   */
   readonly createOrder: readonly string[];
   readonly deleteOrder: readonly string[];
   /** Facts worth recording, e.g. a clamped ttl. Never secrets. */
@@ -204,7 +207,7 @@ export function kubernetesCredentialPlan(
     createOrder: [serviceAccount, ...roles, ...roleBindings]
       .map(describe)
       .concat(`TokenRequest for ServiceAccount ${options.namespace}/${name}`),
-    deleteOrder: [serviceAccount, ...roleBindings, ...roles].map(describe),
+    deleteOrder: [...roleBindings, serviceAccount, ...roles].map(describe),
     notes,
   };
 }

@@ -51,7 +51,11 @@ describe('kubernetesCredentialPlan', () => {
       kind: 'TokenRequest',
       spec: { expirationSeconds: 600 },
     });
-    expect(plan.deleteOrder[0]).toBe(`ServiceAccount agent-safe-system/${plan.name}`);
+    expect(plan.deleteOrder).toEqual([
+      `RoleBinding shop/${plan.name}`,
+      `ServiceAccount agent-safe-system/${plan.name}`,
+      `Role shop/${plan.name}`,
+    ]);
   });
 
   it("clamps the seeds' 300 s to Kubernetes' minimum of 600 s and says so", () => {
