@@ -1,4 +1,3 @@
-import { dirname, resolve } from 'node:path';
 import {
   type ActionLookup,
   AgentSafeError,
@@ -15,15 +14,9 @@ import {
   randomId,
   systemClock,
 } from '@agent-safe/core';
-import { AuditLog, BackgroundShipping, loadCheckpointKey } from '@agent-safe/audit';
-import { type AuditShippersOptions, resolveAuditShippers } from './audit-shippers.js';
-import {
-  type Evaluation,
-  type PolicyRule,
-  type PolicySet,
-  PolicyDecisionPoint,
-  loadPoliciesSync,
-} from '@agent-safe/pdp';
+import { AuditLog, type BackgroundShipping, loadCheckpointKey } from '@agent-safe/audit';
+import type { AuditShippersOptions } from './audit-shippers.js';
+import type { Evaluation, PolicyRule, PolicySet, PolicyDecisionPoint } from '@agent-safe/pdp';
 import type {
   CreateTokenOptions,
   DelegateOptions,
@@ -32,15 +25,11 @@ import type {
   IdentityVerificationResult,
   JSONWebKeySet,
 } from '@agent-safe/identity';
-import { ActionRegistry, Inventory, type ParseCache } from '@agent-safe/registry';
+import type { ParseCache } from '@agent-safe/registry';
 import type { TicketValidator } from '@agent-safe/tickets';
 import type { ApprovalService } from '@agent-safe/approvals';
 import { ApprovalsFacade } from './approvals-facade.js';
-import {
-  type ApprovalsOptions,
-  type ResolvedApprovals,
-  resolveApprovalsOptions,
-} from './approvals-options.js';
+import type { ApprovalsOptions, ResolvedApprovals } from './approvals-options.js';
 import { appendDecision, decisionEventBody, unrecordableBody } from './audit-record.js';
 import { INVALID_CALLER, plainCaller, resolvePlainCaller } from './caller-resolution.js';
 import {
@@ -52,6 +41,12 @@ import {
 import { denyEvaluation, guardFailure, inputDenial, scrubEvaluation } from './evaluations.js';
 import { applyGuards, applyGuardsSync } from './guard-stage.js';
 import { type CumulativeRiskSettings, Guards, type RateLimitOptions, type StoreOption } from './guards.js';
+import {
+  loadDecisionCore,
+  resolveApprovalSetup,
+  resolveAuditSetup,
+  resolveGuardSetup,
+} from './facade-setup.js';
 import { sensitiveValues } from './masking.js';
 import { callerProblem, optionalId, refusedInput, requestProblem } from './request-checks.js';
 import type { Security } from './security.js';
@@ -60,9 +55,6 @@ import { type SecurityOptions, securityConfigured } from './security-options.js'
 import {
   type AuditCheckpointsOptions,
   type AuditRotateOptions,
-  DEFAULT_PATHS,
-  checkAuditCheckpoints,
-  checkAuditRotate,
   type ProjectConfig,
   loadProjectConfig,
 } from './project-config.js';
@@ -223,121 +215,29 @@ export class AgentSafe {
         ? {}
         : loadProjectConfig({ cwd, file: options.config, parseCache: options.parseCache });
     const config = this.projectConfig;
-    const path = (value: string) => resolve(cwd, value);
-    const parseCache = options.parseCache;
-    const registry = options.registry ?? config.registry ?? DEFAULT_PATHS.registry;
-    this.registry =
-      typeof registry === 'string' ? ActionRegistry.loadSync(path(registry), { parseCache }) : registry;
-    const inventory = options.inventory ?? config.inventory ?? DEFAULT_PATHS.inventory;
-    this.inventory =
-      typeof inventory === 'string' ? Inventory.loadSync(path(inventory), { parseCache }) : inventory;
-    const policies = options.policies ?? config.policies ?? DEFAULT_PATHS.policies;
-    this.pdp = new PolicyDecisionPoint({
-      actions: this.registry,
-      targets: this.inventory,
-      policies: typeof policies === 'string' ? loadPoliciesSync(path(policies), { parseCache }) : policies,
-      timeZone: options.timeZone ?? config.timeZone,
-      enforceTargetTypes: options.enforceTargetTypes ?? config.enforceTargetTypes ?? false,
-      enforceTargetBinding: options.enforceTargetBinding ?? config.enforceTargetBinding ?? false,
-    });
-    const audit = options.auditLog ?? config.auditLog ?? DEFAULT_PATHS.auditLog;
-    this.#auditTarget = typeof audit === 'string' ? path(audit) : audit;
-    this.#durability = options.auditDurability ?? config.auditDurability ?? 'fsync';
-    this.#checkpoints = options.auditCheckpoints ?? config.auditCheckpoints;
-    if (this.#checkpoints !== undefined && this.#auditTarget !== false) {
-      checkAuditCheckpoints(this.#checkpoints, {
-        where: options.auditCheckpoints ? 'options' : (config.file ?? 'configuration'),
-        logFile: typeof this.#auditTarget === 'string',
-      });
-    }
-    this.#rotate = options.auditRotate ?? config.auditRotate;
-    if (this.#rotate !== undefined && this.#auditTarget !== false) {
-      checkAuditRotate(this.#rotate, {
-        where: options.auditRotate ? 'options' : (config.file ?? 'configuration'),
-        logFile: typeof this.#auditTarget === 'string',
-      });
-    }
+    ({
+      registry: this.registry,
+      inventory: this.inventory,
+      pdp: this.pdp,
+    } = loadDecisionCore(options, config, cwd));
+    const audit = resolveAuditSetup(options, config, cwd);
+    this.#auditTarget = audit.target;
+    this.#durability = audit.durability;
+    this.#checkpoints = audit.checkpoints;
+    this.#rotate = audit.rotate;
+    this.#shipping = audit.shipping;
     this.#cwd = cwd;
-    const shippers = options.auditShippers ?? config.auditShippers;
-    // With auditing off (the CLI's read-only commands, dry runs) there is nothing to ship.
-    if (shippers !== undefined && this.#auditTarget !== false) {
-      const where = options.auditShippers ? 'options' : (this.projectConfig.file ?? 'configuration');
-      if (typeof this.#auditTarget !== 'string') {
-        throw new AgentSafeError(
-          'CONFIG_INVALID',
-          `${where}: audit shippers need an audit log file (auditLog)`,
-        );
-      }
-      this.#shipping = new BackgroundShipping({
-        log: this.#auditTarget,
-        ...resolveAuditShippers(shippers, {
-          where,
-          yaml: !options.auditShippers,
-          baseDirectory: options.auditShippers || !config.file ? cwd : dirname(config.file),
-        }),
-      });
-    }
     this.#clock = options.clock ?? systemClock;
     this.#trustCallerObjects = options.trustCallerObjects === true;
-    const rateLimit = options.rateLimit ?? config.rateLimit;
-    const cumulativeRisk = options.cumulativeRisk ?? config.cumulativeRisk;
-    const store = Guards.resolveStore(options.store ?? config.store, cwd);
-    // Checked here for every use (guards and ticket nonces), so a bad value fails at construction.
-    if (store !== undefined) Guards.remote(store);
-    this.#store = store;
-    if (rateLimit || cumulativeRisk) {
-      this.#guardOptions = {
-        ...(rateLimit ? { rateLimit } : {}),
-        ...(cumulativeRisk ? { cumulativeRisk } : {}),
-        ...(store ? { store } : {}),
-      };
-      // Local guards are built now, so bad settings fail at construction like every other
-      // configuration error; a Redis store connects on the first check.
-      if (!Guards.remote(store)) {
-        try {
-          this.#guardsReady = Guards.createLocal({
-            ...this.#guardOptions,
-            clock: options.clock ?? systemClock,
-          });
-        } catch (error) {
-          const where =
-            options.rateLimit || options.cumulativeRisk
-              ? 'options'
-              : (this.projectConfig.file ?? 'configuration');
-          throw new AgentSafeError(
-            'CONFIG_INVALID',
-            `${where}: rate_limit / cumulative_risk settings are invalid: ${(error as Error).message}`,
-            { cause: error },
-          );
-        }
-        this.#guards = Promise.resolve(this.#guardsReady);
-      }
+    const guards = resolveGuardSetup(options, config, cwd);
+    this.#store = guards.store;
+    this.#guardOptions = guards.options;
+    if (guards.ready) {
+      this.#guardsReady = guards.ready;
+      this.#guards = Promise.resolve(guards.ready);
     }
     const security: SecurityOptions = { ...config.security, ...options.security };
-    const approvals = options.approvals ?? config.approvals;
-    if (approvals !== undefined) {
-      const where = options.approvals ? 'options' : (this.projectConfig.file ?? 'configuration');
-      if (security.signingKey === undefined && security.signingKeySource === undefined) {
-        throw new AgentSafeError(
-          'CONFIG_INVALID',
-          `${where}: approvals need identity and tickets: configure a signing key (signing_key: env:NAME or file:PATH; generate one with agent-safe identity keygen)`,
-          {
-            issues: [
-              {
-                path: 'approvals',
-                message: 'approvers present identity tokens, and an approved request yields a signed ticket',
-              },
-            ],
-          },
-        );
-      }
-      const baseDirectory = this.projectConfig.file ? dirname(this.projectConfig.file) : cwd;
-      this.#approvalsConfig = resolveApprovalsOptions(approvals, {
-        where,
-        baseDirectory,
-        store: options.store ?? config.store,
-      });
-    }
+    this.#approvalsConfig = resolveApprovalSetup(options, config, security, cwd);
     if (securityConfigured(security)) {
       // Loaded on demand: without keys, nothing of JOSE is ever imported.
       this.#security = import('./security.js').then((module) =>
