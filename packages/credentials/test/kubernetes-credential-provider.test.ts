@@ -9,7 +9,7 @@ import {
   renderScope,
 } from '../src/index.js';
 import { catalogueAction, rejected } from './helpers.js';
-import { type K8sCluster, startK8sCluster } from './k8s-cluster.js';
+import { type K8sCluster, startK8sCluster } from '../../executor-k8s/test/k8s-cluster.js';
 
 // Against a real kube-apiserver with RBAC on (never skipped: without the binaries this fails and says
 // which command installs them).
