@@ -5,7 +5,12 @@ export { KUBECTL_ACTIONS, MAX_LOG_TAIL_LINES, kubectlArgs } from './kubectl-args
 export type { KubectlGlobalOptions } from './kubectl-args.js';
 export { KubectlExecutor, stateFromObject } from './kubectl-executor.js';
 export type { KubectlExecutorOptions } from './kubectl-executor.js';
-export { PLANNED_KUBERNETES_ACTIONS, kubernetesApiCalls } from './kubernetes-plan.js';
+export {
+  MAX_LOG_BYTES,
+  PLANNED_KUBERNETES_ACTIONS,
+  kubernetesApiCalls,
+  labelSelector,
+} from './kubernetes-plan.js';
 export type { KubernetesPlanOptions } from './kubernetes-plan.js';
 export { Runner } from './runner.js';
 export type {

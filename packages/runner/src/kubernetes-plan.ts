@@ -3,6 +3,112 @@ import type { ApiCall } from '@agent-safe/core';
 const MERGE_PATCH = 'application/merge-patch+json';
 const STRATEGIC_MERGE_PATCH = 'application/strategic-merge-patch+json';
 const APPLY_PATCH = 'application/apply-patch+yaml';
+const JSON_PATCH = 'application/json-patch+json';
+
+/** Most bytes of log the API server returns for get-pod-logs (`limitBytes`). */
+export const MAX_LOG_BYTES = 1024 * 1024;
+
+const SELECTOR_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const SELECTOR_PREFIX = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function selectorKey(key: string, selector: string): string {
+  const slash = key.indexOf('/');
+  const prefix = slash === -1 ? undefined : key.slice(0, slash);
+  const name = slash === -1 ? key : key.slice(slash + 1);
+  if (
+    !SELECTOR_NAME.test(name) ||
+    (prefix !== undefined && (prefix.length > 253 || !SELECTOR_PREFIX.test(prefix)))
+  ) {
+    throw new Error(`pod_selector "${selector}": "${key}" is not a label key`);
+  }
+  return key;
+}
+
+function selectorValue(value: string, selector: string): string {
+  if (value !== '' && !SELECTOR_NAME.test(value)) {
+    throw new Error(`pod_selector "${selector}": "${value}" is not a label value`);
+  }
+  return value;
+}
+
+/**
+ * A kubectl-syntax label selector (`app=web,tier in (a,b),!canary`) as the API's LabelSelector object
+ * (`matchLabels` and `matchExpressions`). Throws naming the part it cannot read.
+ */
+export function labelSelector(value: unknown): {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: string; values?: string[] }[];
+} {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new Error('pod_selector must be a non-empty label selector such as "app=web"');
+  }
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let index = 0; index < value.length; index += 1) {
+    const char = value[index];
+    if (char === '(') depth += 1;
+    else if (char === ')') depth -= 1;
+    else if (char === ',' && depth === 0) {
+      parts.push(value.slice(start, index));
+      start = index + 1;
+    }
+    if (depth < 0 || depth > 1) throw new Error(`pod_selector "${value}": unbalanced parentheses`);
+  }
+  if (depth !== 0) throw new Error(`pod_selector "${value}": unbalanced parentheses`);
+  parts.push(value.slice(start));
+  const matchLabels: Record<string, string> = {};
+  const matchExpressions: { key: string; operator: string; values?: string[] }[] = [];
+  const TOKEN = '([^\\s=!(),]+)';
+  const forms: [RegExp, (match: RegExpMatchArray) => void][] = [
+    [
+      new RegExp(`^!\\s*${TOKEN}$`),
+      (m) => matchExpressions.push({ key: selectorKey(m[1]!, value), operator: 'DoesNotExist' }),
+    ],
+    [
+      new RegExp(`^${TOKEN}\\s+(in|notin)\\s*\\(([^()]*)\\)$`),
+      (m) =>
+        matchExpressions.push({
+          key: selectorKey(m[1]!, value),
+          operator: m[2] === 'in' ? 'In' : 'NotIn',
+          values: m[3]!.split(',').map((item) => selectorValue(item.trim(), value)),
+        }),
+    ],
+    [
+      new RegExp(`^${TOKEN}\\s*!=\\s*([^\\s=!(),]*)$`),
+      (m) =>
+        matchExpressions.push({
+          key: selectorKey(m[1]!, value),
+          operator: 'NotIn',
+          values: [selectorValue(m[2]!, value)],
+        }),
+    ],
+    [
+      new RegExp(`^${TOKEN}\\s*==?\\s*([^\\s=!(),]*)$`),
+      (m) => {
+        matchLabels[selectorKey(m[1]!, value)] = selectorValue(m[2]!, value);
+      },
+    ],
+    [
+      new RegExp(`^${TOKEN}$`),
+      (m) => matchExpressions.push({ key: selectorKey(m[1]!, value), operator: 'Exists' }),
+    ],
+  ];
+  for (const raw of parts) {
+    const part = raw.trim();
+    const form = forms.find(([pattern]) => pattern.test(part));
+    if (form === undefined) {
+      throw new Error(
+        `pod_selector "${value}": cannot read "${part}" (use key=value, key!=value, key in (a,b), key notin (a), key or !key)`,
+      );
+    }
+    form[1](part.match(form[0])!);
+  }
+  return {
+    ...(Object.keys(matchLabels).length > 0 ? { matchLabels } : {}),
+    ...(matchExpressions.length > 0 ? { matchExpressions } : {}),
+  };
+}
 
 /** The catalogue actions {@link kubernetesApiCalls} can plan. */
 export const PLANNED_KUBERNETES_ACTIONS = [
@@ -96,6 +202,11 @@ export function kubernetesApiCalls(
       return [
         {
           method: 'GET',
+          path: deploymentPath(params),
+          description: 'read the deployment (its uid and current revision)',
+        },
+        {
+          method: 'GET',
           path: `/apis/apps/v1/namespaces/${text(params, 'namespace')}/replicasets`,
           description:
             params.revision === undefined
@@ -105,13 +216,26 @@ export function kubernetesApiCalls(
         {
           method: 'PATCH',
           path: deploymentPath(params),
-          contentType: STRATEGIC_MERGE_PATCH,
-          body: { spec: { template: '<the ReplicaSet pod template>' } },
+          // A JSON patch replaces the template whole, as kubectl does (a strategic merge would keep
+          // containers, env entries or volumes added since that revision).
+          contentType: JSON_PATCH,
+          body: [
+            {
+              op: 'replace',
+              path: '/spec/template',
+              value: '<the ReplicaSet pod template without its pod-template-hash label>',
+            },
+          ],
           description: "restore that ReplicaSet's pod template (as kubectl rollout undo does)",
         },
       ];
     case 'update-image':
       return [
+        {
+          method: 'GET',
+          path: deploymentPath(params),
+          description: `check that container ${String(params.container)} exists (a strategic merge patch would add it)`,
+        },
         {
           method: 'PATCH',
           path: deploymentPath(params),
@@ -131,7 +255,10 @@ export function kubernetesApiCalls(
         },
       ];
     case 'get-pod-logs': {
-      const query: Record<string, string> = { tailLines: String(params.tail_lines ?? 100) };
+      const query: Record<string, string> = {
+        tailLines: String(params.tail_lines ?? 100),
+        limitBytes: String(MAX_LOG_BYTES),
+      };
       if (typeof params.container === 'string') query.container = params.container;
       if (params.since_seconds !== undefined) query.sinceSeconds = String(params.since_seconds);
       if (params.previous === true) query.previous = 'true';
@@ -254,10 +381,10 @@ export function kubernetesApiCalls(
             kind: 'NetworkPolicy',
             metadata: { name: params.policy_name, namespace: params.namespace },
             spec: {
-              podSelector: params.pod_selector,
-              policyTypes: params.policy_types,
-              ingress: params.ingress,
-              egress: params.egress,
+              podSelector: labelSelector(params.pod_selector),
+              policyTypes: String(params.policy_types ?? 'Ingress').split(','),
+              ...(params.ingress !== undefined ? { ingress: params.ingress } : {}),
+              ...(params.egress !== undefined ? { egress: params.egress } : {}),
             },
           },
           description: 'server-side apply',

@@ -1,5 +1,12 @@
 import { describe, expect, test } from '@jest/globals';
-import { DryRunExecutor, PLANNED_KUBERNETES_ACTIONS, Runner, kubernetesApiCalls } from '../src/index.js';
+import {
+  DryRunExecutor,
+  MAX_LOG_BYTES,
+  PLANNED_KUBERNETES_ACTIONS,
+  Runner,
+  kubernetesApiCalls,
+  labelSelector,
+} from '../src/index.js';
 import { MemorySink, catalogue, newClock, tickets } from './helpers.js';
 
 const registry = catalogue();
@@ -104,6 +111,63 @@ describe('DryRunExecutor', () => {
     expect(result.output).toEqual({
       dryRun: true,
       calls: kubernetesApiCalls('scale-deployment', params, { now: () => NOW }),
+    });
+  });
+});
+
+describe('plans the Kubernetes executor makes exactly', () => {
+  test('apply-network-policy sends a LabelSelector object and a policyTypes list (the API refuses strings)', () => {
+    const [call] = kubernetesApiCalls('apply-network-policy', {
+      namespace: 'prod',
+      policy_name: 'web',
+      pod_selector: 'app=web,tier in (a, b),env!=dev,!canary,team',
+      policy_types: 'Ingress,Egress',
+    });
+    expect(call?.body).toEqual({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'web', namespace: 'prod' },
+      spec: {
+        podSelector: {
+          matchLabels: { app: 'web' },
+          matchExpressions: [
+            { key: 'tier', operator: 'In', values: ['a', 'b'] },
+            { key: 'env', operator: 'NotIn', values: ['dev'] },
+            { key: 'canary', operator: 'DoesNotExist' },
+            { key: 'team', operator: 'Exists' },
+          ],
+        },
+        policyTypes: ['Ingress', 'Egress'],
+      },
+    });
+    expect(labelSelector('app == web')).toEqual({ matchLabels: { app: 'web' } });
+    expect(() => labelSelector('app=web,(x')).toThrow(/unbalanced/);
+    expect(() => labelSelector('app=we b')).toThrow(/cannot read "app=we b"/);
+    expect(() => labelSelector('')).toThrow(/non-empty/);
+  });
+
+  test('rollout-undo reads the deployment, lists ReplicaSets and replaces the template with a JSON patch', () => {
+    const calls = kubernetesApiCalls('rollout-undo', { namespace: 'prod', deployment: 'web' });
+    expect(calls.map((call) => `${call.method} ${call.path}`)).toEqual([
+      'GET /apis/apps/v1/namespaces/prod/deployments/web',
+      'GET /apis/apps/v1/namespaces/prod/replicasets',
+      'PATCH /apis/apps/v1/namespaces/prod/deployments/web',
+    ]);
+    expect(calls[2]?.contentType).toBe('application/json-patch+json');
+    expect(calls[2]?.body).toMatchObject([{ op: 'replace', path: '/spec/template' }]);
+  });
+
+  test('update-image reads the deployment before patching; get-pod-logs is bounded by limitBytes', () => {
+    const calls = kubernetesApiCalls('update-image', {
+      namespace: 'prod',
+      deployment: 'web',
+      container: 'app',
+      image: 'nginx:1.27',
+    });
+    expect(calls.map((call) => call.method)).toEqual(['GET', 'PATCH']);
+    expect(kubernetesApiCalls('get-pod-logs', { namespace: 'prod', pod: 'web-1' })[0]?.query).toEqual({
+      tailLines: '100',
+      limitBytes: String(MAX_LOG_BYTES),
     });
   });
 });
