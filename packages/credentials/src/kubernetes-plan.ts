@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AgentSafeError, type RenderedCredentialScope, unsafeIdReason } from '@agent-safe/core';
-import { DNS1123_LABEL_MAX, dns1123LabelProblem } from './kubernetes-syntax.js';
+import { DNS1123_LABEL_MAX, NAMELESS_VERBS, dns1123LabelProblem } from './kubernetes-syntax.js';
 
 /** Kubernetes refuses TokenRequests shorter than 10 minutes. */
 export const KUBERNETES_MIN_TOKEN_TTL_SECONDS = 600;
@@ -138,13 +138,8 @@ export function kubernetesCredentialPlan(
       'The scope must list verbs, resources and api_groups (render it with renderScope)',
     );
   }
-  const resourceNames = field('resource_names');
-  const rule: PolicyRule = {
-    apiGroups: [...apiGroups],
-    resources: [...resources],
-    verbs: [...verbs],
-    ...(resourceNames.length > 0 ? { resourceNames: [...resourceNames] } : {}),
-  };
+  const rules = policyRules(apiGroups, resources, verbs, field('resource_names'), field('unnamed_verbs'));
+  notes.push(...rules.notes);
   const labels = { 'app.kubernetes.io/managed-by': MANAGED_BY, [LABEL_CREDENTIAL]: name };
   const annotations: Record<string, string> = { [ANNOTATION_REQUEST]: options.requestId };
   if (options.action !== undefined) annotations[ANNOTATION_ACTION] = options.action;
@@ -160,7 +155,7 @@ export function kubernetesCredentialPlan(
   const roles: PlannedObject[] = [];
   const roleBindings: PlannedObject[] = [];
   if (clusterScoped) {
-    roles.push({ apiVersion: RBAC, kind: 'ClusterRole', metadata: metadata(), rules: [rule] });
+    roles.push({ apiVersion: RBAC, kind: 'ClusterRole', metadata: metadata(), rules: rules.rules });
     roleBindings.push({
       apiVersion: RBAC,
       kind: 'ClusterRoleBinding',
@@ -170,7 +165,7 @@ export function kubernetesCredentialPlan(
     });
   } else {
     for (const namespace of namespaces) {
-      roles.push({ apiVersion: RBAC, kind: 'Role', metadata: metadata(namespace), rules: [rule] });
+      roles.push({ apiVersion: RBAC, kind: 'Role', metadata: metadata(namespace), rules: rules.rules });
       roleBindings.push({
         apiVersion: RBAC,
         kind: 'RoleBinding',
@@ -210,6 +205,67 @@ export function kubernetesCredentialPlan(
     deleteOrder: [...roleBindings, serviceAccount, ...roles].map(describe),
     notes,
   };
+}
+
+/**
+ * The RBAC rules of a scope. Without `resource_names`: one rule, the cross product of groups, resources
+ * and verbs. With them: one rule restricted to those names (every verb, every resource: a request that
+ * names no object simply does not match it), plus — only for verbs listed under `unnamed_verbs` — one
+ * rule on the top-level resources without names, because Kubernetes authorizes `create` (POST to the
+ * collection), `list`, `watch` and `deletecollection` without an object name. A nameless verb not listed
+ * there stays restricted (it then works only where the request names the object: subresources such as
+ * `pods/exec` or `pods/eviction`, server-side apply, a list with `fieldSelector=metadata.name=…`), and the
+ * notes say so.
+ */
+function policyRules(
+  apiGroups: readonly string[],
+  resources: readonly string[],
+  verbs: readonly string[],
+  resourceNames: readonly string[],
+  unnamedVerbs: readonly string[],
+): { rules: PolicyRule[]; notes: string[] } {
+  if (resourceNames.length === 0) {
+    if (unnamedVerbs.length > 0) {
+      throw new AgentSafeError('USAGE', 'unnamed_verbs only applies together with resource_names');
+    }
+    return {
+      rules: [{ apiGroups: [...apiGroups], resources: [...resources], verbs: [...verbs] }],
+      notes: [],
+    };
+  }
+  const topLevel = resources.filter((resource) => !resource.includes('/'));
+  const unnamed = unnamedVerbs.filter((verb) => NAMELESS_VERBS.has(verb) && verbs.includes(verb));
+  if (unnamed.length !== unnamedVerbs.length || (unnamed.length > 0 && topLevel.length === 0)) {
+    throw new AgentSafeError(
+      'USAGE',
+      'unnamed_verbs must list only verbs under verbs that Kubernetes authorizes without a name (create, list, watch, deletecollection), on a scope with a top-level resource',
+    );
+  }
+  const notes: string[] = [];
+  const rules: PolicyRule[] = [];
+  // A verb granted without names on the top-level resources still needs the named rule for subresources.
+  const named = verbs.filter((verb) => !unnamed.includes(verb) || topLevel.length < resources.length);
+  if (named.length > 0) {
+    rules.push({
+      apiGroups: [...apiGroups],
+      resources: [...resources],
+      verbs: named,
+      resourceNames: [...resourceNames],
+    });
+  }
+  if (unnamed.length > 0) {
+    rules.push({ apiGroups: [...apiGroups], resources: topLevel, verbs: unnamed });
+    notes.push(
+      `${unnamed.join(', ')} on ${topLevel.join(', ')} granted without resource names (Kubernetes authorizes them without an object name; listed under unnamed_verbs)`,
+    );
+  }
+  const restricted = verbs.filter((verb) => NAMELESS_VERBS.has(verb) && !unnamed.includes(verb));
+  if (restricted.length > 0 && topLevel.length > 0) {
+    notes.push(
+      `${restricted.join(', ')} on ${topLevel.join(', ')} only where the request names one of the resource names (not on the collection); list the verb under unnamed_verbs if the action needs it there`,
+    );
+  }
+  return { rules, notes };
 }
 
 /**

@@ -27,6 +27,14 @@ export const KUBERNETES_VERBS: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * Verbs whose requests Kubernetes authorizes without an object name when made on a resource itself
+ * (`POST` to a collection, list, watch, delete of a collection): a rule's `resourceNames` never matches
+ * them. On a subresource (`pods/exec`, `pods/eviction`, `deployments/scale`) every request names the
+ * parent object, and server-side apply names the object it creates, so those are restricted by name.
+ */
+export const NAMELESS_VERBS: ReadonlySet<string> = new Set(['create', 'list', 'watch', 'deletecollection']);
+
+/**
  * RBAC verbs that grant more rights than they name (creating or binding roles beyond one's own,
  * acting as another user): never granted by a just-in-time credential, whatever the action file says.
  */

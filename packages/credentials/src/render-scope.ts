@@ -6,6 +6,7 @@ import {
   actionRef,
 } from '@agent-safe/core';
 import {
+  NAMELESS_VERBS,
   apiGroupProblem,
   dns1123LabelProblem,
   dns1123SubdomainProblem,
@@ -35,13 +36,65 @@ const KUBERNETES_FIELDS: Readonly<Record<string, FieldRule>> = {
   api_groups: { required: true, problem: apiGroupProblem },
   namespaces: { required: false, problem: dns1123LabelProblem },
   resource_names: { required: false, problem: dns1123SubdomainProblem },
+  unnamed_verbs: { required: false, problem: unnamedVerbProblem },
 };
+
+/** Why `value` cannot be listed under `unnamed_verbs`, or undefined. */
+function unnamedVerbProblem(value: string): string | undefined {
+  const problem = verbProblem(value);
+  if (problem !== undefined) return problem;
+  if (!NAMELESS_VERBS.has(value)) {
+    return `is not a verb Kubernetes authorizes without an object name (${[...NAMELESS_VERBS].join(', ')}); it is restricted by resource_names already`;
+  }
+  return undefined;
+}
+
+/**
+ * Checks between the fields of a rendered Kubernetes scope: `unnamed_verbs` only with `resource_names`,
+ * each of them also under `verbs`, and never on a scope whose resources are all subresources.
+ */
+function checkKubernetesScope(fields: Readonly<Record<string, readonly string[]>>, issues: Issue[]): void {
+  const unnamed = fields.unnamed_verbs ?? [];
+  if (unnamed.length === 0) return;
+  const path = 'credentials.fields.unnamed_verbs';
+  if ((fields.resource_names ?? []).length === 0) {
+    issues.push({
+      path,
+      message:
+        'only applies together with resource_names (without them no verb is restricted to names); remove it',
+    });
+    return;
+  }
+  const verbs = fields.verbs ?? [];
+  for (const verb of unnamed) {
+    if (!verbs.includes(verb)) {
+      issues.push({
+        path,
+        message: `lists "${verb}", which is not under verbs; add it there or remove it here`,
+      });
+    }
+  }
+  if ((fields.resources ?? []).every((resource) => resource.includes('/'))) {
+    issues.push({
+      path,
+      message:
+        'applies to top-level resources only, and every resource listed is a subresource (always authorized with the object name); remove it',
+    });
+  }
+}
 
 /** Field listing which other fields may hold the `*` wildcard (an explicit opt-in in the action file). */
 const ALLOW_WILDCARDS = 'allow_wildcards';
 
 const SCOPE_TYPES: Readonly<Record<string, Readonly<Record<string, FieldRule>>>> = {
   kubernetes: KUBERNETES_FIELDS,
+};
+
+/** Checks between the rendered fields of a scope type (after each value passed its own rule). */
+const SCOPE_CHECKS: Readonly<
+  Record<string, (fields: Readonly<Record<string, readonly string[]>>, issues: Issue[]) => void>
+> = {
+  kubernetes: checkKubernetesScope,
 };
 
 /**
@@ -143,6 +196,7 @@ export function renderScope(
     });
     fields[field] = Object.freeze(values);
   }
+  if (configIssues.length === 0 && paramIssues.length === 0) SCOPE_CHECKS[scope.type]?.(fields, configIssues);
   if (configIssues.length > 0) {
     throw new AgentSafeError('CONFIG_INVALID', `Action ${ref}: the credentials block cannot be used`, {
       issues: configIssues,

@@ -105,13 +105,23 @@ describe('KubernetesCredentialProvider on a real API server', () => {
     expect(
       await patchAs(token, '/apis/apps/v1/namespaces/shop/deployments/web/scale', { spec: { replicas: 3 } }),
     ).toBe(200);
-    // The same patch on another deployment's scale is allowed by the rule too (no resource_names in the
-    // catalogue); on another namespace it is not.
+    // resource_names: the same patch on ANOTHER deployment of the same namespace is refused, as is
+    // reading it; so is the named deployment of another namespace.
+    expect(
+      await patchAs(token, '/apis/apps/v1/namespaces/shop/deployments/api/scale', { spec: { replicas: 3 } }),
+    ).toBe(403);
+    expect(
+      await patchAs(token, '/apis/apps/v1/namespaces/shop/deployments/api', { spec: { replicas: 3 } }),
+    ).toBe(403);
+    expect((await minted.request('GET', '/apis/apps/v1/namespaces/shop/deployments/api')).status).toBe(403);
+    expect((await minted.request('GET', '/apis/apps/v1/namespaces/shop/deployments')).status).toBe(403);
     expect(
       await patchAs(token, '/apis/apps/v1/namespaces/other/deployments/web/scale', { spec: { replicas: 3 } }),
     ).toBe(403);
     const after = await admin.request('GET', '/apis/apps/v1/namespaces/shop/deployments/web');
     expect((after.body as { spec: { replicas: number } }).spec.replicas).toBe(3);
+    const untouched = await admin.request('GET', '/apis/apps/v1/namespaces/shop/deployments/api');
+    expect((untouched.body as { spec: { replicas: number } }).spec.replicas).toBe(1);
     // Refused: another namespace, deleting another deployment, secrets, creating anything.
     expect((await minted.request('GET', '/apis/apps/v1/namespaces/other/deployments/web')).status).toBe(403);
     expect((await minted.request('DELETE', '/apis/apps/v1/namespaces/shop/deployments/api')).status).toBe(
@@ -166,6 +176,13 @@ describe('KubernetesCredentialProvider on a real API server', () => {
         metadata: { name: 'node-1' },
       }),
     );
+    await ok(
+      admin.request('POST', '/api/v1/nodes', {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: 'node-2' },
+      }),
+    );
     const provider = new KubernetesCredentialProvider({ api: admin, namespace: 'agent-safe' });
     const params = { node: 'node-1' };
     const scope = renderScope(catalogueAction('cordon-node'), params)!;
@@ -181,6 +198,15 @@ describe('KubernetesCredentialProvider on a real API server', () => {
     expect((await minted.request('GET', '/api/v1/nodes/node-1')).status).toBe(200);
     expect((await minted.request('DELETE', '/api/v1/nodes/node-1')).status).toBe(403);
     expect((await minted.request('GET', '/api/v1/namespaces/shop/pods')).status).toBe(403);
+    // resource_names: only the named node.
+    expect(
+      await patchAs(credential.material.token, '/api/v1/nodes/node-1', { spec: { unschedulable: true } }),
+    ).toBe(200);
+    expect(
+      await patchAs(credential.material.token, '/api/v1/nodes/node-2', { spec: { unschedulable: true } }),
+    ).toBe(403);
+    expect((await minted.request('GET', '/api/v1/nodes/node-2')).status).toBe(403);
+    expect((await minted.request('GET', '/api/v1/nodes')).status).toBe(403);
     await provider.revoke(credential);
     expect((await minted.request('GET', '/api/v1/nodes/node-1')).status).toBe(403);
     await expectUnauthenticated(minted, '/api/v1/nodes/node-1');
@@ -223,8 +249,99 @@ describe('KubernetesCredentialProvider on a real API server', () => {
   });
 });
 
+describe('resource_names and the verbs Kubernetes authorizes without a name (real API server)', () => {
+  const issueFor = async (action: string, params: Record<string, unknown>, requestId: string) => {
+    const provider = new KubernetesCredentialProvider({ api: admin, namespace: 'agent-safe' });
+    const scope = renderScope(catalogueAction(action), params)!;
+    const credential = await provider.issue({
+      action: `${action}@1.0.0`,
+      target: null,
+      params,
+      scope,
+      ttlSeconds: scope.ttl,
+      requestId,
+    });
+    return { provider, credential, token: credential.material.token };
+  };
+  const policy = (name: string) => ({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name, namespace: 'shop' },
+    spec: { podSelector: {}, policyTypes: ['Ingress'] },
+  });
+
+  it('apply-network-policy: server-side apply creates and updates the named policy only', async () => {
+    const { provider, credential, token } = await issueFor(
+      'apply-network-policy',
+      { namespace: 'shop', policy_name: 'deny-all' },
+      'evt-netpol-1',
+    );
+    const path = '/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies';
+    const apply = (name: string) =>
+      patchAs(
+        token,
+        `${path}/${name}?fieldManager=agent-safe&force=true`,
+        policy(name),
+        'application/apply-patch+yaml',
+      );
+    // Server-side apply names the object it creates, so the named create rule covers it.
+    expect(await apply('deny-all')).toBe(201);
+    expect(await apply('deny-all')).toBe(200);
+    expect(await apply('other')).toBe(403);
+    // A POST to the collection names no object: refused, as the plan's note says.
+    expect((await as(token).request('POST', path, policy('posted'))).status).toBe(403);
+    expect(credential.notes.join('\n')).toMatch(/create on networkpolicies only where the request names/);
+    await provider.revoke(credential);
+    expect((await admin.request('GET', `${path}/other`)).status).toBe(404);
+  });
+
+  it('create-namespace: create is granted without names (unnamed_verbs), get only on the named namespace', async () => {
+    const { provider, credential, token } = await issueFor(
+      'create-namespace',
+      { namespace: 'fresh' },
+      'evt-create-ns-1',
+    );
+    const minted = as(token);
+    const namespace = (name: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    expect((await minted.request('POST', '/api/v1/namespaces', namespace('fresh'))).status).toBe(201);
+    expect((await minted.request('GET', '/api/v1/namespaces/fresh')).status).toBe(200);
+    expect((await minted.request('GET', '/api/v1/namespaces/shop')).status).toBe(403);
+    expect((await minted.request('DELETE', '/api/v1/namespaces/fresh')).status).toBe(403);
+    expect(credential.notes.join('\n')).toMatch(/create on namespaces granted without resource names/);
+    await provider.revoke(credential);
+  });
+
+  it('rollout-undo: lists ReplicaSets (unnamed_verbs) but patches only the named deployment', async () => {
+    const { provider, credential, token } = await issueFor(
+      'rollout-undo',
+      { namespace: 'shop', deployment: 'web' },
+      'evt-undo-1',
+    );
+    const minted = as(token);
+    expect((await minted.request('GET', '/apis/apps/v1/namespaces/shop/replicasets')).status).toBe(200);
+    expect((await minted.request('GET', '/apis/apps/v1/namespaces/shop/deployments/web')).status).toBe(200);
+    expect(
+      await patchAs(token, '/apis/apps/v1/namespaces/shop/deployments/web', {
+        metadata: { labels: { a: 'b' } },
+      }),
+    ).toBe(200);
+    expect(
+      await patchAs(token, '/apis/apps/v1/namespaces/shop/deployments/api', {
+        metadata: { labels: { a: 'b' } },
+      }),
+    ).toBe(403);
+    expect((await minted.request('GET', '/apis/apps/v1/namespaces/other/replicasets')).status).toBe(403);
+    await provider.revoke(credential);
+  });
+});
+
 /** A merge patch as the given token (the provider's interface has no PATCH: it never patches). */
-async function patchAs(token: string, path: string, patch: unknown): Promise<number> {
+async function patchAs(
+  token: string,
+  path: string,
+  patch: unknown,
+  contentType = 'application/merge-patch+json',
+): Promise<number> {
   const { request } = await import('node:https');
   const body = JSON.stringify(patch);
   return await new Promise<number>((resolve, reject) => {
@@ -235,7 +352,7 @@ async function patchAs(token: string, path: string, patch: unknown): Promise<num
         ca,
         headers: {
           Authorization: `Bearer ${token}`,
-          'Content-Type': 'application/merge-patch+json',
+          'Content-Type': contentType,
           'Content-Length': Buffer.byteLength(body),
         },
       },

@@ -34,7 +34,12 @@ describe('kubernetesCredentialPlan', () => {
         kind: 'Role',
         metadata: expect.objectContaining({ name: plan.name, namespace: 'shop' }),
         rules: [
-          { apiGroups: ['apps'], resources: ['deployments', 'deployments/scale'], verbs: ['get', 'patch'] },
+          {
+            apiGroups: ['apps'],
+            resources: ['deployments', 'deployments/scale'],
+            verbs: ['get', 'patch'],
+            resourceNames: ['web'],
+          },
         ],
       }),
     ]);
@@ -81,7 +86,16 @@ describe('kubernetesCredentialPlan', () => {
 
   it('plans every catalogue action; cluster-wide scopes get a ClusterRole and ClusterRoleBinding', () => {
     for (const action of loadCatalogue()) {
-      const scope = renderScope(action, { namespace: 'shop' })!;
+      const scope = renderScope(action, {
+        namespace: 'shop',
+        deployment: 'web',
+        pod: 'web-1',
+        node: 'node-1',
+        configmap: 'settings',
+        secret: 'db',
+        hpa: 'web',
+        policy_name: 'deny-all',
+      })!;
       const plan = kubernetesCredentialPlan(scope, {
         requestId: `req-${action.name}`,
         namespace: 'agent-safe',

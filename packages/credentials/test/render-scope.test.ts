@@ -3,7 +3,34 @@ import type { ActionDefinition, CredentialScope } from '@agent-safe/core';
 import { renderScope } from '../src/index.js';
 import { catalogueAction, loadCatalogue, thrown } from './helpers.js';
 
-const params = { namespace: 'shop', deployment: 'web', node: 'node-1', pod: 'web-1', replicas: 3 };
+const params = {
+  namespace: 'shop',
+  deployment: 'web',
+  node: 'node-1',
+  pod: 'web-1',
+  replicas: 3,
+  configmap: 'settings',
+  secret: 'db',
+  hpa: 'web',
+  policy_name: 'deny-all',
+};
+/** The param each catalogue action's resource_names template names (drain-node has none). */
+const NAMED_BY: Record<string, string> = {
+  'apply-network-policy': 'deny-all',
+  'get-configmap': 'settings',
+  'update-configmap': 'settings',
+  'get-secret': 'db',
+  'scale-hpa': 'web',
+  'update-hpa-limits': 'web',
+  'cordon-node': 'node-1',
+  'uncordon-node': 'node-1',
+  'create-namespace': 'shop',
+  'delete-namespace': 'shop',
+  'delete-pod': 'web-1',
+  'exec-pod': 'web-1',
+  'get-pod-logs': 'web-1',
+  'port-forward': 'web-1',
+};
 
 function withScope(fields: Record<string, unknown>, extra: Partial<CredentialScope> = {}): ActionDefinition {
   const base = catalogueAction('scale-deployment');
@@ -30,6 +57,10 @@ describe('renderScope on the catalogue', () => {
       expect(scope.fields.api_groups).toEqual(raw.api_groups);
       if (raw.namespaces === undefined) expect(scope.fields.namespaces).toBeUndefined();
       else expect(scope.fields.namespaces).toEqual(['shop']);
+      // Every action acting on an object named by a param is narrowed to that object (drain-node acts
+      // on pods it discovers, so its scope names none).
+      if (action.name === 'drain-node') expect(scope.fields.resource_names).toBeUndefined();
+      else expect(scope.fields.resource_names).toEqual([NAMED_BY[action.name] ?? 'web']);
       expect(JSON.stringify(scope)).not.toContain('{{');
     },
   );
@@ -42,6 +73,7 @@ describe('renderScope on the catalogue', () => {
       fields: {
         verbs: ['get', 'patch'],
         resources: ['deployments', 'deployments/scale'],
+        resource_names: ['api'],
         api_groups: ['apps'],
         namespaces: ['team-a'],
       },
@@ -73,6 +105,7 @@ describe('hostile param values are refused with errors naming the action, field 
 
   it.each(hostile)('%s', (_label, value) => {
     const error = thrown(() => renderScope(action, { namespace: value, pod: 'p' }));
+    expect(error.issues?.map((issue) => issue.path)).toEqual(['credentials.fields.namespaces[0]']);
     expect(error.code).toBe('PARAMS_INVALID');
     expect(error.message).toContain('delete-pod@');
     expect(error.message).toContain('credentials.fields.namespaces[0]');
@@ -82,7 +115,9 @@ describe('hostile param values are refused with errors naming the action, field 
   });
 
   it('accepts 63 characters, the longest DNS-1123 label', () => {
-    expect(renderScope(action, { namespace: 'a'.repeat(63) })!.fields.namespaces).toEqual(['a'.repeat(63)]);
+    expect(renderScope(action, { namespace: 'a'.repeat(63), pod: 'p' })!.fields.namespaces).toEqual([
+      'a'.repeat(63),
+    ]);
   });
 
   it('refuses a missing param and a non-string param, naming them', () => {
