@@ -1,3 +1,5 @@
+export { credentialResolver } from './credential-resolver.js';
+export type { CredentialResolverOptions } from './credential-resolver.js';
 export { DryRunExecutor } from './dry-run-executor.js';
 export { MASKED_VALUE, generateRollback } from './generate-rollback.js';
 export type { RollbackPlan, RollbackResult, StateCapture } from './generate-rollback.js';
