@@ -79,6 +79,14 @@ export function generateRollback(
   if (definition === undefined) return { ok: false, reason: `unknown action "${capture.action}"` };
   if (definition.rollbackAction === null)
     return { ok: false, reason: `action "${capture.action}" declares no rollback_action` };
+  // An action marked not reversible may still name a partial undo (drain-node → uncordon-node: the
+  // node takes pods again, the evicted pods do not come back). That is not a rollback: refuse it, and
+  // leave the partial undo to a request of its own.
+  if (!definition.reversible)
+    return {
+      ok: false,
+      reason: `action "${capture.action}" is not reversible (reversible: false in its definition); its rollback_action "${definition.rollbackAction}" only partly undoes it: request that action yourself through check() if it is what you want`,
+    };
   if (actions.get(definition.rollbackAction) === undefined)
     return { ok: false, reason: `rollback action "${definition.rollbackAction}" is not registered` };
   const roots: Record<string, unknown> = {
@@ -111,7 +119,7 @@ export function generateRollback(
   if (!checked.ok) {
     return {
       ok: false,
-      reason: `the rollback params are not valid for ${definition.rollbackAction}: ${checked.errors.map((e) => e.message).join('; ')}`,
+      reason: `the rollback params are not valid for ${definition.rollbackAction}: ${checked.errors.map((e) => e.message).join('; ')}${definition.rollbackParams === null ? ` (action "${capture.action}" declares no rollback_params: add them to its definition, e.g. replicas: { source: before_state.replicas })` : ''}`,
     };
   }
   return {

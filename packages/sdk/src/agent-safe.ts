@@ -50,6 +50,16 @@ import {
 import { sensitiveValues } from './masking.js';
 import { callerProblem, optionalId, refusedInput, requestProblem } from './request-checks.js';
 import type { Security } from './security.js';
+import type {
+  Enforcement,
+  ExecuteOptions,
+  RollbackCheckOptions,
+  RunnerFacadeOptions,
+} from './execution-facade.js';
+import type { Runner } from '@agent-safe/runner';
+import type { ExecutionResult } from '@agent-safe/core';
+import type { StateCaptureRecord, StateCoverageReport } from './state-capture.js';
+import type { RollbackCheck, RollbackExecution, RollbackPlanResult } from './rollback.js';
 import type { ApprovalStageInput, ApprovalStageOutcome } from './approval-stage.js';
 import { type SecurityOptions, securityConfigured } from './security-options.js';
 import {
@@ -206,6 +216,8 @@ export class AgentSafe {
   #approvalsFacade: ApprovalsFacade | undefined;
   /** A Redis store opened for ticket nonces alone (no guards configured), closed by close(). */
   #nonceStore: Promise<NonceStore & { close(): Promise<void> }> | undefined;
+  /** Execute, state capture and rollback (execution-facade.ts), loaded on first use. */
+  #enforcement: Promise<Enforcement> | undefined;
 
   /** Loads configuration synchronously, so that a bad file fails here with an error naming it. */
   constructor(options: AgentSafeOptions = {}) {
@@ -607,6 +619,76 @@ export class AgentSafe {
       this.#approvalRequests.delete(this.#approvalRequests.keys().next().value as string);
     }
     this.#approvalRequests.set(id, request);
+  }
+
+  /** The enforcement half (execution-facade.ts); loaded on first use, so a check never pays for it. */
+  #enforcer(): Promise<Enforcement> {
+    this.#enforcement ??= import('./execution-facade.js').then(
+      ({ Enforcement }) =>
+        new Enforcement({
+          registry: this.registry,
+          clock: this.#clock,
+          auditLogPath: typeof this.#auditTarget === 'string' ? this.#auditTarget : undefined,
+          auditSink:
+            this.#auditTarget === false
+              ? undefined
+              : { append: async (body) => (await this.#sink()).append(body), close: async () => undefined },
+          check: (request) => this.check(request),
+          createTicketValidator: () => this.createTicketValidator(),
+        }),
+    );
+    return this.#enforcement;
+  }
+
+  /**
+   * Executes the ticket of an ALLOW decision (or a bare ticket token with `params`) through the runner;
+   * executor `'dry-run'` (default), `'kubectl'` or `'kubernetes'`. See docs/enforcement.md#sdk.
+   */
+  async execute(decisionOrTicket: Decision | string, options?: ExecuteOptions): Promise<ExecutionResult> {
+    return (await this.#enforcer()).execute(decisionOrTicket, options);
+  }
+  /** A runner on this instance's registry, ticket validator and audit log. */
+  async runner(options?: RunnerFacadeOptions): Promise<Runner> {
+    return (await this.#enforcer()).runner(options);
+  }
+  /** Records the before-state of an ALLOW decision's object (`state_capture` with `after_state: null`). */
+  async recordBeforeState(auditId: string, state: Record<string, unknown>): Promise<{ eventId: string }> {
+    return (await this.#enforcer()).recordBeforeState(auditId, state);
+  }
+  /** Records the after-state: a complete capture with the diff. */
+  async recordAfterState(auditId: string, state: Record<string, unknown>): Promise<StateCaptureRecord> {
+    return (await this.#enforcer()).recordAfterState(auditId, state);
+  }
+  /** Records before- and after-state at once. */
+  async recordState(
+    auditId: string,
+    before: Record<string, unknown>,
+    after: Record<string, unknown>,
+  ): Promise<StateCaptureRecord> {
+    return (await this.#enforcer()).recordState(auditId, before, after);
+  }
+  /** The last state capture of a decision in the audit log. */
+  async getStateCapture(auditId: string): Promise<StateCaptureRecord | undefined> {
+    return (await this.#enforcer()).getStateCapture(auditId);
+  }
+  /** ALLOW decisions vs those with a state capture, per action. */
+  async stateCoverage(): Promise<StateCoverageReport> {
+    return (await this.#enforcer()).stateCoverage();
+  }
+  /** The rollback plan of a decision; `{ ok: false, reason }` when there is none. */
+  async generateRollback(auditId: string): Promise<RollbackPlanResult> {
+    return (await this.#enforcer()).generateRollback(auditId);
+  }
+  /** The rollback plan, decided by check() with the original audit id as correlation id. */
+  async checkRollback(auditId: string, options?: RollbackCheckOptions): Promise<RollbackCheck> {
+    return (await this.#enforcer()).checkRollback(auditId, options);
+  }
+  /** checkRollback, then execute the rollback's ticket when it is ALLOW. */
+  async executeRollback(
+    auditId: string,
+    options?: ExecuteOptions & RollbackCheckOptions,
+  ): Promise<RollbackExecution> {
+    return (await this.#enforcer()).executeRollback(auditId, options);
   }
 
   /** Flushes and closes the audit log, and closes the guard and nonce stores this instance opened. */

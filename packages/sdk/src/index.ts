@@ -81,3 +81,54 @@ export {
   signWebhook,
 } from '@agent-safe/approvals';
 export type { ApprovalRecord, ApprovalStatus, ApprovalStore } from '@agent-safe/core';
+// Enforcement: execute decisions through the runner, state capture, rollback (docs/enforcement.md#sdk).
+export type {
+  CredentialsOption,
+  ExecuteOptions,
+  RollbackCheckOptions,
+  RunnerFacadeOptions,
+} from './execution-facade.js';
+export {
+  EXECUTOR_NAMES,
+  KUBERNETES_EXECUTOR_INSTALL,
+  KUBERNETES_EXECUTOR_PACKAGE,
+  loadKubernetesExecutor,
+  resolveExecutor,
+} from './execution-executors.js';
+export type { ClusterOptions, ExecutorChoice } from './execution-executors.js';
+export { STATE_CAPTURE_EVENT, findStateCapture, stateCoverage } from './state-capture.js';
+export type { ActionStateCoverage, StateCaptureRecord, StateCoverageReport } from './state-capture.js';
+export { rollbackPlanFromCapture, rollbackPlanFromLog } from './rollback.js';
+export type { RollbackCheck, RollbackExecution, RollbackPlanResult } from './rollback.js';
+export {
+  DryRunExecutor,
+  KubectlExecutor,
+  MASKED_VALUE,
+  Runner,
+  generateRollback,
+  kubectlArgs,
+  kubernetesApiCalls,
+  stateDiff,
+} from '@agent-safe/runner';
+export type {
+  CredentialResolver,
+  KubectlExecutorOptions,
+  ResolvedCredentials,
+  RollbackPlan,
+  RollbackResult,
+  RunOptions,
+  RunnerOptions,
+  StateCapture,
+  TicketValidatorLike,
+} from '@agent-safe/runner';
+export type {
+  ApiCall,
+  ExecutionContext,
+  ExecutionOutcome,
+  ExecutionRequest,
+  ExecutionResult,
+  ExecutionStatus,
+  ExecutionStep,
+  Executor,
+  PrecheckOutcome,
+} from '@agent-safe/core';

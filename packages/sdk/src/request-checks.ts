@@ -155,7 +155,7 @@ function rememberSafe(value: string): void {
  * functions, symbols, bigints, class instances, NaN or Infinity), nesting, value count and total text
  * bounded. Stops at the first problem, so a hostile value costs at most the limits' worth of work.
  */
-export function valueProblem(value: object, root: 'params' | 'context'): DecisionError | undefined {
+export function valueProblem(value: object, root: string): DecisionError | undefined {
   budget.values = 0;
   budget.text = 0;
   const problem = walk(value, 1, budget);
