@@ -44,12 +44,14 @@ export function plural(count: number, one: string, many = `${one}s`): string {
  * middleware set the fetch signal of each request).
  */
 export function signalOptions(signal: AbortSignal): ConfigurationOptions {
+  // client-node 1.4 chains middleware through its own Observable stub, which only needs toPromise().
+  const resolved = <T>(value: T) => ({ toPromise: () => Promise.resolve(value) });
   const middleware = {
-    pre: async (context: { setSignal(signal: AbortSignal): void }) => {
+    pre: (context: { setSignal(signal: AbortSignal): void }) => {
       context.setSignal(signal);
-      return context;
+      return resolved(context);
     },
-    post: async (response: unknown) => response,
+    post: (response: unknown) => resolved(response),
   };
   return {
     middleware: [middleware],

@@ -260,3 +260,17 @@ describe('support', () => {
     expect(selectorMatches({ matchExpressions: [{ key: 'a', operator: 'Weird' }] }, { a: '1' })).toBe(false);
   });
 });
+
+describe('server text in reasons', () => {
+  it('is escaped and cut, and the exception text (with response headers) is never used', async () => {
+    const { apiErrorText } = await import('../src/precheck-support.js');
+    const error = Object.assign(new Error('HTTP-Code: 403 Headers: {"audit-id":"x"}'), {
+      code: 403,
+      body: JSON.stringify({ message: `no\u001b[31m way ${'x'.repeat(400)}` }),
+    });
+    const text = apiErrorText(error);
+    expect(text.startsWith('forbidden: no\\u{1b}[31m way xxx')).toBe(true);
+    expect(text.length).toBeLessThan(330);
+    expect(text).not.toContain('audit-id');
+  });
+});
