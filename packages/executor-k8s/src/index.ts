@@ -11,3 +11,14 @@ export {
   kubeconfigFromOptions,
   loadKubernetesClient,
 } from './client.js';
+export { type KubernetesApis, kubernetesApis } from './apis.js';
+export { MAX_LOG_OUTPUT, STREAMING_ACTIONS } from './actions.js';
+export type { DrainReport, PodNotEvicted } from './drain.js';
+export {
+  createKubernetesExecutor,
+  KubernetesExecutor,
+  type KubernetesExecutorOptions,
+} from './kubernetes-executor.js';
+export { KUBERNETES_PRECHECKS, type PrecheckOptions, runPrecheck } from './prechecks.js';
+export { type RolloutProgress, rolloutProgress } from './rollout.js';
+export { KubernetesCallError } from './session.js';
