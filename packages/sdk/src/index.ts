@@ -105,6 +105,7 @@ export {
   KubectlExecutor,
   MASKED_VALUE,
   Runner,
+  credentialResolver,
   generateRollback,
   kubectlArgs,
   kubernetesApiCalls,
@@ -112,6 +113,7 @@ export {
 } from '@agent-safe/runner';
 export type {
   CredentialResolver,
+  CredentialResolverOptions,
   KubectlExecutorOptions,
   ResolvedCredentials,
   RollbackPlan,

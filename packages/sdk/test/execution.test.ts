@@ -1,6 +1,11 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import type { ExecutionRequest } from '@agent-safe/core';
+import {
+  Credential,
+  type CredentialProvider,
+  type CredentialRequest,
+  type ExecutionRequest,
+} from '@agent-safe/core';
 import {
   type AgentSafe,
   AgentSafeError,
@@ -213,6 +218,50 @@ describe('safe.execute with the dry-run executor (the default)', () => {
     });
     const refused = await safe.execute(forced, { force: true });
     expect(refused.error?.code).toBe('FORCE_NOT_ALLOWED');
+  });
+
+  it('a credential provider is plugged in through credentialResolver: scoped to the request, revoked, never logged', async () => {
+    const dir = writeExecutionProject();
+    const safe = open(dir);
+    const issued: CredentialRequest[] = [];
+    const revoked: string[] = [];
+    const provider: CredentialProvider<string> = {
+      type: 'kubernetes',
+      issue: async (request) => {
+        issued.push(request);
+        return new Credential({
+          kind: 'test-token',
+          id: 'agent-safe-cred-1',
+          issuedAt: Date.now(),
+          expiresAt: Date.now() + 600_000,
+          material: 'minted-token-material',
+        });
+      },
+      revoke: async (credential) => {
+        revoked.push(credential.id);
+        credential.invalidate();
+      },
+    };
+    const decision = await safe.check({
+      action: 'scale-deployment',
+      target: 'dev/web',
+      caller: CALLER,
+      params: scaleParams(3),
+    });
+    const result = await safe.execute(decision, { credentials: provider });
+    expect(result.status).toBe('succeeded');
+    expect(issued).toHaveLength(1);
+    expect(issued[0]).toMatchObject({
+      action: 'scale-deployment@1.0.0',
+      target: 'dev/web',
+      requestId: decision.auditId,
+      scope: { type: 'kubernetes', fields: expect.objectContaining({ namespaces: ['dev'] }) },
+    });
+    expect(revoked).toEqual(['agent-safe-cred-1']);
+    expect(result.steps.find((step) => step.name === 'credentials')?.detail).toMatch(
+      /^agent-safe-cred-1 \(test-token/,
+    );
+    expect(JSON.stringify(await events(dir))).not.toContain('minted-token-material');
   });
 
   it('bad options throw USAGE naming the option; no audit log means no runner', async () => {
