@@ -25,6 +25,64 @@ export interface EnvVaultOptions {
   readonly maxTtlSeconds?: number;
 }
 
+/** One configured variable of an {@link EnvVault} and whether it is set; never its value. */
+export type EnvVariableStatus =
+  | {
+      readonly action: string;
+      readonly configured: true;
+      readonly field: string;
+      readonly variable: string;
+      readonly set: boolean;
+    }
+  | { readonly action: string; readonly configured: false };
+
+/** What {@link testEnvVault} returns: `ok` when every variable asked about is set. */
+export interface EnvVaultTestResult {
+  readonly ok: boolean;
+  readonly checks: readonly { readonly name: string; readonly ok: boolean; readonly detail: string }[];
+  /** Names of the variables that are set (non-empty). */
+  readonly set: readonly string[];
+  /** Names of the variables that are missing or empty. */
+  readonly missing: readonly string[];
+}
+
+/**
+ * Which environment variables an {@link EnvVault} would read are set and which are missing, for every
+ * configured action or only `actions` (for `agent-safe credential test-vault`). Reports names only,
+ * never a value; an action the vault has no entry for is a failed check.
+ */
+export function testEnvVault(vault: EnvVault, actions?: readonly string[]): EnvVaultTestResult {
+  if (!(vault instanceof EnvVault)) {
+    throw new AgentSafeError('USAGE', 'testEnvVault needs an EnvVault');
+  }
+  if (
+    actions !== undefined &&
+    (!Array.isArray(actions) || actions.some((name) => typeof name !== 'string'))
+  ) {
+    throw new AgentSafeError('USAGE', 'testEnvVault: actions must be a list of action names');
+  }
+  const checks: { name: string; ok: boolean; detail: string }[] = [];
+  const set = new Set<string>();
+  const missing = new Set<string>();
+  for (const status of vault.variableStatus(actions)) {
+    if (!status.configured) {
+      checks.push({
+        name: status.action,
+        ok: false,
+        detail: `the vault has no entry for ${status.action}; add one under actions (fields → environment variable names)`,
+      });
+      continue;
+    }
+    (status.set ? set : missing).add(status.variable);
+    checks.push({
+      name: `${status.action} ${status.field}`,
+      ok: status.set,
+      detail: status.set ? `${status.variable} is set` : `${status.variable} is not set or empty`,
+    });
+  }
+  return { ok: checks.every((check) => check.ok), checks, set: [...set], missing: [...missing] };
+}
+
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 const DEFAULT_MAX_TTL_SECONDS = 3600;
@@ -138,6 +196,28 @@ export class EnvVault implements CredentialProvider<EnvCredentialMaterial> {
   async revoke(credential: Credential<EnvCredentialMaterial>): Promise<void> {
     credential.invalidate();
     this.#issued.delete(credential.id);
+  }
+
+  /**
+   * Which configured variables are set (non-empty) in the vault's environment, per action and field, for
+   * `actions` (configured keys, `name` or `name@version`; default all). Names only, never values; an
+   * action without an entry is reported with `configured: false`.
+   */
+  variableStatus(actions?: readonly string[]): EnvVariableStatus[] {
+    const keys = actions ?? [...this.#actions.keys()];
+    const result: EnvVariableStatus[] = [];
+    for (const action of keys) {
+      const fields = this.#actions.get(action);
+      if (fields === undefined) {
+        result.push({ action, configured: false });
+        continue;
+      }
+      for (const [field, variable] of fields) {
+        const value = Object.hasOwn(this.#env, variable) ? this.#env[variable] : undefined;
+        result.push({ action, configured: true, field, variable, set: value !== undefined && value !== '' });
+      }
+    }
+    return result;
   }
 
   /** Number of credentials handed out and neither revoked nor expired (for tests and metrics). */

@@ -1,5 +1,22 @@
-export { EnvVault } from './env-vault.js';
-export type { EnvCredentialMaterial, EnvVaultOptions } from './env-vault.js';
+export { EnvVault, testEnvVault } from './env-vault.js';
+export type {
+  EnvCredentialMaterial,
+  EnvVariableStatus,
+  EnvVaultOptions,
+  EnvVaultTestResult,
+} from './env-vault.js';
+export { describeCredentialPlan } from './describe-credential-plan.js';
+export type {
+  CredentialPlanDescription,
+  DescribeCredentialPlanOptions,
+  DescribedCredentialObject,
+} from './describe-credential-plan.js';
+export { testKubernetesProvider } from './test-kubernetes-provider.js';
+export type {
+  ProviderCheck,
+  ProviderTestResult,
+  TestKubernetesProviderOptions,
+} from './test-kubernetes-provider.js';
 export {
   KUBERNETES_MAX_TOKEN_TTL_SECONDS,
   KUBERNETES_MIN_TOKEN_TTL_SECONDS,
@@ -18,6 +35,7 @@ export {
   DNS1123_SUBDOMAIN,
   ESCALATING_VERBS,
   KUBERNETES_VERBS,
+  NAMELESS_VERBS,
   apiGroupProblem,
   dns1123LabelProblem,
   dns1123SubdomainProblem,

@@ -1,0 +1,175 @@
+import { type ActionDefinition, actionRef } from '@agent-safe/core';
+import { type PlannedObject, kubernetesCredentialPlan } from './kubernetes-plan.js';
+import { renderScope } from './render-scope.js';
+
+/** Options of {@link describeCredentialPlan}. */
+export interface DescribeCredentialPlanOptions {
+  /** Namespace the provider creates its ServiceAccounts in (the runner's own). */
+  readonly namespace: string;
+  /** Start of every object name (as the provider's `namePrefix`); default `agent-safe`. */
+  readonly namePrefix?: string;
+  /** Id the credential would be named after (the decision's audit id, as the runner uses). */
+  readonly requestId: string;
+}
+
+/** One object the Kubernetes provider would create, as plain JSON (no secret: tokens are minted later). */
+export interface DescribedCredentialObject {
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace?: string;
+  /** Role / ClusterRole: the RBAC rules. */
+  readonly rules?: readonly unknown[];
+  /** RoleBinding / ClusterRoleBinding: the role bound and to whom. */
+  readonly roleRef?: unknown;
+  readonly subjects?: readonly unknown[];
+  /** TokenRequest: the lifetime asked for. */
+  readonly expirationSeconds?: number;
+}
+
+/** What {@link describeCredentialPlan} returns: JSON-able and free of secrets. */
+export interface CredentialPlanDescription {
+  /** `name@version`. */
+  readonly action: string;
+  /** The block's `type`, or null when the action declares no credentials. */
+  readonly type: string | null;
+  /** The rendered scope (values validated for kubernetes), or null without a block. */
+  readonly scope: {
+    readonly type: string;
+    readonly fields: Readonly<Record<string, readonly string[]>>;
+    readonly ttl: number;
+  } | null;
+  /** Lifetime the block asks for and the one the provider would ask Kubernetes for (null: not planned). */
+  readonly ttl: { readonly requestedSeconds: number; readonly grantedSeconds: number } | null;
+  /** The objects the Kubernetes provider would create, in creation order ([] for other types). */
+  readonly objects: readonly DescribedCredentialObject[];
+  /** Revocation order (`Kind namespace/name`). */
+  readonly deleteOrder: readonly string[];
+  /** Facts worth reading: a clamped ttl, verbs granted without names, why nothing is planned. */
+  readonly notes: readonly string[];
+}
+
+/** Shown instead of a value that came from a param marked `sensitive`. */
+const MASKED = '[masked: sensitive param]';
+
+/** A whole-value template (as renderScope accepts it). */
+const TEMPLATE = /^\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/;
+
+/**
+ * What resolving the credential of one request would do, without doing it (for `agent-safe credential
+ * resolve`): the scope rendered from `params` exactly as the runner renders it (`renderScope`, so a bad
+ * param or block throws the same `PARAMS_INVALID` / `CONFIG_INVALID`), the ttl asked for and granted
+ * (raised to Kubernetes' 600 s minimum), and the ServiceAccount, Role(s), RoleBinding(s) and
+ * TokenRequest the Kubernetes provider would create, with their rules. Makes no call and holds no secret;
+ * values of params marked `sensitive` are masked. For a type other than `kubernetes`, the block's
+ * templates are filled in without syntax checks and nothing is planned (a note says so).
+ */
+export function describeCredentialPlan(
+  action: ActionDefinition,
+  params: Readonly<Record<string, unknown>>,
+  options: DescribeCredentialPlanOptions,
+): CredentialPlanDescription {
+  const ref = actionRef(action);
+  const block = action.credentials;
+  const mask = sensitiveValues(action, params);
+  if (block === null || block === undefined) {
+    return {
+      action: ref,
+      type: null,
+      scope: null,
+      ttl: null,
+      objects: [],
+      deleteOrder: [],
+      notes: ['the action declares no credentials block: the runner resolves no credential for it'],
+    };
+  }
+  if (block.type !== 'kubernetes') {
+    const fields: Record<string, readonly string[]> = {};
+    for (const [field, raw] of Object.entries(block.fields)) {
+      if (!Array.isArray(raw)) continue;
+      fields[field] = raw.map((entry: unknown) => {
+        if (typeof entry !== 'string') return String(entry);
+        const template = TEMPLATE.exec(entry);
+        const value = template ? params[template[1]!] : undefined;
+        return typeof value === 'string' ? maskValue(value, mask) : entry;
+      });
+    }
+    return {
+      action: ref,
+      type: block.type,
+      scope: { type: block.type, fields, ttl: block.ttl },
+      ttl: null,
+      objects: [],
+      deleteOrder: [],
+      notes: [
+        `credentials type "${block.type}" has no renderer or provider here: templates filled in without syntax checks, nothing planned`,
+      ],
+    };
+  }
+  const scope = renderScope(action, params)!;
+  const plan = kubernetesCredentialPlan(scope, {
+    requestId: options.requestId,
+    namespace: options.namespace,
+    action: ref,
+    ...(options.namePrefix === undefined ? {} : { namePrefix: options.namePrefix }),
+  });
+  const objects: DescribedCredentialObject[] = [plan.serviceAccount, ...plan.roles, ...plan.roleBindings].map(
+    describeObject,
+  );
+  objects.push({
+    kind: 'TokenRequest',
+    name: plan.serviceAccount.metadata.name,
+    ...(plan.serviceAccount.metadata.namespace === undefined
+      ? {}
+      : { namespace: plan.serviceAccount.metadata.namespace }),
+    expirationSeconds: plan.tokenRequest.spec.expirationSeconds,
+  });
+  const maskedFields: Record<string, readonly string[]> = {};
+  for (const [field, values] of Object.entries(scope.fields)) {
+    maskedFields[field] = values.map((value) => maskValue(value, mask));
+  }
+  return {
+    action: ref,
+    type: 'kubernetes',
+    scope: { type: scope.type, fields: maskedFields, ttl: scope.ttl },
+    ttl: { requestedSeconds: plan.requestedTtlSeconds, grantedSeconds: plan.ttlSeconds },
+    objects: objects.map((object) => maskDeep(object, mask) as DescribedCredentialObject),
+    deleteOrder: plan.deleteOrder,
+    notes: plan.notes,
+  };
+}
+
+function describeObject(object: PlannedObject): DescribedCredentialObject {
+  const { kind, metadata } = object;
+  return {
+    kind,
+    name: metadata.name,
+    ...(metadata.namespace === undefined ? {} : { namespace: metadata.namespace }),
+    ...(Array.isArray(object.rules) ? { rules: object.rules } : {}),
+    ...(object.roleRef === undefined ? {} : { roleRef: object.roleRef }),
+    ...(Array.isArray(object.subjects) ? { subjects: object.subjects } : {}),
+  };
+}
+
+function sensitiveValues(action: ActionDefinition, params: Readonly<Record<string, unknown>>): Set<string> {
+  const values = new Set<string>();
+  for (const parameter of action.parameters) {
+    const value = Object.hasOwn(params, parameter.name) ? params[parameter.name] : undefined;
+    if (parameter.sensitive && typeof value === 'string' && value !== '') values.add(value);
+  }
+  return values;
+}
+
+/** Templates are whole values, so a sensitive param's value appears only as a whole value. */
+function maskValue(value: string, mask: ReadonlySet<string>): string {
+  return mask.has(value) ? MASKED : value;
+}
+
+function maskDeep(value: unknown, mask: ReadonlySet<string>): unknown {
+  if (mask.size === 0) return value;
+  if (typeof value === 'string') return maskValue(value, mask);
+  if (Array.isArray(value)) return value.map((entry) => maskDeep(entry, mask));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, maskDeep(entry, mask)]));
+  }
+  return value;
+}
