@@ -1,4 +1,4 @@
-// safe.execute with the kubectl executor on a real kube-apiserver + etcd (started privately for this
+// safe.execute with the kubectl and the kubernetes executors on a real kube-apiserver + etcd (started privately for this
 // file; `scripts/services.sh install k8s` builds the binaries once per machine; never skipped):
 // check → execute → the Deployment really changed → the state was captured → generateRollback →
 // checkRollback ALLOW → executeRollback → the replicas are restored. Plus the refusals (replayed ticket,
@@ -144,6 +144,28 @@ describe('safe.execute with kubectl on a real API server', () => {
     expect(replay.error?.code).toBe('TICKET_REPLAYED');
     expect(await replicas()).toBe(2);
   }, 120_000);
+
+  it('the kubernetes executor (loaded from @agent-safe/executor-k8s on demand) scales and rolls back too', async () => {
+    const options = {
+      executor: 'kubernetes' as const,
+      kubeconfig: cluster.kubeconfigPath,
+      timeoutMs: 60_000,
+    };
+    const decision = await safe.check({
+      action: 'scale-deployment',
+      target: 'dev/web',
+      caller: CALLER,
+      params: scaleParams(6, NS),
+    });
+    const result = await safe.execute(decision, options);
+    expect({ status: result.status, error: result.error }).toEqual({ status: 'succeeded', error: undefined });
+    expect(result.executor).toBe('kubernetes');
+    expect(await replicas()).toBe(6);
+    expect(result.diff?.replicas).toEqual({ before: 2, after: 6 });
+    const rolledBack = await safe.executeRollback(decision.auditId, options);
+    expect(rolledBack.result?.status).toBe('succeeded');
+    expect(await replicas()).toBe(2);
+  }, 60_000);
 
   it('other params than the ticket, a denied decision and a missing Deployment change nothing', async () => {
     const decision = await safe.check({
