@@ -19,6 +19,12 @@ export {
   KubernetesExecutor,
   type KubernetesExecutorOptions,
 } from './kubernetes-executor.js';
-export { KUBERNETES_PRECHECKS, type PrecheckOptions, runPrecheck } from './prechecks.js';
+export {
+  KUBERNETES_PRECHECKS,
+  PRECHECK_READ_RULES,
+  type PrecheckOptions,
+  type PrecheckReadRule,
+  runPrecheck,
+} from './prechecks.js';
 export { type RolloutProgress, rolloutProgress } from './rollout.js';
 export { KubernetesCallError } from './session.js';

@@ -114,6 +114,45 @@ const IMPLEMENTATIONS: Readonly<Record<string, Implementation>> = {
   'metric-configured': metricConfigured,
 };
 
+/** One RBAC rule (the shape of a Role's or ClusterRole's `rules` entry). */
+export interface PrecheckReadRule {
+  readonly apiGroups: readonly string[];
+  readonly resources: readonly string[];
+  readonly verbs: readonly string[];
+}
+
+/**
+ * Everything the prechecks read: bind these rules (in a ClusterRole) to the identity that runs them.
+ * Read-only, but it includes listing Secrets (inventory-of-contents counts them) and reading every
+ * pod and node, so keep that identity to the runner.
+ */
+export const PRECHECK_READ_RULES: readonly PrecheckReadRule[] = Object.freeze([
+  {
+    apiGroups: [''],
+    resources: [
+      'namespaces',
+      'nodes',
+      'pods',
+      'persistentvolumeclaims',
+      'persistentvolumes',
+      'configmaps',
+      'secrets',
+      'serviceaccounts',
+      'services',
+      'resourcequotas',
+    ],
+    verbs: ['get', 'list'],
+  },
+  {
+    apiGroups: ['apps'],
+    resources: ['deployments', 'replicasets', 'statefulsets', 'daemonsets'],
+    verbs: ['get', 'list'],
+  },
+  { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: ['get', 'list'] },
+  { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['get', 'list'] },
+  { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies', 'ingresses'], verbs: ['get', 'list'] },
+]);
+
 /** The name of every precheck {@link runPrecheck} implements. */
 export const KUBERNETES_PRECHECKS: readonly string[] = Object.freeze(Object.keys(IMPLEMENTATIONS).sort());
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { type KubernetesApis, kubernetesApis } from '../src/apis.js';
 import { type KubernetesClientModule, kubeconfigFromOptions, loadKubernetesClient } from '../src/client.js';
-import { runPrecheck } from '../src/prechecks.js';
+import { KUBERNETES_PRECHECKS, PRECHECK_READ_RULES, runPrecheck } from '../src/prechecks.js';
 import { type K8sCluster, startK8sCluster } from './k8s-cluster.js';
 import { executionRequest } from './precheck-request.js';
 
@@ -974,5 +974,103 @@ describe('failing closed', () => {
     );
     controller.abort(new Error('operator cancelled'));
     await expect(running).rejects.toThrow('operator cancelled');
+  });
+});
+
+describe('the read rights the prechecks need', () => {
+  const P = { namespace: ns };
+  const cases: [string, string, Record<string, unknown>][] = [
+    ['namespace-exists', 'delete-namespace', P],
+    ['namespace-absent', 'create-namespace', { namespace: 'brand-new' }],
+    ['not-system-namespace', 'delete-namespace', P],
+    ['inventory-of-contents', 'delete-namespace', P],
+    ['no-persistent-volumes-retained', 'delete-namespace', { namespace: 'store' }],
+    ['cni-enforces-policies', 'apply-network-policy', { ...P, policy_name: 'p', pod_selector: 'app=web' }],
+    ['selected-pods', 'apply-network-policy', { ...P, policy_name: 'p', pod_selector: 'app=web' }],
+    ['dns-egress', 'apply-network-policy', { ...P, policy_name: 'p', pod_selector: 'app=web' }],
+    ['node-exists', 'cordon-node', { node: 'node-a' }],
+    ['node-cordoned', 'uncordon-node', { node: 'node-d' }],
+    ['node-healthy', 'uncordon-node', { node: 'node-d' }],
+    ['spare-capacity', 'drain-node', { node: 'node-a' }],
+    ['unmanaged-pods', 'drain-node', { node: 'node-a' }],
+    ['disruption-budgets', 'drain-node', { node: 'node-a' }],
+    ['pod-exists', 'delete-pod', { ...P, pod: 'web-1' }],
+    ['has-owner', 'delete-pod', { ...P, pod: 'web-1' }],
+    ['disruption-budget', 'delete-pod', { ...P, pod: 'web-1' }],
+    ['pod-running', 'exec-pod', { ...P, pod: 'web-1', command: ['cat', '/etc/hostname'] }],
+    ['command-allowed', 'exec-pod', { ...P, pod: 'web-1', command: ['cat', '/etc/hostname'] }],
+    ['container-exists', 'get-pod-logs', { ...P, pod: 'web-1' }],
+    ['remote-port-declared', 'port-forward', { ...P, pod: 'web-1', local_port: 18081, remote_port: 8080 }],
+    ['local-port-free', 'port-forward', { ...P, pod: 'web-1', local_port: 18081, remote_port: 8080 }],
+    ['configmap-exists', 'get-configmap', { ...P, configmap: 'settings' }],
+    ['not-immutable', 'update-configmap', { ...P, configmap: 'settings', key: 'a', value: 'b' }],
+    ['consumers', 'update-configmap', { ...P, configmap: 'settings', key: 'a', value: 'b' }],
+    ['secret-exists', 'get-secret', { ...P, secret: 'api-key' }],
+    ['not-service-account-token', 'get-secret', { ...P, secret: 'api-key' }],
+    ['deployment-exists', 'restart-deployment', { ...P, deployment: 'web' }],
+    ['enough-replicas', 'restart-deployment', { ...P, deployment: 'web' }],
+    ['no-rollout-in-progress', 'restart-deployment', { ...P, deployment: 'web' }],
+    ['revision-in-history', 'rollout-undo', { ...P, deployment: 'web' }],
+    ['not-paused', 'rollout-undo', { ...P, deployment: 'web' }],
+    ['hpa-not-managing', 'scale-deployment', { ...P, deployment: 'web', replicas: 4 }],
+    ['quota-allows', 'scale-deployment', { namespace: quotaNs, deployment: 'api', replicas: 4 }],
+    ['image-resolvable', 'update-image', { ...P, deployment: 'web', container: 'web', image: 'nginx:1.28' }],
+    ['hpa-exists', 'scale-hpa', { namespace: quotaNs, hpa: 'api-hpa', min_replicas: 1, max_replicas: 4 }],
+    ['bounds-ordered', 'scale-hpa', { namespace: quotaNs, hpa: 'api-hpa', min_replicas: 1, max_replicas: 4 }],
+    [
+      'some-target-given',
+      'update-hpa-limits',
+      { namespace: quotaNs, hpa: 'api-hpa', target_cpu_percent: 60 },
+    ],
+    [
+      'metric-configured',
+      'update-hpa-limits',
+      { namespace: quotaNs, hpa: 'api-hpa', target_cpu_percent: 60 },
+    ],
+  ];
+
+  it('covers every precheck', () => {
+    expect([...new Set(cases.map(([name]) => name))].sort()).toEqual([...KUBERNETES_PRECHECKS]);
+  });
+
+  it('an identity bound to exactly PRECHECK_READ_RULES gets the same outcome as the admin, for every precheck', async () => {
+    const rbac = admin.makeApiClient(k8s.RbacAuthorizationV1Api);
+    await apis.core.createNamespacedServiceAccount({
+      namespace: ns,
+      body: { metadata: { name: 'checker' } },
+    });
+    await rbac.createClusterRole({
+      body: {
+        metadata: { name: 'agent-safe-prechecks' },
+        rules: PRECHECK_READ_RULES.map((rule) => ({
+          apiGroups: [...rule.apiGroups],
+          resources: [...rule.resources],
+          verbs: [...rule.verbs],
+        })),
+      },
+    });
+    await rbac.createClusterRoleBinding({
+      body: {
+        metadata: { name: 'agent-safe-prechecks' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'agent-safe-prechecks' },
+        subjects: [{ kind: 'ServiceAccount', name: 'checker', namespace: ns }],
+      },
+    });
+    const minted = await apis.core.createNamespacedServiceAccountToken({
+      name: 'checker',
+      namespace: ns,
+      body: { spec: { audiences: [], expirationSeconds: 600 } },
+    });
+    const checker = tokenApis(minted.status?.token as string);
+    // The authorizer sees new bindings through an informer: allow it a moment.
+    for (let i = 0; i < 50; i += 1) {
+      if ((await check('node-exists', 'cordon-node', { node: 'node-a' }, checker)).status === 'pass') break;
+      await new Promise((wait) => setTimeout(wait, 100));
+    }
+    for (const [name, action, params] of cases) {
+      const asAdmin = await check(name, action, params);
+      const asChecker = await check(name, action, params, checker);
+      expect({ name, action, outcome: asChecker }).toEqual({ name, action, outcome: asAdmin });
+    }
   });
 });
