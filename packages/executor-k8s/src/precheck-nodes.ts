@@ -129,7 +129,7 @@ export async function unmanagedPods(
     );
   }
   return warn(
-    `${plural(bare.length, 'pod')} on node ${quote(node)} have no controller and will be lost, not recreated: ${nameList(bare)}`,
+    `${plural(bare.length, 'pod')} on node ${quote(node)} ${bare.length === 1 ? 'has' : 'have'} no controller and will be lost, not recreated: ${nameList(bare)}`,
   );
 }
 
@@ -192,7 +192,7 @@ export async function disruptionBudgets(
   return pass(
     covered.size === 0
       ? `no PodDisruptionBudget covers the ${plural(pods.length, 'pod')} on node ${quote(node)}`
-      : `${plural(covered.size, 'PodDisruptionBudget')} allow evicting the ${plural(evictions, 'pod')} they cover on node ${quote(node)}`,
+      : `PodDisruptionBudgets allow evicting the ${plural(evictions, 'pod')} they cover on node ${quote(node)} (${plural(covered.size, 'budget')})`,
   );
 }
 

@@ -156,7 +156,7 @@ export const noPersistentVolumesRetained: Check = async (request, apis, signal) 
   const parts: string[] = [];
   if (deleted.length > 0)
     parts.push(
-      `${plural(deleted.length, 'claim')} lose their data (reclaim policy Delete): ${nameList(deleted)}`,
+      `${plural(deleted.length, 'claim')} ${deleted.length === 1 ? 'loses its' : 'lose their'} data (reclaim policy Delete): ${nameList(deleted)}`,
     );
   if (kept.length > 0) parts.push(`${plural(kept.length, 'volume')} kept (Retain): ${nameList(kept)}`);
   if (unbound.length > 0) parts.push(`${plural(unbound.length, 'unbound claim')}: ${nameList(unbound)}`);
@@ -394,11 +394,11 @@ export const consumers: Check = async (request, apis, signal) => {
   const parts: string[] = [];
   if (volume.length > 0)
     parts.push(
-      `${plural(volume.length, 'pod')} mount it and see the change after the kubelet syncs: ${nameList(volume)}`,
+      `${plural(volume.length, 'pod')} ${volume.length === 1 ? 'mounts' : 'mount'} it and see the change after the kubelet syncs: ${nameList(volume)}`,
     );
   if (env.length > 0)
     parts.push(
-      `${plural(env.length, 'pod')} read it as environment and see it only after a restart: ${nameList(env)}`,
+      `${plural(env.length, 'pod')} ${env.length === 1 ? 'reads' : 'read'} it as environment and see it only after a restart: ${nameList(env)}`,
     );
   return warn(`ConfigMap ${configMapLabel(request)} is in use: ${parts.join('; ')}`);
 };

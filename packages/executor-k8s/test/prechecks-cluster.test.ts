@@ -436,7 +436,7 @@ describe('namespaces', () => {
     });
     const lost = await check('no-persistent-volumes-retained', 'delete-namespace', { namespace: 'store' });
     expect(lost.status).toBe('warn');
-    expect(lost.reason).toContain('1 claim lose their data (reclaim policy Delete): data (pv-delete)');
+    expect(lost.reason).toContain('1 claim loses its data (reclaim policy Delete): data (pv-delete)');
   });
 });
 
@@ -525,7 +525,7 @@ describe('nodes', () => {
   it('unmanaged-pods warns about pods no controller recreates (DaemonSet pods are left alone)', async () => {
     expect(await check('unmanaged-pods', 'drain-node', { node: 'node-a' })).toEqual({
       status: 'warn',
-      reason: '1 pod on node node-a have no controller and will be lost, not recreated: pc/bare-1',
+      reason: '1 pod on node node-a has no controller and will be lost, not recreated: pc/bare-1',
     });
     expect((await check('unmanaged-pods', 'drain-node', { node: 'node-big' })).status).toBe('pass');
   });
@@ -557,7 +557,7 @@ describe('nodes', () => {
     await setBudget('web-pdb', 1);
     expect(await check('disruption-budgets', 'drain-node', { node: 'node-a' })).toEqual({
       status: 'pass',
-      reason: '1 PodDisruptionBudget allow evicting the 1 pod they cover on node node-a',
+      reason: 'PodDisruptionBudgets allow evicting the 1 pod they cover on node node-a (1 budget)',
     });
     expect((await check('disruption-budgets', 'drain-node', { node: 'node-b' })).status).toBe('pass');
   });
@@ -688,7 +688,7 @@ describe('ConfigMaps and Secrets', () => {
     expect(used).toEqual({
       status: 'warn',
       reason:
-        'ConfigMap pc/settings is in use: 1 pod mount it and see the change after the kubelet syncs: web-1; 1 pod read it as environment and see it only after a restart: env-1',
+        'ConfigMap pc/settings is in use: 1 pod mounts it and see the change after the kubelet syncs: web-1; 1 pod reads it as environment and see it only after a restart: env-1',
     });
     expect(
       (await check('consumers', 'update-configmap', cm('lonely', { key: 'a', value: 'b' }))).status,
