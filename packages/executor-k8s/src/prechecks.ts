@@ -31,7 +31,7 @@ import {
   secretExists,
   selectedPods,
 } from './precheck-objects.js';
-import { apiErrorText, fail, PrecheckStop } from './precheck-support.js';
+import { apiErrorText, fail, PrecheckStop, quote } from './precheck-support.js';
 import {
   boundsOrdered,
   deploymentContainerExists,
@@ -114,6 +114,9 @@ const IMPLEMENTATIONS: Readonly<Record<string, Implementation>> = {
   'metric-configured': metricConfigured,
 };
 
+/** Longest reason returned (lists inside are already cut to ten names each). */
+const REASON_MAX = 2000;
+
 /** One RBAC rule (the shape of a Role's or ClusterRole's `rules` entry). */
 export interface PrecheckReadRule {
   readonly apiGroups: readonly string[];
@@ -175,13 +178,15 @@ export async function runPrecheck(
     typeof name === 'string' && Object.hasOwn(IMPLEMENTATIONS, name) ? IMPLEMENTATIONS[name] : undefined;
   if (implementation === undefined) {
     return fail(
-      `the Kubernetes executor has no precheck named ${JSON.stringify(String(name)).slice(0, 120)}: it cannot pass`,
+      `the Kubernetes executor has no precheck named "${quote(String(name), 120)}": it cannot pass`,
     );
   }
   try {
     const outcome = await implementation(request, apis, signal, options);
     signal.throwIfAborted();
-    return outcome;
+    return outcome.reason.length > REASON_MAX
+      ? { status: outcome.status, reason: `${outcome.reason.slice(0, REASON_MAX)}…` }
+      : outcome;
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     if (error instanceof PrecheckStop) return error.outcome;

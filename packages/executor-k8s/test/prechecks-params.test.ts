@@ -28,6 +28,10 @@ describe('the precheck set', () => {
 
   it('fails an unknown name (never passes), including inherited object keys', async () => {
     const request = executionRequest('scale-deployment', { namespace: 'a', deployment: 'b', replicas: 2 });
+    const shown = await runPrecheck('evil\u202e\u001b[2J', request, noApis, live());
+    expect(shown.reason).toBe(
+      'the Kubernetes executor has no precheck named "evil\\u{202e}\\u{1b}[2J": it cannot pass',
+    );
     for (const name of ['no-such-check', 'constructor', '__proto__', 'toString', '']) {
       const outcome = await runPrecheck(name, request, noApis, live());
       expect(outcome.status).toBe('fail');
