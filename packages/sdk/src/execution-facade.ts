@@ -400,6 +400,13 @@ export class Enforcement {
     options: ExecuteOptions & RollbackCheckOptions = {},
   ): Promise<RollbackExecution> {
     const { caller, ...execute } = options ?? {};
+    if (execute.params !== undefined) {
+      throw usage(
+        'executeRollback takes no params: the rollback runs exactly the plan checkRollback decided',
+        'params',
+        'leave params out (see generateRollback for the plan)',
+      );
+    }
     const checked = await this.checkRollback(auditId, caller !== undefined ? { caller } : {});
     if (checked.decision.result !== 'ALLOW') return checked;
     const result = await this.execute(checked.decision, execute);

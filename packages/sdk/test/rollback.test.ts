@@ -155,6 +155,9 @@ describe('generateRollback / checkRollback / executeRollback', () => {
       message: expect.stringMatching(/^no rollback for decision .*: action "drain-node" is not reversible/),
     });
     await expect(safe.executeRollback(uncaptured.auditId)).rejects.toMatchObject({ code: 'INPUT_INVALID' });
+    await expect(safe.executeRollback(uncaptured.auditId, { params: scaleParams(50) })).rejects.toMatchObject(
+      { code: 'USAGE', issues: [{ path: 'params' }] },
+    );
     expect((await readJsonl(join(dir, 'audit.jsonl'))).length).toBe(before);
     await expect(safe.generateRollback('bad\nid')).rejects.toMatchObject({ code: 'INPUT_INVALID' });
   });
