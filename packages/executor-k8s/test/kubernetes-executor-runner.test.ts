@@ -285,7 +285,7 @@ describe('Runner + KubernetesExecutor', () => {
       reason: expect.stringMatching(/not reversible.*"uncordon-node"/),
     });
     const undo = await ticket('uncordon-node', 'worker', {
-      node: (capture?.params as { node: string }).node,
+      node: String((capture?.params as { node?: unknown } | undefined)?.node),
     });
     const restored = await runner.execute(undo.token, { params: undo.params, executor });
     expect(restored.status).toBe('succeeded');
