@@ -126,22 +126,37 @@ export async function findStateCapture(
   auditId: string,
 ): Promise<StateCaptureRecord | undefined> {
   requireAuditId(auditId);
-  const events = await readAuditLog(logPath, { eventType: STATE_CAPTURE_EVENT });
-  for (let index = events.length - 1; index >= 0; index--) {
-    const event = events[index]!;
-    if (event.decision_audit_id !== auditId) continue;
-    const record = captureRecord(event);
-    if (record !== undefined) return record;
-  }
-  return undefined;
+  const event = await findLast(
+    logPath,
+    STATE_CAPTURE_EVENT,
+    (candidate) => candidate.decision_audit_id === auditId && captureRecord(candidate) !== undefined,
+  );
+  return event === undefined ? undefined : captureRecord(event);
 }
 
 /** The `decision` event with this audit id, or undefined. */
 export async function findDecisionEvent(logPath: string, auditId: string): Promise<AuditEvent | undefined> {
-  const events = await readAuditLog(logPath, { eventType: 'decision' });
-  for (let index = events.length - 1; index >= 0; index--) {
-    if (events[index]!.event_id === auditId) return events[index];
-  }
+  return findLast(logPath, 'decision', (event) => event.event_id === auditId);
+}
+
+/** How many of the newest events of a type are read first, from the end of the log. */
+const RECENT_EVENTS = 1000;
+
+/**
+ * The newest event of a type that matches. The log is read from its end first (the decision an agent
+ * records state for is usually recent), and in full only when the newest {@link RECENT_EVENTS} events
+ * of that type do not hold it.
+ */
+async function findLast(
+  logPath: string,
+  eventType: string,
+  match: (event: AuditEvent) => boolean,
+): Promise<AuditEvent | undefined> {
+  const recent = await readAuditLog(logPath, { eventType, last: RECENT_EVENTS });
+  for (let index = recent.length - 1; index >= 0; index--) if (match(recent[index]!)) return recent[index];
+  if (recent.length < RECENT_EVENTS) return undefined;
+  const events = await readAuditLog(logPath, { eventType });
+  for (let index = events.length - 1; index >= 0; index--) if (match(events[index]!)) return events[index];
   return undefined;
 }
 

@@ -178,6 +178,18 @@ describe('recordBeforeState / recordAfterState / recordState (agents that execut
     expect(captures).toHaveLength(0);
   });
 
+  it('finds an old decision behind more than the 1000 newest ones (the full read after the tail)', async () => {
+    const dir = writeExecutionProject();
+    const safe = open(dir);
+    const old = await allowScale(safe, 2);
+    for (let batch = 0; batch < 10; batch++) {
+      await Promise.all(Array.from({ length: 100 }, (_, index) => allowScale(safe, (index % 90) + 1)));
+    }
+    const capture = await safe.recordState(old.auditId, { replicas: 1 }, { replicas: 2 });
+    expect(capture.decisionAuditId).toBe(old.auditId);
+    expect((await safe.getStateCapture(old.auditId))?.eventId).toBe(capture.eventId);
+  }, 60_000);
+
   it('needs a file audit log to read decisions back', async () => {
     const dir = writeExecutionProject();
     const appended: AuditEventBody[] = [];
