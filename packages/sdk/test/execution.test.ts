@@ -301,6 +301,27 @@ describe('safe.execute with the dry-run executor (the default)', () => {
     });
   });
 
+  it("passes the caller's signal and timeout to the run", async () => {
+    const dir = writeExecutionProject();
+    const safe = open(dir);
+    const decide = (replicas: number) =>
+      safe.check({
+        action: 'scale-deployment',
+        target: 'dev/web',
+        caller: CALLER,
+        params: scaleParams(replicas),
+      });
+    const cancelled = await safe.execute(await decide(2), { signal: AbortSignal.abort() });
+    expect({ status: cancelled.status, code: cancelled.error?.code }).toEqual({
+      status: 'cancelled',
+      code: 'CANCELLED',
+    });
+    expect(cancelled.steps.map((step) => step.name)).not.toContain('execute');
+    const badTimeout = await safe.execute(await decide(3), { timeoutMs: 0 });
+    expect(badTimeout).toMatchObject({ status: 'refused', error: { code: 'USAGE' } });
+    expect(badTimeout.error?.message).toMatch(/timeoutMs must be an integer/);
+  });
+
   it('safe.runner() is a Runner on the facade registry, validator and audit log', async () => {
     const dir = writeExecutionProject();
     const safe = open(dir);
