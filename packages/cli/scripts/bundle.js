@@ -2,7 +2,9 @@
 // Node tens of milliseconds of resolution and compilation; one entry file plus chunks loaded on demand
 // (identity and tickets only when keys are configured, the Redis client only with a Redis store) keeps
 // `agent-safe check` start-up near Node's own. The YAML library stays external and is loaded lazily,
-// only when a file is not in the parse cache.
+// only when a file is not in the parse cache. The Kubernetes executor (@agent-safe/executor-k8s, an optional
+// peer, with @kubernetes/client-node) stays external too: it is loaded only by `runner execute --executor
+// kubernetes` and `credential test-vault --vault kubernetes`, from where the user installed it.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -20,7 +22,7 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['yaml'],
+  external: ['yaml', '@agent-safe/executor-k8s', '@kubernetes/client-node'],
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
   },

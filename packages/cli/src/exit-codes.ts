@@ -11,4 +11,9 @@ export const EXIT = {
   DENY: 2,
   /** `check`: the decision is REQUIRE_APPROVAL. */
   REQUIRE_APPROVAL: 3,
+  /**
+   * `runner execute`: the action was attempted and did not cleanly succeed (failed, timed out, cancelled,
+   * or its audit record or credential revoke failed): the system may have changed.
+   */
+  EXECUTION_FAILED: 4,
 } as const;

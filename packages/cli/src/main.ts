@@ -7,11 +7,15 @@ import {
 } from './commands/approval.js';
 import { AuditHeadCommand, AuditShowCommand, AuditVerifyCommand } from './commands/audit.js';
 import { AuditShipCommand } from './commands/audit-ship.js';
+import { AuditShowStateCommand, AuditStateCoverageCommand } from './commands/audit-state.js';
 import { CheckCommand } from './commands/check.js';
+import { CredentialResolveCommand, CredentialTestVaultCommand } from './commands/credential.js';
 import { DelegationCreateCommand, DelegationVerifyCommand } from './commands/delegation.js';
 import { IdentityCreateCommand, IdentityKeygenCommand } from './commands/identity.js';
 import { InitCommand } from './commands/init.js';
 import { ListActionsCommand } from './commands/list-actions.js';
+import { RollbackCheckCommand, RollbackShowCommand } from './commands/rollback.js';
+import { RunnerDryRunCommand, RunnerExecuteCommand } from './commands/runner.js';
 import { TestCommand } from './commands/test.js';
 import { TicketVerifyCommand } from './commands/ticket.js';
 import { ValidateCommand } from './commands/validate.js';
@@ -40,6 +44,14 @@ export const COMMANDS = [
   ApprovalShowCommand,
   ApprovalApproveCommand,
   ApprovalDenyCommand,
+  RunnerExecuteCommand,
+  RunnerDryRunCommand,
+  AuditShowStateCommand,
+  AuditStateCoverageCommand,
+  RollbackShowCommand,
+  RollbackCheckCommand,
+  CredentialResolveCommand,
+  CredentialTestVaultCommand,
   Builtins.HelpCommand,
   Builtins.VersionCommand,
 ];
@@ -103,6 +115,17 @@ const PLACEHOLDERS: Readonly<Record<string, string>> = {
   '--nonce-store': '<dir>',
   '--ttl': '<seconds>',
   '--max-depth': '<n>',
+  '--executor': '<name>',
+  '--kubeconfig': '<file>',
+  '--context': '<context>',
+  '--timeout': '<seconds>',
+  '--log-file': '<file>',
+  '--namespace': '<namespace>',
+  '--target-namespace': '<namespace>',
+  '--name-prefix': '<prefix>',
+  '--vault': '<kubernetes|env>',
+  '--vault-config': '<file>',
+  '--action': '<action>',
 };
 
 // One line of a command's option list: two spaces, the (optionally bold) definition padded to the widest

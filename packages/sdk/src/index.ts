@@ -134,3 +134,20 @@ export type {
   Executor,
   PrecheckOutcome,
 } from '@agent-safe/core';
+// Credentials: what `agent-safe credential resolve` / `test-vault` show (names and plans, never secrets).
+export {
+  EnvVault,
+  KubernetesCredentialProvider,
+  describeCredentialPlan,
+  httpsKubernetesApi,
+  testEnvVault,
+  testKubernetesProvider,
+} from '@agent-safe/credentials';
+export type {
+  CredentialPlanDescription,
+  EnvVaultTestResult,
+  KubernetesCredentialApi,
+  ProviderCheck,
+  ProviderTestResult,
+} from '@agent-safe/credentials';
+export { kubernetesCredentialApi } from './kubernetes-credential-api.js';
