@@ -18,8 +18,22 @@ function isToken(value: unknown): value is string {
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (value instanceof Credential) return `a Credential of kind ${JSON.stringify(value.kind)}`;
+  if (isCredentialHandle(value))
+    return `a Credential of kind ${JSON.stringify(String(value.kind).slice(0, 60))}`;
   return typeof value === 'object' ? 'an object without a string "token"' : `a ${typeof value}`;
+}
+
+/** A Credential handle, also one built by another copy of @agent-safe/core (same shape). */
+function isCredentialHandle(value: unknown): value is Credential<unknown> {
+  if (value instanceof Credential) return true;
+  if (value === null || typeof value !== 'object' || Object.hasOwn(value, 'token')) return false;
+  const handle = value as { kind?: unknown; id?: unknown; invalidate?: unknown };
+  return (
+    typeof handle.kind === 'string' &&
+    typeof handle.id === 'string' &&
+    typeof handle.invalidate === 'function' &&
+    'material' in value
+  );
 }
 
 /**
@@ -28,7 +42,7 @@ function describe(value: unknown): string {
  * the error never contains the value.
  */
 export function credentialToken(credentials: unknown): string {
-  if (credentials instanceof Credential) {
+  if (isCredentialHandle(credentials)) {
     const material: unknown = credentials.material; // throws (without the value) once revoked or expired
     const token = (material as { token?: unknown } | null)?.token;
     if (!isToken(token)) {
