@@ -269,6 +269,9 @@ export async function startK8sCluster(options: StartOptions = {}): Promise<K8sCl
         '--leader-elect=false',
         `--service-account-private-key-file=${join(pki, 'sa.key')}`,
         `--root-ca-file=${caPath}`,
+        // No kubelet ever heartbeats here: the node lifecycle controller would mark the tests' own Nodes
+        // NotReady after 40 s and taint them, and taint eviction would delete their pods mid-test.
+        '--controllers=*,-node-lifecycle-controller,-taint-eviction-controller',
       ]);
     }
   } catch (error) {

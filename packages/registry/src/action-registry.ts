@@ -409,11 +409,19 @@ function toYamlShape(definition: unknown): unknown {
     if (key === 'sourceFile' || key === 'sha256') continue;
     if (key === 'parameters' && Array.isArray(value)) {
       shaped.parameters = value.map(parameterToYamlShape);
+    } else if (key === 'prechecks' && Array.isArray(value)) {
+      shaped.prechecks = value.map(precheckToYamlShape);
     } else {
       defineEntry(shaped, Object.hasOwn(CAMEL_TO_SNAKE, key) ? CAMEL_TO_SNAKE[key]! : key, value);
     }
   }
   return shaped;
+}
+
+function precheckToYamlShape(precheck: unknown): unknown {
+  if (!isPlainObject(precheck) || !Object.hasOwn(precheck, 'forceAllowed')) return precheck;
+  const { forceAllowed, ...rest } = precheck;
+  return { ...rest, force_allowed: forceAllowed };
 }
 
 function parameterToYamlShape(parameter: unknown): unknown {

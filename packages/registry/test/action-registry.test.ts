@@ -172,6 +172,19 @@ describe('ActionRegistry.fromDefinitions', () => {
     expect(thrown(() => ActionRegistry.fromDefinitions([broken])).issues[0]?.path).toBe('risk_class');
   });
 
+  it('round-trips camelCase definitions whose prechecks may be forced (forceAllowed)', () => {
+    const action = parseActionDefinition(
+      rawAction({
+        prechecks: [
+          { name: 'has-owner', description: 'd', force_allowed: true },
+          { name: 'exists', description: 'd' },
+        ],
+      }),
+    ).action!;
+    expect(action.prechecks[0]).toEqual({ name: 'has-owner', description: 'd', forceAllowed: true });
+    expect(ActionRegistry.fromDefinitions([action]).get('restart-widget')).toEqual(action);
+  });
+
   it('has a revision that depends on the content of the definitions', () => {
     const one = ActionRegistry.fromDefinitions([rawAction()]).revision;
     expect(ActionRegistry.fromDefinitions([rawAction()]).revision).toBe(one);

@@ -1,4 +1,4 @@
-import type { ActionLookup, AuditEventBody } from '@agent-safe/core';
+import type { ActionDefinition, ActionLookup, AuditEventBody } from '@agent-safe/core';
 
 /** What a rollback is built from: the original run and the state the runner captured. */
 export interface StateCapture {
@@ -64,6 +64,11 @@ function fromAuditEvents(events: readonly AuditEventBody[]): StateCapture | stri
   };
 }
 
+/** True when the action declares `name` as a parameter that is not required. */
+function optionalParam(definition: ActionDefinition, name: string): boolean {
+  return definition.parameters.some((parameter) => parameter.name === name && !parameter.required);
+}
+
 /**
  * Builds the rollback of a run from its action's `rollback_action` and `rollback_params` (sources
  * `params.x`, `before_state.x`, `after_state.x`, nested as `before_state.a.b`), reading the state the
@@ -87,7 +92,8 @@ export function generateRollback(
       ok: false,
       reason: `action "${capture.action}" is not reversible (reversible: false in its definition); its rollback_action "${definition.rollbackAction}" only partly undoes it: request that action yourself through check() if it is what you want`,
     };
-  if (actions.get(definition.rollbackAction) === undefined)
+  const rollbackDefinition = actions.get(definition.rollbackAction);
+  if (rollbackDefinition === undefined)
     return { ok: false, reason: `rollback action "${definition.rollbackAction}" is not registered` };
   const roots: Record<string, unknown> = {
     params: capture.params,
@@ -101,6 +107,9 @@ export function generateRollback(
       return { ok: false, reason: `rollback param "${name}": source "${path}" cannot be read by the runner` };
     }
     const value = lookup(roots[root], rest);
+    // A state field the object did not have (an HPA without a memory target) leaves an optional
+    // rollback param out: the rollback then restores what there was. A required one cannot be guessed.
+    if (value === undefined && root !== 'params' && optionalParam(rollbackDefinition, name)) continue;
     if (value === undefined) {
       return {
         ok: false,
