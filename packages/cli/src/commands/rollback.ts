@@ -77,7 +77,14 @@ export class RollbackShowCommand extends ConfigCommand {
             [{ code: 'INPUT_INVALID', message: reason, path: 'audit id' }],
           );
         }
-        this.print(`${this.out.red('✗ no rollback')} ${printable(reason)}`);
+        this.print(`${this.out.red('✗')} ${printable(reason)}`);
+        if (capture.recordedBy.includes('dry-run')) {
+          this.print(
+            this.out.dim(
+              '  a dry run reads no state: run the ticket with --executor kubectl or kubernetes to capture what a rollback restores',
+            ),
+          );
+        }
         return EXIT.ERROR;
       }
       if (this.jsonOutput) {

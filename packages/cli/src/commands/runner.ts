@@ -39,7 +39,8 @@ function executionErrors(result: ExecutionResult, hint: string | undefined): Env
       : result.status === 'refused'
         ? 'EXECUTION_REFUSED'
         : 'EXECUTION_FAILED';
-  return [{ code: envelopeCode, message: `${code}: ${message}${hint ? `; ${hint}` : ''}`, path: 'ticket' }];
+  const path = code === 'PARAMS_INVALID' || code === 'TICKET_PARAMS_MISMATCH' ? 'params' : 'ticket';
+  return [{ code: envelopeCode, message: `${code}: ${message}${hint ? `; ${hint}` : ''}`, path }];
 }
 
 /** A hint for refusals a person can fix by passing other params. */
