@@ -121,6 +121,8 @@ const PLACEHOLDERS: Readonly<Record<string, string>> = {
   '--timeout': '<seconds>',
   '--log-file': '<file>',
   '--namespace': '<namespace>',
+  '--credentials': '<none|kubernetes>',
+  '--credential-namespace': '<namespace>',
   '--target-namespace': '<namespace>',
   '--name-prefix': '<prefix>',
   '--vault': '<kubernetes|env>',

@@ -220,6 +220,64 @@ describe('runner execute --executor kubernetes, then the rollback', () => {
   });
 });
 
+describe('runner execute --credentials kubernetes', () => {
+  // Every call of the run (prechecks and state reads too) uses the scoped token, which grants exactly the
+  // action's credentials block: the project whose scale-deployment keeps the deployment-exists precheck
+  // only, since the catalogue's hpa-not-managing and quota-allows read kinds the block does not grant.
+  it('acts with a per-run scoped token that is revoked when the run ends', async () => {
+    const { ticket, params } = allowScale(kubectlProject, 3);
+    const run = cli(
+      [
+        'runner',
+        'execute',
+        ticket,
+        '--params',
+        params,
+        '--executor',
+        'kubernetes',
+        '--kubeconfig',
+        cluster.kubeconfigPath,
+        '--credentials',
+        'kubernetes',
+        '--json-output',
+      ],
+      kubectlProject,
+      env,
+    );
+    expect(run.stderr).toBe('');
+    const result = json(run.stdout).data;
+    expect({ code: run.code, status: result.status, error: result.error }).toEqual({
+      code: 0,
+      status: 'succeeded',
+      error: undefined,
+    });
+    const credentialStep = result.steps.find((step: { name: string }) => step.name === 'credentials');
+    expect(credentialStep).toMatchObject({ status: 'ok' });
+    expect(credentialStep.detail).toMatch(/^agent-safe\/agent-safe-/);
+    expect(result.steps.find((step: { name: string }) => step.name === 'revoke')).toMatchObject({
+      status: 'ok',
+    });
+    expect(await replicas()).toBe(3);
+    // Revoked: the run's ServiceAccount and its binding are gone.
+    const accounts = JSON.parse(await kubectl(['get', 'serviceaccounts', '-n', 'agent-safe', '-o', 'json']));
+    expect(
+      accounts.items.map((item: { metadata: { name: string } }) => item.metadata.name),
+    ).not.toContainEqual(expect.stringMatching(/^agent-safe-/));
+    const bindings = JSON.parse(await kubectl(['get', 'rolebindings', '-n', 'dev', '-o', 'json']));
+    expect(bindings.items).toEqual([]);
+    await kubectl(['scale', 'deployment/app', '-n', 'dev', '--replicas=2']);
+  });
+
+  it('needs the kubernetes executor', () => {
+    const result = cli(
+      ['runner', 'execute', 'a.b.c', '--credentials', 'kubernetes', '--executor', 'kubectl'],
+      project,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('--credentials kubernetes needs --executor kubernetes');
+  });
+});
+
 describe('runner execute --executor kubectl', () => {
   it('is refused by a precheck kubectl cannot run, changing nothing', async () => {
     const { ticket, params } = allowScale(project, 5);

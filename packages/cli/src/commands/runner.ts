@@ -265,6 +265,12 @@ export class RunnerExecuteCommand extends ConfigCommand {
       ticket), \`kubectl\` (alias \`subprocess\`; runs kubectl with \`--kubeconfig\` / \`--context\`) or
       \`kubernetes\` (alias \`k8s\`; calls the API through @agent-safe/executor-k8s, an optional package).
 
+      \`--credentials kubernetes\` (with \`--executor kubernetes\`): each run gets a ServiceAccount token scoped
+      by the action's \`credentials\` block (a Role on exactly the objects the params name), created by the
+      kubeconfig's identity in \`--credential-namespace\` (default agent-safe) and revoked when the run ends,
+      also on failure (\`agent-safe credential resolve\` shows it; \`credential test-vault\` checks the rights
+      this needs). By default the executor acts with the kubeconfig's own identity.
+
       A ticket runs once: its nonce is recorded in the project's \`store\`, or in the CLI's file store at
       .agent-safe/state/ beside agent-safe.yaml, so a second run is refused (TICKET_REPLAYED). Every run
       is recorded in the audit log (agent-safe.yaml's \`audit_log\`, default ./audit.jsonl). Ctrl-C
@@ -302,6 +308,13 @@ export class RunnerExecuteCommand extends ConfigCommand {
   });
   kubeconfig = Option.String('--kubeconfig', { description: 'Kubeconfig file (kubectl and kubernetes)' });
   kubeContext = Option.String('--context', { description: 'Kubeconfig context (kubectl and kubernetes)' });
+  credentials = Option.String('--credentials', {
+    description:
+      'none (default: the executor acts with its own kubeconfig identity) or kubernetes (a scoped, short-lived ServiceAccount token per run, revoked when it ends)',
+  });
+  credentialNamespace = Option.String('--credential-namespace', {
+    description: 'Namespace of the per-run ServiceAccounts (--credentials kubernetes; default agent-safe)',
+  });
   force = Option.Boolean('--force', false, {
     description: 'Override failed prechecks the action marks force_allowed (audited)',
   });
@@ -311,12 +324,39 @@ export class RunnerExecuteCommand extends ConfigCommand {
     description: 'Print the JSON envelope (docs/cli.md): data is the execution result',
   });
 
+  private async credentialProvider(namespace: string) {
+    const { KubernetesCredentialProvider, kubernetesCredentialApi } = await import('@agent-safe/sdk');
+    const api = await kubernetesCredentialApi({
+      ...(this.kubeconfig !== undefined ? { kubeconfig: this.kubeconfig } : {}),
+      ...(this.kubeContext !== undefined ? { context: this.kubeContext } : {}),
+    });
+    return new KubernetesCredentialProvider({ api, namespace });
+  }
+
   async run(): Promise<number> {
     const executor = executorArgument(this.executor);
     const timeoutMs = timeoutMilliseconds(this.timeout);
     if (executor === 'dry-run' && (this.kubeconfig !== undefined || this.kubeContext !== undefined)) {
       throw usage(
         '--kubeconfig and --context apply to --executor kubectl or kubernetes; dry-run talks to no cluster',
+      );
+    }
+    const credentials = this.credentials ?? 'none';
+    if (credentials !== 'none' && credentials !== 'kubernetes') {
+      throw usage(`--credentials must be none or kubernetes, got "${printable(credentials.slice(0, 40))}"`);
+    }
+    if (credentials === 'kubernetes' && executor !== 'kubernetes' && executor !== 'k8s') {
+      throw usage(
+        '--credentials kubernetes needs --executor kubernetes: only the Kubernetes executor acts with the per-run token (kubectl and dry-run would ignore it)',
+      );
+    }
+    if (this.credentialNamespace !== undefined && credentials !== 'kubernetes') {
+      throw usage('--credential-namespace applies to --credentials kubernetes');
+    }
+    const credentialNamespace = this.credentialNamespace ?? 'agent-safe';
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(credentialNamespace)) {
+      throw usage(
+        `--credential-namespace must be a Kubernetes namespace name (a DNS-1123 label), got "${printable(credentialNamespace.slice(0, 70))}"`,
       );
     }
     const { ticket, params, paramsGiven } = await readTicketAndParams(this, this.context.stdin);
@@ -335,9 +375,13 @@ export class RunnerExecuteCommand extends ConfigCommand {
     process.once('SIGTERM', cancel);
     let result: ExecutionResult;
     try {
+      // The provider manages credentials as the runner's own identity: the same kubeconfig and context.
+      const provider =
+        credentials === 'kubernetes' ? await this.credentialProvider(credentialNamespace) : undefined;
       result = await safe.execute(ticket, {
         executor,
         params,
+        ...(provider !== undefined ? { credentials: provider } : {}),
         signal: controller.signal,
         ...(this.kubeconfig !== undefined ? { kubeconfig: this.kubeconfig } : {}),
         ...(this.kubeContext !== undefined ? { context: this.kubeContext } : {}),
