@@ -53,6 +53,12 @@ export interface StateField {
   readonly description: string;
   readonly type: string;
   readonly required: boolean;
+  /**
+   * YAML `sensitive: true`: the field's value may hold a secret (a ConfigMap value, a token), so it is
+   * masked in the audit log's `state_capture` events (before_state, after_state, diff), as sensitive
+   * params are. Absent or false: logged as read.
+   */
+  readonly sensitive?: boolean;
 }
 
 /** Where a rollback parameter comes from, e.g. `params.namespace` or `before_state.replicas`. */

@@ -96,6 +96,10 @@ export interface ExecutionResult {
   readonly durationMs: number;
   readonly error?: { readonly code: string; readonly message: string };
   readonly output?: unknown;
+  /**
+   * The state as read, unmasked: state fields marked `sensitive` are masked (`***`) only in the audit
+   * log's `state_capture`, not here (the caller ran the action and may restore them).
+   */
   readonly beforeState?: Readonly<Record<string, unknown>>;
   readonly afterState?: Readonly<Record<string, unknown>>;
   /** Field name → `{ before, after }` for each field whose value changed. */

@@ -51,7 +51,7 @@ const PARAMETER_FIELDS = ['name', 'type', 'required', 'description', 'default', 
 const CONSTRAINT_FIELDS = ['min_value', 'max_value', 'min_length', 'max_length', 'pattern', 'enum'];
 const PRECHECK_FIELDS = ['name', 'description', 'force_allowed'];
 const CREDENTIAL_FIELDS = ['type', 'fields', 'ttl'];
-const STATE_FIELD_FIELDS = ['name', 'description', 'type', 'required'];
+const STATE_FIELD_FIELDS = ['name', 'description', 'type', 'required', 'sensitive'];
 const ROLLBACK_PARAM_FIELDS = ['source'];
 
 /** Outcome of checking one action definition: the definition when it has no errors, and every issue. */
@@ -425,13 +425,16 @@ function readStateFields(reader: SchemaReader, record: Record<string, unknown>):
     const description = reader.string(field, 'description', path) ?? '';
     const type = readParamType(reader, field, path, 'type');
     const required = reader.boolean(field, 'required', path, false);
+    const sensitive = reader.boolean(field, 'sensitive', path, false);
     if (name === undefined || type === undefined) return undefined;
     if (seen.has(name)) {
       reader.error(fieldPath(path, 'name'), `duplicate state field "${name}"`);
       return undefined;
     }
     seen.add(name);
-    return { name, description, type, required };
+    return sensitive
+      ? { name, description, type, required, sensitive }
+      : { name, description, type, required };
   });
 }
 

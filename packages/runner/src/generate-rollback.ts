@@ -1,4 +1,10 @@
-import type { ActionDefinition, ActionLookup, AuditEventBody } from '@agent-safe/core';
+import {
+  type ActionDefinition,
+  type ActionLookup,
+  AgentSafeError,
+  type AuditEventBody,
+  type ExecutionResult,
+} from '@agent-safe/core';
 
 /** What a rollback is built from: the original run and the state the runner captured. */
 export interface StateCapture {
@@ -25,8 +31,53 @@ export type RollbackResult =
   | { readonly ok: true; readonly plan: RollbackPlan }
   | { readonly ok: false; readonly reason: string };
 
-/** Marker the runner writes for sensitive params in `state_capture` events. */
+/** Marker the runner writes for sensitive params and state fields in `state_capture` events. */
 export const MASKED_VALUE = '***';
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * The state capture of a run from the {@link ExecutionResult} the runner returned, with its real
+ * (unmasked) before/after state, for {@link generateRollback}: the way to roll back a change whose
+ * before-state is a sensitive state field, which the audit log holds only as `***`. `params` are the
+ * run's params (the ticket's), which the result does not repeat. Throws INPUT_INVALID when the result
+ * is not a runner result or captured no before-state (the run stopped before acting: nothing to undo).
+ */
+export function captureFromResult(
+  result: ExecutionResult,
+  params: Readonly<Record<string, unknown>>,
+): StateCapture {
+  if (!isRecord(result) || typeof result.action !== 'string' || typeof result.target !== 'string') {
+    throw new AgentSafeError(
+      'INPUT_INVALID',
+      'captureFromResult needs the ExecutionResult that Runner.execute (or safe.execute) returned',
+      { issues: [{ path: 'result', message: 'expected an object with action, target and beforeState' }] },
+    );
+  }
+  if (!isRecord(params)) {
+    throw new AgentSafeError('INPUT_INVALID', 'captureFromResult needs the params of the run (an object)', {
+      issues: [{ path: 'params', message: 'pass the params the ticket was issued for' }],
+    });
+  }
+  if (!isRecord(result.beforeState)) {
+    throw new AgentSafeError(
+      'INPUT_INVALID',
+      `the run of ${result.action} captured no before-state (status ${String(result.status)}: it stopped before acting), so there is nothing to roll back`,
+      { issues: [{ path: 'result.beforeState', message: 'missing' }] },
+    );
+  }
+  const decision = isRecord(result.auditIds) ? result.auditIds.decision : undefined;
+  return {
+    action: result.action,
+    target: result.target,
+    params,
+    beforeState: result.beforeState,
+    ...(isRecord(result.afterState) ? { afterState: result.afterState } : {}),
+    ...(typeof decision === 'string' ? { decisionAuditId: decision } : {}),
+  };
+}
 
 function lookup(root: unknown, path: readonly string[]): unknown {
   let value = root;
@@ -120,6 +171,15 @@ export function generateRollback(
       return {
         ok: false,
         reason: `rollback param "${name}": ${path} is sensitive and was masked in the audit log`,
+      };
+    }
+    // A state field marked `sensitive` is masked in the log: the plan cannot restore "***". The real
+    // value is in the ExecutionResult the runner returned (never in the log). Any "***" is refused, also
+    // of a field not (or no longer) marked sensitive: a log written under another definition may hold it.
+    if (value === MASKED_VALUE) {
+      return {
+        ok: false,
+        reason: `rollback param "${name}": ${path} is sensitive and was masked in the audit log; restore it from the ExecutionResult the runner returned, with generateRollback(captureFromResult(result, params)) (SDK: safe.generateRollback(result))`,
       };
     }
     params[name] = value;

@@ -1,7 +1,9 @@
 export { credentialResolver } from './credential-resolver.js';
 export type { CredentialResolverOptions } from './credential-resolver.js';
 export { DryRunExecutor } from './dry-run-executor.js';
-export { MASKED_VALUE, generateRollback } from './generate-rollback.js';
+export { MASKED_VALUE, captureFromResult, generateRollback } from './generate-rollback.js';
+export { maskCapturedState, sensitiveStateFields } from './mask-state.js';
+export type { MaskedStateCapture } from './mask-state.js';
 export type { RollbackPlan, RollbackResult, StateCapture } from './generate-rollback.js';
 export { KUBECTL_ACTIONS, MAX_LOG_TAIL_LINES, kubectlArgs } from './kubectl-args.js';
 export type { KubectlGlobalOptions } from './kubectl-args.js';

@@ -18,6 +18,7 @@ import {
   systemClock,
 } from '@agent-safe/core';
 import { MASKED_VALUE } from './generate-rollback.js';
+import { maskCapturedState } from './mask-state.js';
 import { stateDiff } from './state-diff.js';
 
 /** What the runner needs from a ticket validator (`TicketValidator` of `@agent-safe/tickets`). */
@@ -130,10 +131,14 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 function maskParams(
   definition: ActionDefinition,
   params: Readonly<Record<string, unknown>>,
+  maskedPaths: string[],
 ): Record<string, unknown> {
   const masked: Record<string, unknown> = { ...params };
   for (const parameter of definition.parameters) {
-    if (parameter.sensitive && Object.hasOwn(masked, parameter.name)) masked[parameter.name] = MASKED_VALUE;
+    if (parameter.sensitive && Object.hasOwn(masked, parameter.name)) {
+      masked[parameter.name] = MASKED_VALUE;
+      maskedPaths.push(`params.${parameter.name}`);
+    }
   }
   return masked;
 }
@@ -175,6 +180,12 @@ export class Runner {
     this.#afterStateTimeoutMs = options.afterStateTimeoutMs ?? 10_000;
   }
 
+  /**
+   * Runs the ticket's action. The returned result holds the REAL before/after state and diff; the
+   * audit log's `state_capture` has the state fields the action marks `sensitive` masked (`***`). The
+   * caller ran the action and is entitled to those values: to roll back a change whose before-state is
+   * sensitive, keep the result and pass `captureFromResult(result, params)` to `generateRollback`.
+   */
   async execute(ticketToken: string, options: RunOptions): Promise<ExecutionResult> {
     const started = this.#clock.now();
     const claims = unverifiedClaims(ticketToken);
@@ -490,12 +501,19 @@ export class Runner {
       });
       auditIds.execution = execution.event_id;
       if (beforeState !== undefined && definition !== undefined) {
+        // Sensitive params and state fields are masked in the log; the ExecutionResult below keeps the
+        // real values (the caller ran the action and may restore them: captureFromResult).
+        const maskedPaths: string[] = [];
+        const maskedParams = maskParams(definition, params, maskedPaths);
+        const state = maskCapturedState(definition, beforeState, afterState ?? null, diff ?? null);
+        maskedPaths.push(...state.maskedPaths);
         const capture = await this.#audit.append({
           ...base('state_capture'),
-          params: maskParams(definition, params),
-          before_state: beforeState,
-          after_state: afterState ?? null,
-          diff: diff ?? null,
+          params: maskedParams,
+          ...(maskedPaths.length > 0 ? { masked_paths: maskedPaths } : {}),
+          before_state: state.beforeState,
+          after_state: state.afterState,
+          diff: state.diff,
           execution_id: execution.event_id,
         });
         auditIds.stateCapture = capture.event_id;
