@@ -7,12 +7,13 @@
 //    cannot run (nothing changes); with that action's kubectl-checkable prechecks only, it scales;
 //  - credential test-vault --vault kubernetes: the admin passes, a token without rights fails, naming
 //    the rights it lacks.
+import { spawn } from 'node:child_process';
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type K8sCluster, k8sBinDir, startK8sCluster } from '../../executor-k8s/test/k8s-cluster.js';
-import { cli } from './run-cli.js';
+import { BIN, cli } from './run-cli.js';
 
 let cluster: K8sCluster;
 let project: string;
@@ -265,6 +266,14 @@ describe('runner execute --credentials kubernetes', () => {
     ).not.toContainEqual(expect.stringMatching(/^agent-safe-/));
     const bindings = JSON.parse(await kubectl(['get', 'rolebindings', '-n', 'dev', '-o', 'json']));
     expect(bindings.items).toEqual([]);
+    // The minted token (a JWT) is never printed, nor written to the audit log.
+    const jwt = /eyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,}/;
+    expect(run.stdout).not.toMatch(jwt);
+    const runEvents = readFileSync(join(kubectlProject, 'audit.jsonl'), 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('"event_type":"execution'));
+    expect(runEvents.length).toBeGreaterThan(0);
+    for (const line of runEvents) expect(line).not.toMatch(jwt);
     await kubectl(['scale', 'deployment/app', '-n', 'dev', '--replicas=2']);
   });
 
@@ -275,6 +284,115 @@ describe('runner execute --credentials kubernetes', () => {
     );
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('--credentials kubernetes needs --executor kubernetes');
+  });
+});
+
+describe('runner execute: a run that acted and did not finish', () => {
+  it('exits 4 when the run times out (rollout-status waits for pods that never start here)', async () => {
+    const params = JSON.stringify({ namespace: 'dev', deployment: 'app', timeout_seconds: 120 });
+    const check = cli(
+      [
+        'check',
+        'rollout-status',
+        '--target',
+        'dev/test-app',
+        '--caller',
+        'deploy-agent',
+        '--params',
+        params,
+        '--json-output',
+      ],
+      project,
+    );
+    expect(check.code).toBe(0);
+    const ticket = json(check.stdout).data.ticket.token;
+    await kubectl(['scale', 'deployment/app', '-n', 'dev', '--replicas=1']);
+    const run = cli(
+      [
+        'runner',
+        'execute',
+        ticket,
+        '--params',
+        params,
+        '--executor',
+        'kubernetes',
+        '--kubeconfig',
+        cluster.kubeconfigPath,
+        '--timeout',
+        '3',
+        '--json-output',
+      ],
+      project,
+      env,
+    );
+    expect(run.code).toBe(4);
+    const envelope = json(run.stdout);
+    expect(envelope).toMatchObject({ ok: false, exitCode: 4, data: { status: 'timed_out' } });
+    expect(envelope.errors[0]).toMatchObject({ code: 'EXECUTION_FAILED' });
+    expect(envelope.errors[0].message).toMatch(/^TIMEOUT: /);
+    await kubectl(['scale', 'deployment/app', '-n', 'dev', '--replicas=2']);
+  });
+
+  it('Ctrl-C cancels the run, which is recorded as cancelled (exit 4)', async () => {
+    const params = JSON.stringify({ namespace: 'dev', deployment: 'app', timeout_seconds: 120 });
+    const check = cli(
+      [
+        'check',
+        'rollout-status',
+        '--target',
+        'dev/test-app',
+        '--caller',
+        'deploy-agent',
+        '--params',
+        params,
+        '--json-output',
+      ],
+      project,
+    );
+    const decision = json(check.stdout).data;
+    await kubectl(['scale', 'deployment/app', '-n', 'dev', '--replicas=1']);
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'runner',
+        'execute',
+        decision.ticket.token,
+        '--params',
+        params,
+        '--executor',
+        'kubernetes',
+        '--kubeconfig',
+        cluster.kubeconfigPath,
+        '--json-output',
+      ],
+      { cwd: project, env: { ...process.env, ...env } },
+    );
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    // Interrupt once the run is under way (its execution_started event is in the log).
+    const log = join(project, 'audit.jsonl');
+    const started = Date.now();
+    while (
+      !readFileSync(log, 'utf8').includes(`"decision_audit_id":"${decision.auditId}"`) &&
+      Date.now() - started < 20_000
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(4);
+    expect(json(stdout)).toMatchObject({ exitCode: 4, data: { status: 'cancelled' } });
+    const recorded = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line))
+      .find((event) => event.event_type === 'execution' && event.decision_audit_id === decision.auditId);
+    expect(recorded).toMatchObject({ status: 'cancelled' });
+    await kubectl(['scale', 'deployment/app', '-n', 'dev', '--replicas=2']);
   });
 });
 
