@@ -675,9 +675,12 @@ export class AgentSafe {
   async stateCoverage(): Promise<StateCoverageReport> {
     return (await this.#enforcer()).stateCoverage();
   }
-  /** The rollback plan of a decision; `{ ok: false, reason }` when there is none. */
-  async generateRollback(auditId: string): Promise<RollbackPlanResult> {
-    return (await this.#enforcer()).generateRollback(auditId);
+  /**
+   * The rollback plan of a decision; `{ ok: false, reason }` when there is none. Pass the
+   * ExecutionResult `execute` returned to restore sensitive state fields the log holds only masked.
+   */
+  async generateRollback(auditIdOrResult: string | ExecutionResult): Promise<RollbackPlanResult> {
+    return (await this.#enforcer()).generateRollback(auditIdOrResult);
   }
   /** The rollback plan, decided by check() with the original audit id as correlation id. */
   async checkRollback(auditId: string, options?: RollbackCheckOptions): Promise<RollbackCheck> {

@@ -16,6 +16,7 @@ import {
   type RollbackExecution,
   type RollbackPlanResult,
   rollbackPlanFromLog,
+  rollbackPlanFromResult,
   rollbackWithCapture,
 } from './rollback.js';
 import {
@@ -356,8 +357,21 @@ export class Enforcement {
     }));
   }
 
-  /** The rollback plan of a decision from its last state capture; `{ ok: false, reason }` when none. */
-  async generateRollback(auditId: string): Promise<RollbackPlanResult> {
+  /**
+   * The rollback plan of a decision from its last state capture; `{ ok: false, reason }` when none.
+   * Given the ExecutionResult `execute` returned instead of an audit id, the plan takes the result's
+   * before-state, which keeps the values of sensitive state fields the log holds only masked.
+   */
+  async generateRollback(auditIdOrResult: string | ExecutionResult): Promise<RollbackPlanResult> {
+    if (auditIdOrResult !== null && typeof auditIdOrResult === 'object') {
+      const result = auditIdOrResult;
+      return this.#readLog(
+        'generateRollback',
+        (log) => rollbackPlanFromResult(log, result, this.#host.registry),
+        () => ({ ok: false, reason: 'no state capture for this result: the audit log is empty' }),
+      );
+    }
+    const auditId = auditIdOrResult;
     requireAuditId(auditId);
     return this.#readLog(
       'generateRollback',

@@ -98,13 +98,14 @@ export {
 export type { ClusterOptions, ExecutorChoice } from './execution-executors.js';
 export { STATE_CAPTURE_EVENT, findStateCapture, stateCoverage } from './state-capture.js';
 export type { ActionStateCoverage, StateCaptureRecord, StateCoverageReport } from './state-capture.js';
-export { rollbackPlanFromCapture, rollbackPlanFromLog } from './rollback.js';
+export { rollbackPlanFromCapture, rollbackPlanFromLog, rollbackPlanFromResult } from './rollback.js';
 export type { RollbackCheck, RollbackExecution, RollbackPlanResult } from './rollback.js';
 export {
   DryRunExecutor,
   KubectlExecutor,
   MASKED_VALUE,
   Runner,
+  captureFromResult,
   credentialResolver,
   generateRollback,
   kubectlArgs,

@@ -61,6 +61,41 @@ export async function rollbackWithCapture(
   return { ...rollbackPlanFromCapture(capture, actions), capture };
 }
 
+/**
+ * The rollback plan of a run from the {@link ExecutionResult} `execute` returned: the log's state
+ * capture of its decision (action, target, params) with the result's own before/after state, which
+ * holds the real values of the state fields the audit log masks (`sensitive: true`, e.g.
+ * update-configmap's previous_value). INPUT_INVALID when `result` is not an execution result.
+ */
+export async function rollbackPlanFromResult(
+  logPath: string,
+  result: ExecutionResult,
+  actions: ActionLookup,
+): Promise<RollbackPlanResult> {
+  const decision = requireAuditId(
+    typeof result?.auditIds === 'object' ? result.auditIds?.decision : undefined,
+    'result.auditIds.decision',
+  );
+  const state = result.beforeState;
+  if (state === null || typeof state !== 'object') {
+    return {
+      ok: false,
+      reason: `the run of decision ${decision} captured no before-state (status ${String(result.status)}): there is nothing to roll back`,
+    };
+  }
+  const capture = await findStateCapture(logPath, decision);
+  if (capture === undefined || capture.action !== result.action || capture.target !== result.target) {
+    return {
+      ok: false,
+      reason: `no state capture of ${String(result.action)} on ${String(result.target)} for decision ${decision} in ${logPath}: pass the result of a run audited to this log`,
+    };
+  }
+  return rollbackPlanFromCapture(
+    { ...capture, beforeState: state, afterState: result.afterState ?? null },
+    actions,
+  );
+}
+
 /** The rollback plan for one state capture (see {@link rollbackPlanFromLog}). */
 export function rollbackPlanFromCapture(
   capture: StateCaptureRecord,

@@ -7,7 +7,7 @@ import {
   randomId,
 } from '@agent-safe/core';
 import { readAuditLog } from '@agent-safe/audit';
-import { stateDiff } from '@agent-safe/runner';
+import { maskCapturedState, stateDiff } from '@agent-safe/runner';
 import { maskParams } from './masking.js';
 import { valueProblem } from './request-checks.js';
 
@@ -30,6 +30,7 @@ export interface StateCaptureRecord {
   readonly caller: string | null;
   /** The decision's params, sensitive values masked (`***`). */
   readonly params: Readonly<Record<string, unknown>>;
+  /** As logged: state fields the action marks `sensitive` are masked (`***`), here and below. */
   readonly beforeState: Readonly<Record<string, unknown>>;
   /** Null while only the before-state was recorded (or the runner could not read the after-state). */
   readonly afterState: Readonly<Record<string, unknown>> | null;
@@ -243,7 +244,8 @@ export interface CaptureSubject {
 
 /**
  * The `state_capture` event body for a decision, in the runner's shape (action, target, caller,
- * `decision_audit_id`, `correlation_id`, masked params, before/after state and their diff).
+ * `decision_audit_id`, `correlation_id`, masked params, before/after state and their diff, with the
+ * state fields the action marks `sensitive` masked, and `masked_paths` naming every masked value).
  */
 export function stateCaptureBody(
   subject: CaptureSubject,
@@ -254,7 +256,18 @@ export function stateCaptureBody(
   const { decision, actions } = subject;
   const action = decision.action ?? '';
   const params = isObject(decision.params) ? decision.params : {};
-  const masked = maskParams(actions.get(action), params);
+  const definition = actions.get(action);
+  const masked = maskParams(definition, params);
+  // Sensitive state fields are masked like sensitive params (the runner writes them the same way); the
+  // diff is computed on the values given, then masked. An after-state completing a before-state read
+  // back from the log compares against its mask, so a sensitive field shows as changed.
+  const state = maskCapturedState(
+    definition,
+    before,
+    after,
+    after === null ? null : stateDiff(before, after),
+  );
+  const maskedPaths = [...masked.maskedPaths, ...state.maskedPaths];
   return {
     event_id: randomId('evt'),
     timestamp: new Date(now).toISOString(),
@@ -265,10 +278,10 @@ export function stateCaptureBody(
     correlation_id: decision.event_id,
     decision_audit_id: decision.event_id,
     params: masked.params,
-    ...(masked.maskedPaths.length > 0 ? { masked_paths: masked.maskedPaths } : {}),
-    before_state: before,
-    after_state: after,
-    diff: after === null ? null : stateDiff(before, after),
+    ...(maskedPaths.length > 0 ? { masked_paths: maskedPaths } : {}),
+    before_state: state.beforeState,
+    after_state: state.afterState,
+    diff: state.diff,
     recorded_by: 'sdk',
   };
 }

@@ -407,7 +407,25 @@ describe('Kubernetes enforcement end to end (real API server)', () => {
     const read = await run('get-configmap', 'e2e/cm-settings', { namespace: NS, configmap: 'settings' });
     expectSucceeded(read.result);
     expect(JSON.stringify(read.result.output)).toContain('green');
-    await rollback(decision);
+    // previous_value is a sensitive state field: the log holds the mask, never the old value ...
+    const capture = auditEvents().find(
+      (event) => event.event_type === 'state_capture' && event.decision_audit_id === decision.auditId,
+    );
+    expect(capture.before_state.previous_value).toBe('***');
+    expect(capture.after_state.previous_value).toBe('***');
+    expect(JSON.stringify(capture)).not.toContain('blue');
+    // ... so the plan from the log is refused, and the rollback comes from the in-memory result.
+    const fromLog = await safe.generateRollback(decision.auditId);
+    expect(fromLog).toEqual({
+      ok: false,
+      reason: expect.stringContaining('before_state.previous_value is sensitive and was masked'),
+    });
+    const plan = await safe.generateRollback(result);
+    if (!plan.ok) throw new Error(plan.reason);
+    expect(plan.plan.params).toEqual({ namespace: NS, configmap: 'settings', key: 'mode', value: 'blue' });
+    const undo = await safe.check({ ...plan.plan, params: { ...plan.plan.params }, caller: CALLER });
+    expect(undo).toMatchObject({ result: 'ALLOW', correlationId: decision.auditId });
+    expectSucceeded(await safe.execute(undo, executeOptions()));
     expect((await getJson(['configmap', 'settings', '-n', NS])).data.mode).toBe('blue');
   });
 

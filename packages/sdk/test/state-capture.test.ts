@@ -100,7 +100,16 @@ describe('recordBeforeState / recordAfterState / recordState (agents that execut
     await safe.close();
     const events = await readJsonl(join(dir, 'audit.jsonl'));
     expect(JSON.stringify(events)).not.toContain('hunter2');
-    expect(events.at(-1)).toMatchObject({ masked_paths: ['params.value'], params: { value: '***' } });
+    // previous_value is a sensitive state field of the catalogue: masked too (sensitive-state.test.ts).
+    expect(events.at(-1)).toMatchObject({
+      masked_paths: [
+        'params.value',
+        'before_state.previous_value',
+        'after_state.previous_value',
+        'diff.previous_value',
+      ],
+      params: { value: '***' },
+    });
   });
 
   it('refuses a missing, denied or pending decision, and after-state without a before-state', async () => {
