@@ -57,9 +57,13 @@ function positiveInteger(value: number | undefined, name: string, fallback: numb
  * Runs the Kubernetes catalogue actions through the API with `@kubernetes/client-node` (loaded on first
  * use). Each action makes exactly the calls {@link KubernetesExecutor.plan} shows (the dry run's
  * `kubernetesApiCalls`). With `context.credentials` (a KubernetesCredentialProvider handle or
- * `{ token }`) every call of the run uses the runner's cluster with ONLY that token; otherwise the
- * runner's own kubeconfig. Failures come back as `ok: false` with `HTTP <code>: <server message>`;
- * exec-pod and port-forward are refused (they need an interactive stream).
+ * `{ token }`) the action (`execute`) and its state reads (`readState`, which read only the action's own
+ * object) use the runner's cluster with ONLY that token; without one, the runner's own kubeconfig.
+ * Prechecks always run with the runner's own kubeconfig: they are the runner's verification and read
+ * beyond the action's object (HPAs, quotas, pods, nodes, budgets), which the action's narrow credential
+ * must not be able to; that identity needs `PRECHECK_READ_RULES`. Failures come back as `ok: false`
+ * with `HTTP <code>: <server message>`; exec-pod and port-forward are refused (they need an interactive
+ * stream).
  */
 export class KubernetesExecutor implements Executor {
   readonly name = 'kubernetes';
@@ -98,10 +102,21 @@ export class KubernetesExecutor implements Executor {
     return this.#base;
   }
 
-  async #session(context: ExecutionContext): Promise<Session> {
+  /**
+   * The clients of one call of the port. `identity: 'credential'` (execute, readState): with
+   * `context.credentials`, ONLY that token; otherwise the runner's kubeconfig. `identity: 'runner'`
+   * (prechecks): always the runner's kubeconfig; a credential in the context is still checked (a revoked
+   * or malformed one fails closed here too) but not used.
+   */
+  async #session(
+    context: ExecutionContext,
+    identity: 'credential' | 'runner' = 'credential',
+  ): Promise<Session> {
     const base = await this.#loadBase();
     let apis = base.apis;
-    if (context.credentials !== undefined) {
+    if (identity === 'runner') {
+      if (context.credentials !== undefined) credentialToken(context.credentials);
+    } else if (context.credentials !== undefined) {
       apis = kubernetesApis(
         base.k8s,
         tokenKubeConfig(base.k8s, base.config, credentialToken(context.credentials)),
@@ -179,6 +194,11 @@ export class KubernetesExecutor implements Executor {
     }
   }
 
+  /**
+   * Reads the action's `state_fields` from its own object, with the run's credential when there is one:
+   * every catalogue action's credential may `get` its own object (tested against each credentials
+   * block), so the before- and after-state need no right of the runner's.
+   */
   async readState(
     request: ExecutionRequest,
     fields: readonly string[],
@@ -189,12 +209,13 @@ export class KubernetesExecutor implements Executor {
     return await readActionState(session, request, fields);
   }
 
+  /** Runs a named precheck with the runner's own kubeconfig (never the run's credential; see the class). */
   async precheck(
     name: string,
     request: ExecutionRequest,
     context: ExecutionContext,
   ): Promise<PrecheckOutcome> {
-    const session = await this.#session(context);
+    const session = await this.#session(context, 'runner');
     return await runPrecheck(name, request, session.apis, context.signal, this.#options.precheck ?? {});
   }
 }
