@@ -389,6 +389,52 @@ describe('audit show-state, state-coverage and rollback after a run', () => {
   });
 });
 
+describe('sensitive values', () => {
+  it('never prints a sensitive param, in the calls, the params or the result, text or JSON', () => {
+    appendFileSync(
+      join(project, 'inventory.yaml'),
+      '\n  - id: dev/app-config\n    type: k8s-configmap\n    environment: dev\n    sensitivity: public\n    identifiers: { cluster: dev-cluster, namespace: dev, name: app-config }\n',
+    );
+    const secret = 'postgres://app:hunter2-secret@db/app';
+    const params = JSON.stringify({
+      namespace: 'dev',
+      configmap: 'app-config',
+      key: 'DATABASE_URL',
+      value: secret,
+    });
+    const check = cli(
+      [
+        'check',
+        'update-configmap',
+        '--target',
+        'dev/app-config',
+        '--caller',
+        'deploy-agent',
+        '--params',
+        params,
+        '--json-output',
+      ],
+      project,
+    );
+    expect(check.code).toBe(0);
+    const ticket = json(check.stdout).data.ticket.token;
+    const outputs = [
+      cli(['runner', 'dry-run', ticket, '--params', params], project),
+      cli(['runner', 'dry-run', ticket, '--params', params, '--json-output'], project),
+      cli(['credential', 'resolve', ticket, '--params', params, '--json-output'], project),
+      cli(['runner', 'execute', ticket, '--params', params, '--json-output'], project),
+    ];
+    for (const output of outputs) {
+      expect(output.code).toBe(0);
+      expect(output.stdout + output.stderr).not.toContain('hunter2');
+    }
+    expect(outputs[0]!.stdout).toContain('"DATABASE_URL":"***"');
+    expect(json(outputs[1]!.stdout).data.params.value).toBe('***');
+    expect(JSON.stringify(json(outputs[3]!.stdout).data.output)).toContain('***');
+    expect(readFileSync(join(project, 'audit.jsonl'), 'utf8')).not.toContain('hunter2');
+  });
+});
+
 describe('credential resolve', () => {
   it('prints the plan without minting anything, and the ticket stays usable', () => {
     const { ticket, auditId } = allowScale();

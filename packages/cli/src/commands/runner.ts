@@ -13,6 +13,7 @@ import {
   timeoutMilliseconds,
   unverifiedTicketClaims,
 } from './enforcement-input.js';
+import { OutputMask } from './mask-output.js';
 
 /** Longest output of a run printed for people (the JSON envelope carries all of it). */
 const MAX_PRINTED_OUTPUT = 4000;
@@ -373,12 +374,12 @@ export class RunnerExecuteCommand extends ConfigCommand {
     const cancel = () => controller.abort();
     process.once('SIGINT', cancel);
     process.once('SIGTERM', cancel);
-    let result: ExecutionResult;
+    let ran: ExecutionResult;
     try {
       // The provider manages credentials as the runner's own identity: the same kubeconfig and context.
       const provider =
         credentials === 'kubernetes' ? await this.credentialProvider(credentialNamespace) : undefined;
-      result = await safe.execute(ticket, {
+      ran = await safe.execute(ticket, {
         executor,
         params,
         ...(provider !== undefined ? { credentials: provider } : {}),
@@ -393,6 +394,8 @@ export class RunnerExecuteCommand extends ConfigCommand {
       process.removeListener('SIGTERM', cancel);
       await safe.close();
     }
+    // Sensitive params and state fields never reach the terminal or a CI log (the audit log masks them too).
+    const result = new OutputMask(safe.registry.get(ran.action), params).result(ran);
     const exitCode = executionExitCode(result);
     const hint = paramsProblemHint(result, paramsGiven);
     if (this.jsonOutput) return this.printEnvelope(exitCode, result, executionErrors(result, hint));
@@ -476,13 +479,16 @@ export class RunnerDryRunCommand extends ConfigCommand {
         kubectl = undefined;
       }
       const claimsShown = validation.ticket;
+      const mask = new OutputMask(definition, checked.params);
+      calls = calls === undefined ? undefined : mask.value(calls);
+      kubectl = kubectl === undefined ? undefined : mask.value(kubectl);
       const data = {
         executed: false,
         consumed: false,
         ticket: claimsShown,
         action: definition.name,
         target,
-        params: checked.params,
+        params: mask.params(checked.params),
         calls: calls ?? null,
         ...(callsUnavailable !== undefined ? { callsUnavailable } : {}),
         kubectl: kubectl ?? null,
