@@ -256,6 +256,41 @@ describe('runner execute', () => {
     );
   });
 
+  it('with the kubernetes executor and an API server that is down: refused at the first precheck, audited', () => {
+    const { ticket, auditId } = allowScale();
+    const kubeconfig = join(project, 'down.kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: { server: "https://127.0.0.1:1", insecure-skip-tls-verify: true }\nusers:\n- name: u\n  user: { token: t }\ncontexts:\n- name: x\n  context: { cluster: c, user: u }\ncurrent-context: x\n',
+      { mode: 0o600 },
+    );
+    const run = cli(
+      [
+        'runner',
+        'execute',
+        ticket,
+        '--params',
+        SCALE_JSON,
+        '--executor',
+        'k8s',
+        '--kubeconfig',
+        kubeconfig,
+        '--timeout',
+        '20',
+      ],
+      project,
+    );
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^refused {2}scale-deployment on dev\/test-app \(executor kubernetes/);
+    expect(run.stdout).toContain('PRECHECK_FAILED');
+    expect(run.stdout).toMatch(/✗ precheck:deployment-exists +failed/);
+    expect(run.stderr).toBe('');
+    const execution = auditEvents().find(
+      (event) => event.event_type === 'execution' && event.decision_audit_id === auditId,
+    );
+    expect(execution).toMatchObject({ status: 'refused' });
+  });
+
   it('refuses a forged ticket (signature) without running anything', () => {
     const { ticket } = allowScale();
     const [header, payload, signature] = ticket.split('.');
