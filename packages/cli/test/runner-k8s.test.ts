@@ -222,11 +222,10 @@ describe('runner execute --executor kubernetes, then the rollback', () => {
 });
 
 describe('runner execute --credentials kubernetes', () => {
-  // Every call of the run (prechecks and state reads too) uses the scoped token, which grants exactly the
-  // action's credentials block: the project whose scale-deployment keeps the deployment-exists precheck
-  // only, since the catalogue's hpa-not-managing and quota-allows read kinds the block does not grant.
+  // The action and its state reads use the scoped token (exactly the action's credentials block); the
+  // catalogue's prechecks (deployment-exists, hpa-not-managing, quota-allows) read with the runner's identity.
   it('acts with a per-run scoped token that is revoked when the run ends', async () => {
-    const { ticket, params } = allowScale(kubectlProject, 3);
+    const { ticket, params } = allowScale(project, 3);
     const run = cli(
       [
         'runner',
@@ -242,7 +241,7 @@ describe('runner execute --credentials kubernetes', () => {
         'kubernetes',
         '--json-output',
       ],
-      kubectlProject,
+      project,
       env,
     );
     expect(run.stderr).toBe('');
@@ -269,7 +268,7 @@ describe('runner execute --credentials kubernetes', () => {
     // The minted token (a JWT) is never printed, nor written to the audit log.
     const jwt = /eyJ[\w-]{10,}\.[\w-]{10,}\.[\w-]{10,}/;
     expect(run.stdout).not.toMatch(jwt);
-    const runEvents = readFileSync(join(kubectlProject, 'audit.jsonl'), 'utf8')
+    const runEvents = readFileSync(join(project, 'audit.jsonl'), 'utf8')
       .split('\n')
       .filter((line) => line.includes('"event_type":"execution'));
     expect(runEvents.length).toBeGreaterThan(0);
