@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import type { ActionDefinition } from '@agent-safe/core';
 import { parseActionDefinition, parseYaml } from '@agent-safe/registry';
 
-const KUBERNETES_FIXTURES = join(import.meta.dirname, 'fixtures', 'kubernetes');
+const KUBERNETES_FIXTURES = join(import.meta.dirname, '..', '..', '..', 'catalog', 'kubernetes');
 
-/** Every catalogue action (copied into test/fixtures/kubernetes), parsed by the registry's own loader. */
+/** Every action of the curated catalogue (catalog/kubernetes), parsed by the registry's own loader. */
 export function loadCatalogue(): ActionDefinition[] {
   return readdirSync(KUBERNETES_FIXTURES)
     .filter((file) => file.endsWith('.yaml'))

@@ -14,7 +14,8 @@ import {
 import { ActionRegistry, parseYaml } from '@agent-safe/registry';
 import { TicketIssuer, TicketValidator } from '@agent-safe/tickets';
 
-export const FIXTURES = join(import.meta.dirname, 'fixtures', 'kubernetes');
+/** The curated catalogue itself (tests exercise what ships). */
+export const FIXTURES = join(import.meta.dirname, '..', '..', '..', 'catalog', 'kubernetes');
 export const SECRET = 'runner-test-secret-with-at-least-32-bytes!';
 
 /** The catalogue copy as raw definitions, optionally edited. */
