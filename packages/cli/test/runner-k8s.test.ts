@@ -499,6 +499,10 @@ describe('credential test-vault --vault kubernetes', () => {
     const data = json(result.stdout).data;
     expect(data).toMatchObject({ vault: 'kubernetes', ok: true });
     expect(data.checks.every((check: { ok: boolean }) => check.ok)).toBe(true);
+    // The reads the Kubernetes executor's prechecks make as the runner are checked too.
+    expect(data.checks.map((check: { name: string }) => check.name)).toEqual(
+      expect.arrayContaining(['list pods in every namespace', 'get poddisruptionbudgets in every namespace']),
+    );
     const text = cli(['credential', 'test-vault', '--kubeconfig', cluster.kubeconfigPath], project);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('✓ namespace agent-safe exists');
@@ -532,6 +536,9 @@ describe('credential test-vault --vault kubernetes', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/✗ create serviceaccounts in agent-safe: not allowed/);
     expect(result.stdout).toMatch(/✗ create roles in every namespace: not allowed/);
+    expect(result.stdout).toMatch(
+      /✗ list nodes in every namespace: not allowed: the Kubernetes executor's prechecks/,
+    );
     expect(result.stdout).toMatch(/required check\(s\) failed/);
     expect(result.stdout + result.stderr).not.toContain(token);
     const envelope = json(

@@ -15,6 +15,7 @@ export { testKubernetesProvider } from './test-kubernetes-provider.js';
 export type {
   ProviderCheck,
   ProviderTestResult,
+  ReadRule,
   TestKubernetesProviderOptions,
 } from './test-kubernetes-provider.js';
 export {
@@ -44,11 +45,12 @@ export {
 } from './kubernetes-syntax.js';
 export { MAX_SCOPE_VALUES, renderScope } from './render-scope.js';
 export type { ScopedAction } from './render-scope.js';
-export { httpsKubernetesApi } from './kubernetes-api.js';
+export { httpsKubernetesApi, kubernetesJsonRequest } from './kubernetes-api.js';
 export type {
   HttpsKubernetesApiOptions,
   KubernetesApiResponse,
   KubernetesCredentialApi,
+  KubernetesJsonRequest,
 } from './kubernetes-api.js';
 export { KubernetesCredentialProvider } from './kubernetes-credential-provider.js';
 export type {

@@ -1,6 +1,6 @@
 import { AgentSafeError, escapeForTerminal } from '@agent-safe/core';
 import type { KubernetesApiResponse, KubernetesCredentialApi } from './kubernetes-api.js';
-import { dns1123LabelProblem } from './kubernetes-syntax.js';
+import { apiGroupProblem, dns1123LabelProblem, resourceProblem } from './kubernetes-syntax.js';
 
 /** One finding of {@link testKubernetesProvider}. */
 export interface ProviderCheck {
@@ -26,6 +26,62 @@ export interface TestKubernetesProviderOptions {
    * those rights are checked in every namespace (a cluster-wide grant).
    */
   readonly targetNamespaces?: readonly string[];
+  /**
+   * Read rights the runner's identity needs besides the provider's, checked in every namespace and
+   * reported as required: pass `PRECHECK_READ_RULES` of `@agent-safe/executor-k8s`, whose prechecks
+   * always run as the runner. At most 64 rules.
+   */
+  readonly readRules?: readonly ReadRule[];
+}
+
+/** A read-only RBAC rule to check (the shape of `PRECHECK_READ_RULES`). */
+export interface ReadRule {
+  readonly apiGroups: readonly string[];
+  readonly resources: readonly string[];
+  readonly verbs: readonly string[];
+}
+
+const MAX_READ_RULES = 64;
+const READ_VERBS = new Set(['get', 'list', 'watch']);
+
+/** The questions of `readRules`, refusing anything that is not a bounded, read-only rule. */
+function readQuestions(rules: readonly ReadRule[] | undefined): Question[] {
+  if (rules === undefined) return [];
+  if (!Array.isArray(rules) || rules.length > MAX_READ_RULES) {
+    throw new AgentSafeError('USAGE', `readRules must be a list of at most ${MAX_READ_RULES} rules`, {
+      details: { field: 'readRules' },
+    });
+  }
+  const questions: Question[] = [];
+  for (const rule of rules) {
+    const lists = [rule?.apiGroups, rule?.resources, rule?.verbs];
+    const valid =
+      lists.every(
+        (list) => Array.isArray(list) && list.length <= 64 && list.every((v) => typeof v === 'string'),
+      ) &&
+      rule.verbs.every((verb: string) => READ_VERBS.has(verb)) &&
+      rule.resources.every((resource: string) => resourceProblem(resource) === undefined) &&
+      rule.apiGroups.every((group: string) => group === '' || apiGroupProblem(group) === undefined);
+    if (!valid) {
+      throw new AgentSafeError(
+        'USAGE',
+        'each of readRules must be { apiGroups, resources, verbs } with read verbs only (get, list, watch)',
+        { details: { field: 'readRules' } },
+      );
+    }
+    for (const group of rule.apiGroups)
+      for (const resource of rule.resources)
+        for (const verb of rule.verbs)
+          questions.push({
+            verb,
+            group,
+            resource,
+            namespace: '',
+            required: true,
+            why: "the Kubernetes executor's prechecks read it with the runner's own identity (PRECHECK_READ_RULES)",
+          });
+  }
+  return questions;
 }
 
 const SSAR_PATH = '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews';
@@ -89,6 +145,7 @@ export async function testKubernetesProvider(
       });
     }
   }
+  const reads = readQuestions(options.readRules);
   const checks: ProviderCheck[] = [await namespaceCheck(api, namespace)];
   const questions: Question[] = [
     ...['create', 'delete'].map((verb) => ({
@@ -138,7 +195,7 @@ export async function testKubernetesProvider(
       why: 'needed only to revoke a credential issued before the runner restarted (found by its label)',
     })),
   ];
-  for (const question of questions) checks.push(await accessCheck(api, question));
+  for (const question of [...questions, ...reads]) checks.push(await accessCheck(api, question));
   return { ok: checks.every((check) => check.ok || !check.required), checks };
 }
 

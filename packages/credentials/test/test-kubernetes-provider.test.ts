@@ -157,6 +157,48 @@ describe('testKubernetesProvider (real API server)', () => {
     expect(JSON.stringify(result)).not.toContain(nobodyToken);
   });
 
+  it('readRules: the read rights of the prechecks are required, checked in every namespace', async () => {
+    const readRules = [
+      { apiGroups: [''], resources: ['pods', 'nodes'], verbs: ['get', 'list'] },
+      { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get'] },
+    ];
+    const asAdmin = await testKubernetesProvider(admin, 'agent-safe', { readRules });
+    expect(asAdmin.ok).toBe(true);
+    expect(asAdmin.checks.slice(-5).map((check) => [check.name, check.ok, check.required])).toEqual([
+      ['get pods in every namespace', true, true],
+      ['list pods in every namespace', true, true],
+      ['get nodes in every namespace', true, true],
+      ['list nodes in every namespace', true, true],
+      ['get deployments in every namespace', true, true],
+    ]);
+    // The runner identity below holds the provider's rights in shop but no cluster-wide reads.
+    const runner = await testKubernetesProvider(as(runnerToken), 'agent-safe', {
+      targetNamespaces: ['shop'],
+      readRules,
+    });
+    expect(runner.ok).toBe(false);
+    expect(runner.checks.find((check) => check.name === 'list pods in every namespace')).toEqual({
+      name: 'list pods in every namespace',
+      ok: false,
+      required: true,
+      detail:
+        "not allowed: the Kubernetes executor's prechecks read it with the runner's own identity (PRECHECK_READ_RULES)",
+    });
+  });
+
+  it('readRules must be read-only and bounded', async () => {
+    for (const readRules of [
+      [{ apiGroups: [''], resources: ['pods'], verbs: ['delete'] }],
+      [{ apiGroups: [''], resources: ['pods; rm'], verbs: ['get'] }],
+      Array.from({ length: 65 }, () => ({ apiGroups: [''], resources: ['pods'], verbs: ['get'] })),
+      'pods',
+    ]) {
+      await expect(
+        testKubernetesProvider(admin, 'agent-safe', { readRules: readRules as never }),
+      ).rejects.toMatchObject({ code: 'USAGE' });
+    }
+  });
+
   it('a token the server does not accept: every review fails with its HTTP status', async () => {
     const result = await testKubernetesProvider(as('not-a-token'), 'agent-safe');
     expect(result.ok).toBe(false);

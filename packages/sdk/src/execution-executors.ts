@@ -34,15 +34,17 @@ interface KubernetesExecutorModule {
 }
 
 /**
- * Loads `@agent-safe/executor-k8s` on first use. A missing package is a USAGE error naming the package
- * and the command that installs it.
+ * Loads the optional `@agent-safe/executor-k8s` for `purpose` (e.g. "The kubernetes executor"). A
+ * missing package (or a missing `@kubernetes/client-node`) is a USAGE error naming the package and the
+ * command that installs it, and `hint` when given.
  */
-export async function loadKubernetesExecutor(
+export async function loadKubernetesPackage(
+  purpose: string,
   load: () => Promise<unknown> = () => import('@agent-safe/executor-k8s'),
-): Promise<KubernetesExecutorClass> {
-  let module: KubernetesExecutorModule;
+  hint = '',
+): Promise<unknown> {
   try {
-    module = (await load()) as KubernetesExecutorModule;
+    return await load();
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
     const message = String((error as { message?: unknown } | null)?.message);
@@ -52,12 +54,26 @@ export async function loadKubernetesExecutor(
     ) {
       throw new AgentSafeError(
         'USAGE',
-        `The kubernetes executor needs the optional package ${KUBERNETES_EXECUTOR_PACKAGE}, which is not installed: run "${KUBERNETES_EXECUTOR_INSTALL}" (or use executor: 'kubectl' or 'dry-run').`,
+        `${purpose} needs the optional package ${KUBERNETES_EXECUTOR_PACKAGE}, which is not installed: run "${KUBERNETES_EXECUTOR_INSTALL}"${hint}.`,
         { cause: error },
       );
     }
     throw error;
   }
+}
+
+/**
+ * Loads `@agent-safe/executor-k8s` on first use. A missing package is a USAGE error naming the package
+ * and the command that installs it.
+ */
+export async function loadKubernetesExecutor(
+  load: () => Promise<unknown> = () => import('@agent-safe/executor-k8s'),
+): Promise<KubernetesExecutorClass> {
+  const module = (await loadKubernetesPackage(
+    'The kubernetes executor',
+    load,
+    " (or use executor: 'kubectl' or 'dry-run')",
+  )) as KubernetesExecutorModule;
   if (typeof module?.KubernetesExecutor !== 'function') {
     throw new AgentSafeError(
       'USAGE',

@@ -152,3 +152,4 @@ export type {
   ProviderTestResult,
 } from '@agent-safe/credentials';
 export { kubernetesCredentialApi } from './kubernetes-credential-api.js';
+export { kubernetesPrecheckReadRules } from './precheck-read-rules.js';

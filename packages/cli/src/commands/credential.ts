@@ -297,13 +297,17 @@ export class CredentialTestVaultCommand extends BaseCommand {
   private async testKubernetes() {
     const namespace = namespaceArgument(this.namespace, '--namespace');
     for (const target of this.targetNamespaces ?? []) namespaceArgument(target, '--target-namespace');
-    const { kubernetesCredentialApi, testKubernetesProvider } = await import('@agent-safe/sdk');
+    const { kubernetesCredentialApi, kubernetesPrecheckReadRules, testKubernetesProvider } = await import(
+      '@agent-safe/sdk'
+    );
     const api = await kubernetesCredentialApi({
       ...(this.kubeconfig !== undefined ? { kubeconfig: this.kubeconfig } : {}),
       ...(this.kubeContext !== undefined ? { context: this.kubeContext } : {}),
     });
+    // The runner's identity also runs the Kubernetes executor's prechecks: their reads are checked too.
     return testKubernetesProvider(api, namespace, {
       ...(this.targetNamespaces !== undefined ? { targetNamespaces: this.targetNamespaces } : {}),
+      readRules: await kubernetesPrecheckReadRules(),
     });
   }
 }
