@@ -2,6 +2,7 @@ import type { ExecutionRequest, PrecheckOutcome } from '@agent-safe/core';
 import type { V1Node, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import type { KubernetesApis } from './apis.js';
 import {
+  type Check,
   controllerOf,
   fail,
   formatQuantity,
@@ -13,8 +14,8 @@ import {
   podReady,
   podResources,
   quote,
-  type Resources,
   read,
+  type Resources,
   selectorMatches,
   textParam,
   warn,
@@ -45,14 +46,16 @@ function notReadyText(node: V1Node): string {
   return `reports Ready=${quote(ready.status, 20)}${ready.reason ? ` (${quote(ready.reason, 100)})` : ''}`;
 }
 
+/** A precheck judging the node the `node` param names, read first (`name`: its name, quoted). */
+function onNode(judge: (node: V1Node, name: string, request: ExecutionRequest) => PrecheckOutcome): Check {
+  return async (request, apis, signal) => {
+    const node = await readNode(apis, request, signal);
+    return judge(node, quote(node.metadata?.name ?? ''), request);
+  };
+}
+
 /** node-exists: the node can be read; for cordon-node a node that is not Ready is a warning. */
-export async function nodeExists(
-  request: ExecutionRequest,
-  apis: KubernetesApis,
-  signal: AbortSignal,
-): Promise<PrecheckOutcome> {
-  const node = await readNode(apis, request, signal);
-  const name = quote(node.metadata?.name ?? '');
+export const nodeExists = onNode((node, name, request) => {
   if (node.metadata?.deletionTimestamp) return fail(`node ${name} is being deleted`);
   if (request.action.name === 'cordon-node' && !isReady(node)) {
     return warn(
@@ -60,31 +63,19 @@ export async function nodeExists(
     );
   }
   return pass(`node ${name} exists${isReady(node) ? ' and is Ready' : ''}`);
-}
+});
 
 /** node-cordoned: the node is unschedulable; already schedulable is a warning (nothing to do). */
-export async function nodeCordoned(
-  request: ExecutionRequest,
-  apis: KubernetesApis,
-  signal: AbortSignal,
-): Promise<PrecheckOutcome> {
-  const node = await readNode(apis, request, signal);
-  const name = quote(node.metadata?.name ?? '');
-  return node.spec?.unschedulable === true
+export const nodeCordoned = onNode((node, name) =>
+  node.spec?.unschedulable === true
     ? pass(`node ${name} is cordoned (unschedulable)`)
-    : warn(`node ${name} is already schedulable: uncordoning it changes nothing`);
-}
+    : warn(`node ${name} is already schedulable: uncordoning it changes nothing`),
+);
 
 const PRESSURE = ['MemoryPressure', 'DiskPressure', 'PIDPressure', 'NetworkUnavailable'];
 
 /** node-healthy: Ready=True passes, pressure conditions warn, anything else fails. */
-export async function nodeHealthy(
-  request: ExecutionRequest,
-  apis: KubernetesApis,
-  signal: AbortSignal,
-): Promise<PrecheckOutcome> {
-  const node = await readNode(apis, request, signal);
-  const name = quote(node.metadata?.name ?? '');
+export const nodeHealthy = onNode((node, name) => {
   if (!isReady(node)) {
     return fail(`node ${name} ${notReadyText(node)}: pods scheduled there would not start`);
   }
@@ -94,13 +85,7 @@ export async function nodeHealthy(
   return pressure.length > 0
     ? warn(`node ${name} is Ready but reports ${pressure.join(', ')}`)
     : pass(`node ${name} is Ready`);
-}
-
-async function podsOnNode(apis: KubernetesApis, node: string, signal: AbortSignal): Promise<V1Pod[]> {
-  return await listAll(signal, `the pods on node ${quote(node)}`, (page, options) =>
-    apis.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}`, ...page }, options),
-  );
-}
+});
 
 const podName = (pod: V1Pod): string => `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
 const isTerminal = (pod: V1Pod): boolean =>
@@ -109,19 +94,18 @@ const isMirror = (pod: V1Pod): boolean =>
   Object.hasOwn(pod.metadata?.annotations ?? {}, 'kubernetes.io/config.mirror');
 const isDaemonSetPod = (pod: V1Pod): boolean => controllerOf(pod)?.kind === 'DaemonSet';
 
-/** The pods a drain evicts: not finished, not static (mirror) pods, not DaemonSet pods. */
-function evictable(pods: readonly V1Pod[]): V1Pod[] {
+/** The pods a drain of `node` evicts: not finished, not static (mirror) pods, not DaemonSet pods. */
+async function evictedPods(apis: KubernetesApis, node: string, signal: AbortSignal): Promise<V1Pod[]> {
+  const pods = await listAll(signal, `the pods on node ${quote(node)}`, (page, options) =>
+    apis.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}`, ...page }, options),
+  );
   return pods.filter((pod) => !isTerminal(pod) && !isMirror(pod) && !isDaemonSetPod(pod));
 }
 
 /** unmanaged-pods: pods the drain evicts that no controller recreates (warning, listing them). */
-export async function unmanagedPods(
-  request: ExecutionRequest,
-  apis: KubernetesApis,
-  signal: AbortSignal,
-): Promise<PrecheckOutcome> {
+export const unmanagedPods: Check = async (request, apis, signal) => {
   const node = textParam(request, 'node');
-  const pods = evictable(await podsOnNode(apis, node, signal));
+  const pods = await evictedPods(apis, node, signal);
   const bare = pods.filter((pod) => controllerOf(pod) === undefined).map(podName);
   if (bare.length === 0) {
     return pass(
@@ -131,20 +115,16 @@ export async function unmanagedPods(
   return warn(
     `${plural(bare.length, 'pod')} on node ${quote(node)} ${bare.length === 1 ? 'has' : 'have'} no controller and will be lost, not recreated: ${nameList(bare)}`,
   );
-}
+};
 
 /**
  * disruption-budgets: per PodDisruptionBudget, the healthy pods of the node it covers must not exceed
  * its status.disruptionsAllowed (evictions beyond that are refused with 429 until replacements are
  * Ready elsewhere, which may never happen); a pod covered by two budgets cannot be evicted at all.
  */
-export async function disruptionBudgets(
-  request: ExecutionRequest,
-  apis: KubernetesApis,
-  signal: AbortSignal,
-): Promise<PrecheckOutcome> {
+export const disruptionBudgets: Check = async (request, apis, signal) => {
   const node = textParam(request, 'node');
-  const pods = evictable(await podsOnNode(apis, node, signal));
+  const pods = await evictedPods(apis, node, signal);
   if (pods.length === 0) return pass(`node ${quote(node)} has no pods to evict`);
   const namespaces = [...new Set(pods.map((pod) => pod.metadata?.namespace ?? ''))].sort();
   const budgets: V1PodDisruptionBudget[] = [];
@@ -194,7 +174,7 @@ export async function disruptionBudgets(
       ? `no PodDisruptionBudget covers the ${plural(pods.length, 'pod')} on node ${quote(node)}`
       : `PodDisruptionBudgets allow evicting the ${plural(evictions, 'pod')} they cover on node ${quote(node)} (${plural(covered.size, 'budget')})`,
   );
-}
+};
 
 const CAPACITY_RESOURCES = ['cpu', 'memory'] as const;
 
@@ -212,17 +192,13 @@ function schedulable(node: V1Node): boolean {
  * other nodes have left (in total, and the largest pod on one node). Affinity, topology spread and
  * tolerations are not modelled, so a pass says so.
  */
-export async function spareCapacity(
-  request: ExecutionRequest,
-  apis: KubernetesApis,
-  signal: AbortSignal,
-): Promise<PrecheckOutcome> {
+export const spareCapacity: Check = async (request, apis, signal) => {
   const target = textParam(request, 'node');
   const nodes = await listAll(signal, 'the nodes', (page, options) => apis.core.listNode(page, options));
   const others = nodes.filter((node) => node.metadata?.name !== target && schedulable(node));
   const skipped = nodes.length - others.length - (nodes.some((n) => n.metadata?.name === target) ? 1 : 0);
   const drain = request.action.name === 'drain-node';
-  const evicted = drain ? evictable(await podsOnNode(apis, target, signal)) : [];
+  const evicted = drain ? await evictedPods(apis, target, signal) : [];
   if (drain && evicted.length === 0) return pass(`node ${quote(target)} has no pods to move`);
   if (others.length === 0) {
     return fail(
@@ -294,4 +270,4 @@ export async function spareCapacity(
   return pass(
     `the ${plural(evicted.length, 'evicted pod')} fit on the ${freeText}; affinity, spread and tolerations not modelled`,
   );
-}
+};

@@ -1,8 +1,9 @@
 import { createServer } from 'node:net';
-import type { ExecutionRequest, PrecheckOutcome } from '@agent-safe/core';
-import type { ConfigurationOptions, V1ConfigMap, V1Pod, V1PodSpec } from '@kubernetes/client-node';
+import type { ExecutionRequest } from '@agent-safe/core';
+import type { ConfigurationOptions, V1ConfigMap, V1Pod, V1PodSpec, V1Secret } from '@kubernetes/client-node';
 import type { KubernetesApis } from './apis.js';
 import {
+  type Check,
   controllerOf,
   fail,
   integerParam,
@@ -13,22 +14,17 @@ import {
   optionalText,
   pass,
   plural,
-  PrecheckStop,
   podReady,
+  PrecheckStop,
   quote,
   read,
+  namespacedObject,
   selectorMatches,
   textParam,
   warn,
 } from './precheck-support.js';
 
 /** Namespace, pod, ConfigMap, Secret and NetworkPolicy prechecks. */
-
-type Check = (
-  request: ExecutionRequest,
-  apis: KubernetesApis,
-  signal: AbortSignal,
-) => Promise<PrecheckOutcome>;
 
 /** The namespaces Kubernetes itself depends on; deleting one breaks the cluster. */
 export const SYSTEM_NAMESPACES: readonly string[] = [
@@ -165,16 +161,9 @@ export const noPersistentVolumesRetained: Check = async (request, apis, signal) 
 
 // ---------------------------------------------------------------- pods
 
-async function readPod(request: ExecutionRequest, apis: KubernetesApis, signal: AbortSignal): Promise<V1Pod> {
-  const namespace = textParam(request, 'namespace');
-  const name = textParam(request, 'pod');
-  return await read(signal, `pod ${quote(`${namespace}/${name}`)}`, (options) =>
-    apis.core.readNamespacedPod({ name, namespace }, options),
-  );
-}
-
-const podLabel = (request: ExecutionRequest): string =>
-  quote(`${String(request.params.namespace)}/${String(request.params.pod)}`);
+const { read: readPod, label: podLabel } = namespacedObject<V1Pod>('pod', 'pod', (apis, object, options) =>
+  apis.core.readNamespacedPod(object, options),
+);
 
 /** pod-exists: the pod can be read (one being deleted is a warning). */
 export const podExists: Check = async (request, apis, signal) => {
@@ -324,20 +313,11 @@ export const localPortFree: Check = async (request, _apis, signal) => {
 
 // ---------------------------------------------------------------- ConfigMaps and Secrets
 
-async function readConfigMap(
-  request: ExecutionRequest,
-  apis: KubernetesApis,
-  signal: AbortSignal,
-): Promise<V1ConfigMap> {
-  const namespace = textParam(request, 'namespace');
-  const name = textParam(request, 'configmap');
-  return await read(signal, `ConfigMap ${quote(`${namespace}/${name}`)}`, (options) =>
-    apis.core.readNamespacedConfigMap({ name, namespace }, options),
-  );
-}
-
-const configMapLabel = (request: ExecutionRequest): string =>
-  quote(`${String(request.params.namespace)}/${String(request.params.configmap)}`);
+const { read: readConfigMap, label: configMapLabel } = namespacedObject<V1ConfigMap>(
+  'ConfigMap',
+  'configmap',
+  (apis, object, options) => apis.core.readNamespacedConfigMap(object, options),
+);
 
 /** configmap-exists: readable; for get-configmap a named key must be in it. */
 export const configMapExists: Check = async (request, apis, signal) => {
@@ -403,19 +383,18 @@ export const consumers: Check = async (request, apis, signal) => {
   return warn(`ConfigMap ${configMapLabel(request)} is in use: ${parts.join('; ')}`);
 };
 
-const secretLabel = (request: ExecutionRequest): string =>
-  quote(`${String(request.params.namespace)}/${String(request.params.secret)}`);
+const { read: readSecret, label: secretLabel } = namespacedObject<V1Secret>(
+  'Secret',
+  'secret',
+  (apis, object, options) => apis.core.readNamespacedSecret(object, options),
+);
 
 async function readSecretMeta(
   request: ExecutionRequest,
   apis: KubernetesApis,
   signal: AbortSignal,
 ): Promise<{ type: string; keys: string[] }> {
-  const namespace = textParam(request, 'namespace');
-  const name = textParam(request, 'secret');
-  const secret = await read(signal, `Secret ${quote(`${namespace}/${name}`)}`, (options) =>
-    apis.core.readNamespacedSecret({ name, namespace }, options),
-  );
+  const secret = await readSecret(request, apis, signal);
   // Only the type and the key names leave this function: the values are never kept or printed.
   return {
     type: secret.type ?? 'Opaque',

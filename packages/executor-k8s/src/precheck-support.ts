@@ -1,8 +1,17 @@
-import { escapeForTerminal, type ExecutionRequest, type PrecheckOutcome } from '@agent-safe/core';
+import type { ExecutionRequest, PrecheckOutcome } from '@agent-safe/core';
 import type { ConfigurationOptions, V1LabelSelector } from '@kubernetes/client-node';
+import type { KubernetesApis } from './apis.js';
+import { quote, serverMessage, statusOf, untilAborted } from './session.js';
 
-/** Longest piece of server text quoted in a reason. */
-export const SERVER_TEXT_MAX = 300;
+export { quote };
+
+/** One precheck: judges the request with the runner's clients, bound to the precheck's signal. */
+export type Check = (
+  request: ExecutionRequest,
+  apis: KubernetesApis,
+  signal: AbortSignal,
+) => Promise<PrecheckOutcome>;
+
 /** Most object names listed in one reason; the rest are counted. */
 export const LIST_MAX = 10;
 /** Page size of every list call a precheck makes (each read is bounded). */
@@ -19,13 +28,6 @@ export class PrecheckStop extends Error {
     super(outcome.reason);
     this.outcome = outcome;
   }
-}
-
-/** Untrusted text (server messages, object names read back) made printable and cut. */
-export function quote(text: unknown, max = SERVER_TEXT_MAX): string {
-  const value = typeof text === 'string' ? text : String(text);
-  const flat = escapeForTerminal(value);
-  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 
 /** `a, b, c and 4 more` (each name quoted). */
@@ -59,12 +61,6 @@ export function signalOptions(signal: AbortSignal): ConfigurationOptions {
   } as unknown as ConfigurationOptions;
 }
 
-/** The HTTP status of a client-node ApiException, if it is one. */
-export function statusOf(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
 /**
  * A one-line account of a failed API call: the status and the server's own message (escaped, cut),
  * never the exception's text (client-node puts response headers in it).
@@ -72,27 +68,14 @@ export function statusOf(error: unknown): number | undefined {
 export function apiErrorText(error: unknown): string {
   const status = statusOf(error);
   if (status !== undefined) {
-    let body = (error as { body?: unknown }).body;
-    if (typeof body === 'string') {
-      try {
-        body = JSON.parse(body);
-      } catch {
-        // plain text body
-      }
-    }
-    const message =
-      typeof body === 'object' && body !== null && typeof (body as { message?: unknown }).message === 'string'
-        ? (body as { message: string }).message
-        : typeof body === 'string'
-          ? body
-          : '';
+    const message = serverMessage(error);
     const label =
       status === 401
         ? 'unauthorized (the credential was not accepted)'
         : status === 403
           ? 'forbidden'
           : `HTTP ${status}`;
-    return message.trim() === '' ? label : `${label}: ${quote(message.trim())}`;
+    return message === '' ? label : `${label}: ${quote(message)}`;
   }
   const text = error instanceof Error ? error.message : String(error);
   return quote(text.split('\n')[0] ?? '');
@@ -122,23 +105,48 @@ export async function read<T>(
   missingOk = false,
 ): Promise<T | undefined> {
   signal.throwIfAborted();
-  let aborted: (() => void) | undefined;
-  const abort = new Promise<never>((_, reject) => {
-    aborted = () => reject(signal.reason);
-    signal.addEventListener('abort', aborted, { once: true });
-  });
-  abort.catch(() => undefined);
   try {
-    return await Promise.race([call(signalOptions(signal)), abort]);
+    return await untilAborted(signal, call(signalOptions(signal)));
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     if (missingOk && statusOf(error) === 404) return undefined;
     const status = statusOf(error);
     const verb = status === 404 ? 'does not exist' : `cannot be read: ${apiErrorText(error)}`;
     throw new PrecheckStop(fail(`${what} ${verb}`));
-  } finally {
-    if (aborted) signal.removeEventListener('abort', aborted);
   }
+}
+
+/** How the prechecks read one kind of namespaced object and name it in a reason. */
+export interface NamespacedObject<T> {
+  /**
+   * Reads the object named by the `namespace` param and the kind's own param; a missing or
+   * unreadable one stops the precheck with `fail` (`<kind> "ns/name" does not exist`).
+   */
+  readonly read: (request: ExecutionRequest, apis: KubernetesApis, signal: AbortSignal) => Promise<T>;
+  /** `namespace/name` as the params give them, quoted for a reason. */
+  readonly label: (request: ExecutionRequest) => string;
+}
+
+/** The reader and label of a kind (`Deployment`) named by a param (`deployment`), read through `call`. */
+export function namespacedObject<T>(
+  kind: string,
+  param: string,
+  call: (
+    apis: KubernetesApis,
+    object: { name: string; namespace: string },
+    options: ConfigurationOptions,
+  ) => Promise<T>,
+): NamespacedObject<T> {
+  return {
+    read: async (request, apis, signal) => {
+      const namespace = textParam(request, 'namespace');
+      const name = textParam(request, param);
+      return await read(signal, `${kind} ${quote(`${namespace}/${name}`)}`, (options) =>
+        call(apis, { name, namespace }, options),
+      );
+    },
+    label: (request) => quote(`${String(request.params.namespace)}/${String(request.params[param])}`),
+  };
 }
 
 /** A list call's items, refusing to judge from a partial page. */

@@ -1,4 +1,3 @@
-import type { ExecutionRequest, PrecheckOutcome } from '@agent-safe/core';
 import type {
   V1Deployment,
   V1PodTemplateSpec,
@@ -7,6 +6,7 @@ import type {
 } from '@kubernetes/client-node';
 import type { KubernetesApis } from './apis.js';
 import {
+  type Check,
   controllerOf,
   fail,
   formatQuantity,
@@ -20,34 +20,20 @@ import {
   podResources,
   quote,
   read,
+  namespacedObject,
   textParam,
   warn,
 } from './precheck-support.js';
 
 /** Deployment, HorizontalPodAutoscaler, ResourceQuota and image prechecks. */
 
-type Check = (
-  request: ExecutionRequest,
-  apis: KubernetesApis,
-  signal: AbortSignal,
-) => Promise<PrecheckOutcome>;
-
 const REVISION = 'deployment.kubernetes.io/revision';
 
-async function readDeployment(
-  request: ExecutionRequest,
-  apis: KubernetesApis,
-  signal: AbortSignal,
-): Promise<V1Deployment> {
-  const namespace = textParam(request, 'namespace');
-  const name = textParam(request, 'deployment');
-  return await read(signal, `Deployment ${quote(`${namespace}/${name}`)}`, (options) =>
-    apis.apps.readNamespacedDeployment({ name, namespace }, options),
-  );
-}
-
-const deploymentLabel = (request: ExecutionRequest): string =>
-  quote(`${String(request.params.namespace)}/${String(request.params.deployment)}`);
+const { read: readDeployment, label: deploymentLabel } = namespacedObject<V1Deployment>(
+  'Deployment',
+  'deployment',
+  (apis, object, options) => apis.apps.readNamespacedDeployment(object, options),
+);
 
 /** deployment-exists: readable; for restart-deployment also not paused (the restart would never roll out). */
 export const deploymentExists: Check = async (request, apis, signal) => {
@@ -205,20 +191,11 @@ export const imageResolvable: Check = async (request) => {
 
 // ---------------------------------------------------------------- HorizontalPodAutoscalers
 
-async function readHpa(
-  request: ExecutionRequest,
-  apis: KubernetesApis,
-  signal: AbortSignal,
-): Promise<V2HorizontalPodAutoscaler> {
-  const namespace = textParam(request, 'namespace');
-  const name = textParam(request, 'hpa');
-  return await read(signal, `HorizontalPodAutoscaler ${quote(`${namespace}/${name}`)}`, (options) =>
-    apis.autoscaling.readNamespacedHorizontalPodAutoscaler({ name, namespace }, options),
-  );
-}
-
-const hpaLabel = (request: ExecutionRequest): string =>
-  quote(`${String(request.params.namespace)}/${String(request.params.hpa)}`);
+const { read: readHpa, label: hpaLabel } = namespacedObject<V2HorizontalPodAutoscaler>(
+  'HorizontalPodAutoscaler',
+  'hpa',
+  (apis, object, options) => apis.autoscaling.readNamespacedHorizontalPodAutoscaler(object, options),
+);
 
 /** hpa-exists: the HorizontalPodAutoscaler can be read. */
 export const hpaExists: Check = async (request, apis, signal) => {

@@ -34,6 +34,28 @@ export function statusOf(error: unknown): number | undefined {
 }
 
 /**
+ * The API server's own message in a client-node ApiException's body (a Status object's `message`, or
+ * a plain-text body), trimmed, not yet escaped; empty when there is none.
+ */
+export function serverMessage(error: unknown): string {
+  let body = (error as { body?: unknown } | null)?.body;
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      // a plain-text body is the message itself
+    }
+  }
+  const message =
+    body !== null && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string'
+      ? (body as { message: string }).message
+      : typeof body === 'string'
+        ? body
+        : '';
+  return message.trim();
+}
+
+/**
  * One line about a failed call: `HTTP <code>: <server message>` for an API answer (never the
  * exception's own text, which carries response headers), the network reason otherwise.
  */
@@ -41,21 +63,8 @@ export function describeCallError(error: unknown, server: string): string {
   if (error instanceof KubernetesCallError || error instanceof AgentSafeError) return error.message;
   const status = statusOf(error);
   if (status !== undefined) {
-    let body = (error as { body?: unknown }).body;
-    if (typeof body === 'string') {
-      try {
-        body = JSON.parse(body);
-      } catch {
-        // a plain-text body is the message itself
-      }
-    }
-    const message =
-      body !== null && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string'
-        ? (body as { message: string }).message
-        : typeof body === 'string'
-          ? body
-          : '';
-    return message.trim() === '' ? `HTTP ${status}` : `HTTP ${status}: ${quote(message.trim())}`;
+    const message = serverMessage(error);
+    return message === '' ? `HTTP ${status}` : `HTTP ${status}: ${quote(message)}`;
   }
   const code = (error as { code?: unknown } | null)?.code;
   const text = error instanceof Error ? error.message : String(error);
@@ -65,6 +74,24 @@ export function describeCallError(error: unknown, server: string): string {
     return `cannot reach the Kubernetes API server at ${quote(server, 200)}: ${quote(reason)}`;
   }
   return `the Kubernetes API call failed: ${quote(firstLine)}`;
+}
+
+/**
+ * `pending`, or a rejection with the signal's reason as soon as the signal aborts (a call that ignores
+ * its signal cannot hold the run). The listener is removed once either settles.
+ */
+export async function untilAborted<T>(signal: AbortSignal, pending: Promise<T>): Promise<T> {
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  try {
+    return await Promise.race([pending, aborted]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
 }
 
 /** Everything one run's API calls need: the clients (runner config or the credential's token) and the signal. */
@@ -125,14 +152,8 @@ export class Session {
     this.signal.throwIfAborted();
     const timeout = AbortSignal.timeout(this.requestTimeoutMs);
     const signal = AbortSignal.any([this.signal, timeout]);
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    aborted.catch(() => undefined);
     try {
-      return await Promise.race([request(this.options(signal, contentType)), aborted]);
+      return await untilAborted(signal, request(this.options(signal, contentType)));
     } catch (error) {
       if (this.signal.aborted) throw this.signal.reason;
       if (timeout.aborted) {
@@ -141,8 +162,6 @@ export class Session {
         );
       }
       throw new KubernetesCallError(describeCallError(error, this.server), statusOf(error));
-    } finally {
-      if (onAbort) signal.removeEventListener('abort', onAbort);
     }
   }
 
