@@ -16,7 +16,7 @@ export {
   labelSelector,
 } from './kubernetes-plan.js';
 export type { KubernetesPlanOptions } from './kubernetes-plan.js';
-export { Runner } from './runner.js';
+export { Runner, unverifiedTicketClaims } from './runner.js';
 export type {
   CredentialResolver,
   ResolvedCredentials,

@@ -74,14 +74,22 @@ export interface RunOptions {
 /** Longest run timeout (setTimeout's limit, about 24.8 days). */
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
-/** Most bytes of a ticket read to find its action and target. */
-const MAX_TOKEN_LENGTH = 8192;
+/** Longest payload segment of a ticket decoded to find its action and target. */
+const MAX_PAYLOAD_LENGTH = 16_384;
 
-/** The `act` and `tgt` claims of a JWT, read WITHOUT verification (the validator then verifies them). */
-function unverifiedClaims(token: unknown): { action?: string; target?: string } {
-  if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) return {};
-  const payload = token.split('.')[1];
-  if (payload === undefined) return {};
+/**
+ * The `act` and `tgt` claims of an execution ticket, read WITHOUT verification: they say which action
+ * definition to validate the params with (and what to audit before the ticket is verified); the
+ * ticket validator then checks the signed ticket against them. Empty when the token is not a JWT with
+ * those claims, or its payload is longer than 16 KiB.
+ */
+export function unverifiedTicketClaims(token: unknown): { action?: string; target?: string } {
+  if (typeof token !== 'string') return {};
+  const start = token.indexOf('.') + 1;
+  if (start === 0) return {};
+  const end = token.indexOf('.', start);
+  if ((end === -1 ? token.length : end) - start > MAX_PAYLOAD_LENGTH) return {};
+  const payload = token.slice(start, end === -1 ? undefined : end);
   try {
     const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
     if (claims === null || typeof claims !== 'object') return {};
@@ -188,7 +196,7 @@ export class Runner {
    */
   async execute(ticketToken: string, options: RunOptions): Promise<ExecutionResult> {
     const started = this.#clock.now();
-    const claims = unverifiedClaims(ticketToken);
+    const claims = unverifiedTicketClaims(ticketToken);
     const actionName = options?.action ?? claims.action ?? '';
     const target = options?.target ?? claims.target ?? '';
     const executorName = typeof options?.executor?.name === 'string' ? options.executor.name : 'unknown';

@@ -111,6 +111,7 @@ export {
   kubectlArgs,
   kubernetesApiCalls,
   stateDiff,
+  unverifiedTicketClaims,
 } from '@agent-safe/runner';
 export type {
   CredentialResolver,

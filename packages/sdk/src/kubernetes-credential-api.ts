@@ -1,14 +1,11 @@
-import { request as httpsRequest, type RequestOptions } from 'node:https';
+import type { RequestOptions } from 'node:https';
 import { AgentSafeError, escapeForTerminal } from '@agent-safe/core';
-import type { KubernetesApiResponse, KubernetesCredentialApi } from '@agent-safe/credentials';
+import { type KubernetesCredentialApi, kubernetesJsonRequest } from '@agent-safe/credentials';
 import {
   KUBERNETES_EXECUTOR_INSTALL,
   KUBERNETES_EXECUTOR_PACKAGE,
   type ClusterOptions,
 } from './execution-executors.js';
-
-/** Largest answer read from the API server (a TokenRequest, Status or access review is a few kB). */
-const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /** What is read of `@agent-safe/executor-k8s` (an optional peer, typed loosely). */
 interface KubeconfigModule {
@@ -64,57 +61,10 @@ export async function kubernetesCredentialApi(
     );
   }
   const base = new URL(server);
-  const timeout = options.timeoutMs ?? 10_000;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const authorize = (requestOptions: RequestOptions) => config.applyToHTTPSOptions(requestOptions);
   return {
-    async request(method, path, body): Promise<KubernetesApiResponse> {
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      const url = new URL(`${base.pathname.replace(/\/$/, '')}${path}`, base);
-      const requestOptions: RequestOptions = {
-        method,
-        timeout,
-        headers: {
-          Accept: 'application/json',
-          ...(payload === undefined
-            ? {}
-            : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }),
-        },
-      };
-      await config.applyToHTTPSOptions(requestOptions);
-      return new Promise<KubernetesApiResponse>((resolve, reject) => {
-        const req = httpsRequest(url, requestOptions, (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > MAX_RESPONSE_BYTES) {
-              res.destroy();
-              reject(
-                new AgentSafeError('INTERNAL', `the API server's answer to ${method} ${path} was too large`),
-              );
-              return;
-            }
-            chunks.push(chunk);
-          });
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown;
-            try {
-              parsed = text === '' ? undefined : JSON.parse(text);
-            } catch {
-              parsed = undefined;
-            }
-            resolve({ status: res.statusCode ?? 0, body: parsed });
-          });
-          res.on('error', reject);
-        });
-        req.on('timeout', () =>
-          req.destroy(new Error(`the API server at ${base.origin} did not answer within ${timeout} ms`)),
-        );
-        req.on('error', (error) =>
-          reject(new Error(escapeForTerminal(((error as Error).message ?? String(error)).slice(0, 300)))),
-        );
-        req.end(payload);
-      });
-    },
+    request: (method, path, body) =>
+      kubernetesJsonRequest({ server: base, method, path, body, timeoutMs, authorize }),
   };
 }

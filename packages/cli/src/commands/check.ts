@@ -2,12 +2,13 @@ import { Command, Option } from 'clipanion';
 import type { Decision } from '@agent-safe/sdk';
 import type { CliGuardStore } from '@agent-safe/sdk/facade';
 import { ConfigCommand } from '../base-command.js';
-import { EXIT } from '../exit-codes.js';
+import { callerArgument } from '../caller-argument.js';
 import { errorEntry } from '../json-envelope.js';
 import { refuseSigningKeyAsCaller } from '../key-options.js';
 import { usageError as usage } from '../cli-error.js';
-import { MAX_PARAMS_BYTES, MAX_TOKEN_BYTES, readInputFile, readInputStream } from '../read-input.js';
-import { colourResult, printable, type Style } from '../output.js';
+import { MAX_PARAMS_BYTES, readInputFile, readInputStream } from '../read-input.js';
+import { decisionExitCode, decisionJson, printDecision } from '../decision-output.js';
+import { printable, type Style } from '../output.js';
 
 export class CheckCommand extends ConfigCommand {
   static override paths = [['check']];
@@ -63,7 +64,7 @@ export class CheckCommand extends ConfigCommand {
 
   async run(): Promise<number> {
     const params = await this.readParams();
-    const caller = await this.callerArgument(this.caller);
+    const caller = await callerArgument(this.caller, this.context.stdin);
     const config = await this.projectConfig();
     refuseSigningKeyAsCaller(this.caller, caller, config);
     // Guard state must outlive this process: a file store beside agent-safe.yaml unless the project
@@ -83,20 +84,12 @@ export class CheckCommand extends ConfigCommand {
         ticketId: this.ticketId,
         correlationId: this.correlationId,
       });
-      const exitCode = decision.errors.some((error) => error.code === 'AUDIT_WRITE_FAILED')
-        ? EXIT.ERROR
-        : decision.result === 'ALLOW'
-          ? EXIT.OK
-          : decision.result === 'DENY'
-            ? EXIT.DENY
-            : EXIT.REQUIRE_APPROVAL;
+      const exitCode = decisionExitCode(decision);
       if (this.jsonOutput) {
-        // The explanation is a getter (built on demand): only --explain pays for it.
-        const record = decision as Decision & { toJSON?: () => Decision };
-        const { explanation: _omitted, ...rest } = record.toJSON?.() ?? decision;
+        const json = decisionJson(decision);
         return this.printEnvelope(
           exitCode,
-          this.explain ? { ...rest, explanation: decision.explanation } : rest,
+          this.explain ? { ...json, explanation: decision.explanation } : json,
           decision.errors.map((error) => errorEntry(error.code, error)),
         );
       }
@@ -139,39 +132,7 @@ export class CheckCommand extends ConfigCommand {
   }
 
   private printDecision(decision: Decision, style: Style): void {
-    // Request fields, reasons and errors may quote what the caller sent: escaped before printing.
-    const who =
-      printable(decision.caller) + (decision.callerAuthenticated ? '' : style.dim(' (unauthenticated)'));
-    this.print(
-      `${colourResult(style, decision.result)}  ${style.bold(printable(decision.action))} on ${decision.target ? printable(decision.target) : style.dim('(no target)')} by ${who}`,
-    );
-    const row = (label: string, value: string) => this.print(`  ${style.dim(label.padEnd(14))}${value}`);
-    row('reason', printable(decision.reason));
-    row('matched rule', decision.matchedRule ?? style.dim('none'));
-    if (decision.riskClass)
-      row('risk', `${decision.riskClass} (effective ${decision.effectiveRisk ?? 'unknown'})`);
-    if (decision.ticketId) row('change ticket', printable(decision.ticketId));
-    if (decision.approvalId) {
-      row('approval', decision.approvalId);
-      if (decision.result === 'REQUIRE_APPROVAL') {
-        row(
-          'next',
-          `agent-safe approval approve ${decision.approvalId} --approver-token env:NAME (then ask again)`,
-        );
-      }
-    }
-    if (decision.ticket) {
-      row('exec ticket', `${decision.ticket.token}`);
-      row(
-        '',
-        style.dim(
-          `nonce ${decision.ticket.nonce}, expires ${new Date(decision.ticket.expiresAt).toISOString()}`,
-        ),
-      );
-    }
-    row('audit id', decision.auditId || style.dim('not recorded'));
-    for (const error of decision.errors)
-      row('error', printable(`${error.path ? `${error.path}: ` : ''}${error.message}`));
+    printDecision((text) => this.print(text), style, decision);
     if (this.explain) {
       const explanation = decision.explanation;
       this.print();
@@ -188,26 +149,5 @@ export class CheckCommand extends ConfigCommand {
       if (this.#guardStore && this.#guardStore.kind !== 'none')
         this.print(`  ${style.dim('guard state:')} ${this.#guardStore.description}`);
     }
-  }
-
-  /**
-   * `--caller` is an agent id, an identity token, or `env:NAME` / `file:PATH` / `-` (stdin) holding a
-   * token, so a token need not appear in the process list. Files and standard input are read bounded
-   * (a token is at most 64 KiB); standard input is read asynchronously, so a slow producer is waited for.
-   */
-  private async callerArgument(value: string | undefined): Promise<string | undefined> {
-    if (value === undefined) return undefined;
-    if (value === '-')
-      return (await readInputStream(this.context.stdin, '--caller -', MAX_TOKEN_BYTES)).trim();
-    const env = /^env:([A-Za-z_][A-Za-z0-9_]*)$/.exec(value);
-    if (env) {
-      const token = process.env[env[1]!];
-      if (!token) throw usage(`--caller ${value}: environment variable ${env[1]} is not set`);
-      return token.trim();
-    }
-    if (value.startsWith('file:')) {
-      return (await readInputFile(value.slice(5), '--caller file:', MAX_TOKEN_BYTES)).trim();
-    }
-    return value;
   }
 }

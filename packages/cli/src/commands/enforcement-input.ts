@@ -63,27 +63,6 @@ export async function readTicketAndParams(
   };
 }
 
-/**
- * The `act` and `tgt` claims of a ticket, read WITHOUT verification (as the runner does): they say which
- * action definition to validate the params with; the validator then checks the signed ticket against
- * them. Empty when the token is not a JWT with those claims.
- */
-export function unverifiedTicketClaims(token: string): { action?: string; target?: string } {
-  const payload = token.split('.')[1];
-  if (payload === undefined || payload.length > 16_384) return {};
-  try {
-    const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-    if (claims === null || typeof claims !== 'object') return {};
-    const { act, tgt } = claims as Record<string, unknown>;
-    return {
-      ...(typeof act === 'string' ? { action: act } : {}),
-      ...(typeof tgt === 'string' ? { target: tgt } : {}),
-    };
-  } catch {
-    return {};
-  }
-}
-
 /** What to tell a person whose params do not match the ticket's digest (or are missing). */
 export function paramsHint(paramsGiven: boolean): string {
   return paramsGiven

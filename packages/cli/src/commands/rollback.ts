@@ -1,12 +1,13 @@
 import { Command, Option } from 'clipanion';
-import type { Decision, RollbackPlan } from '@agent-safe/sdk';
+import type { RollbackPlan } from '@agent-safe/sdk';
 import { ConfigCommand } from '../base-command.js';
-import { CliError, usageError as usage } from '../cli-error.js';
+import { callerArgument } from '../caller-argument.js';
+import { CliError } from '../cli-error.js';
+import { decisionExitCode, decisionJson, printDecision } from '../decision-output.js';
 import { EXIT } from '../exit-codes.js';
 import { errorEntry } from '../json-envelope.js';
 import { refuseSigningKeyAsCaller } from '../key-options.js';
-import { colourResult, printable, type Style } from '../output.js';
-import { MAX_TOKEN_BYTES, readInputFile, readInputStream } from '../read-input.js';
+import { printable, type Style } from '../output.js';
 import { findCapture, notFound, projectAuditLog } from './audit-state.js';
 import { auditIdArgument } from './enforcement-input.js';
 
@@ -141,7 +142,7 @@ export class RollbackCheckCommand extends ConfigCommand {
 
   async run(): Promise<number> {
     const id = auditIdArgument(this.auditId);
-    const caller = await this.callerArgument(this.caller);
+    const caller = await callerArgument(this.caller, this.context.stdin);
     const config = await this.projectConfig();
     refuseSigningKeyAsCaller(this.caller, caller, config);
     const log = this.auditLog ?? config.auditLog ?? './audit.jsonl';
@@ -164,19 +165,11 @@ export class RollbackCheckCommand extends ConfigCommand {
         throw error;
       }
       const { plan, decision } = checked;
-      const exitCode = decision.errors.some((error) => error.code === 'AUDIT_WRITE_FAILED')
-        ? EXIT.ERROR
-        : decision.result === 'ALLOW'
-          ? EXIT.OK
-          : decision.result === 'DENY'
-            ? EXIT.DENY
-            : EXIT.REQUIRE_APPROVAL;
+      const exitCode = decisionExitCode(decision);
       if (this.jsonOutput) {
-        const record = decision as Decision & { toJSON?: () => Decision };
-        const { explanation: _omitted, ...rest } = record.toJSON?.() ?? decision;
         return this.printEnvelope(
           exitCode,
-          { plan, decision: rest },
+          { plan, decision: decisionJson(decision) },
           decision.errors.map((error) => errorEntry(error.code, error)),
         );
       }
@@ -201,47 +194,4 @@ export class RollbackCheckCommand extends ConfigCommand {
       await safe.close();
     }
   }
-
-  /** As `check --caller`: an agent id, a token, or env:NAME / file:PATH / - holding a token (bounded). */
-  private async callerArgument(value: string | undefined): Promise<string | undefined> {
-    if (value === undefined) return undefined;
-    if (value === '-')
-      return (await readInputStream(this.context.stdin, '--caller -', MAX_TOKEN_BYTES)).trim();
-    const env = /^env:([A-Za-z_][A-Za-z0-9_]*)$/.exec(value);
-    if (env) {
-      const token = process.env[env[1]!];
-      if (!token) throw usage(`--caller ${value}: environment variable ${env[1]} is not set`);
-      return token.trim();
-    }
-    if (value.startsWith('file:'))
-      return (await readInputFile(value.slice(5), '--caller file:', MAX_TOKEN_BYTES)).trim();
-    return value;
-  }
-}
-
-/** A decision as `check` prints it (the fields a rollback needs). */
-function printDecision(print: (text?: string) => void, style: Style, decision: Decision): void {
-  const who =
-    printable(decision.caller) + (decision.callerAuthenticated ? '' : style.dim(' (unauthenticated)'));
-  print(
-    `${colourResult(style, decision.result)}  ${style.bold(printable(decision.action))} on ${decision.target ? printable(decision.target) : style.dim('(no target)')} by ${who}`,
-  );
-  const row = (label: string, value: string) => print(`  ${style.dim(label.padEnd(14))}${value}`);
-  row('reason', printable(decision.reason));
-  row('matched rule', decision.matchedRule ? printable(decision.matchedRule) : style.dim('none'));
-  if (decision.riskClass)
-    row('risk', `${decision.riskClass} (effective ${decision.effectiveRisk ?? 'unknown'})`);
-  if (decision.approvalId) row('approval', printable(decision.approvalId));
-  if (decision.ticket) {
-    row('exec ticket', decision.ticket.token);
-    row(
-      '',
-      style.dim(
-        `nonce ${decision.ticket.nonce}, expires ${new Date(decision.ticket.expiresAt).toISOString()}`,
-      ),
-    );
-  }
-  row('audit id', decision.auditId || style.dim('not recorded'));
-  for (const error of decision.errors)
-    row('error', printable(`${error.path ? `${error.path}: ` : ''}${error.message}`));
 }

@@ -11,7 +11,6 @@ import {
   paramsHint,
   readTicketAndParams,
   timeoutMilliseconds,
-  unverifiedTicketClaims,
 } from './enforcement-input.js';
 import { OutputMask } from './mask-output.js';
 
@@ -176,6 +175,7 @@ export async function verifyUnconsumed(
   params: Record<string, unknown>,
   paramsGiven: boolean,
 ): Promise<Verified | Refusal> {
+  const { InMemoryNonceStore, unverifiedTicketClaims } = await import('@agent-safe/sdk');
   const claims = unverifiedTicketClaims(ticket);
   if (claims.action === undefined || claims.target === undefined) {
     return {
@@ -203,7 +203,6 @@ export async function verifyUnconsumed(
       hint: paramsHint(paramsGiven),
     };
   }
-  const { InMemoryNonceStore } = await import('@agent-safe/sdk');
   const validator = await safe.createTicketValidator({ nonceStore: new InMemoryNonceStore() });
   const validation = await validator.validate(ticket, {
     action: claims.action,
