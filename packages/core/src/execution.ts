@@ -7,13 +7,17 @@ import type { ExecutionTicket } from './tickets.js';
  * audit, revoke); an executor only knows how to make the calls of one action.
  */
 
-/** One request an executor would send, shown by {@link Executor.plan} (and the dry run). */
+/**
+ * One request an executor would send, shown by {@link Executor.plan} (and the dry run). AWS calls use
+ * `method: 'AWS'`, `path: '<service>:<Operation>'` (e.g. `ec2:StopInstances`), `body` the exact input of
+ * the SDK v3 command and `query.region` the region they go to.
+ */
 export interface ApiCall {
-  /** HTTP method, or `EXEC` for a subprocess. */
+  /** HTTP method, `EXEC` for a subprocess, or `AWS` for an AWS SDK call. */
   readonly method: string;
-  /** API path (e.g. `/apis/apps/v1/namespaces/ops/deployments/web`), or the program for `EXEC`. */
+  /** API path (e.g. `/apis/apps/v1/namespaces/ops/deployments/web`), the program for `EXEC`, `service:Operation` for `AWS`. */
   readonly path: string;
-  /** Request body, or the argument array for `EXEC`. */
+  /** Request body, the argument array for `EXEC`, the SDK command input for `AWS`. */
   readonly body?: unknown;
   /** Content type of the body when it matters (merge patch, server-side apply …). */
   readonly contentType?: string;

@@ -5,22 +5,26 @@ import type {
   Executor,
   PrecheckOutcome,
 } from '@agent-safe/core';
+import { type AwsPlanOptions, awsApiCalls, isPlannedAwsAction } from './aws-plan.js';
 import { type KubernetesPlanOptions, kubernetesApiCalls } from './kubernetes-plan.js';
 
 /**
  * Executes nothing: `execute` returns the API calls `plan` describes (for the Kubernetes catalogue
- * actions), every precheck passes with the reason "dry run" and no state is read. Use it to see exactly
+ * actions, and the AWS ones with `awsApiCalls`), every precheck passes with the reason "dry run" and no state is read. Use it to see exactly
  * what a ticket would do before running it with a real executor.
  */
 export class DryRunExecutor implements Executor {
   readonly name = 'dry-run';
-  readonly #options: KubernetesPlanOptions;
+  readonly #options: KubernetesPlanOptions & AwsPlanOptions;
 
-  constructor(options: KubernetesPlanOptions = {}) {
+  constructor(options: KubernetesPlanOptions & AwsPlanOptions = {}) {
     this.#options = options;
   }
 
   plan(request: ExecutionRequest): readonly ApiCall[] {
+    if (isPlannedAwsAction(request.action.name)) {
+      return awsApiCalls(request.action.name, request.params, this.#options);
+    }
     return kubernetesApiCalls(request.action.name, request.params, this.#options);
   }
 

@@ -1,3 +1,12 @@
+export {
+  DEFAULT_AWS_WAIT_SECONDS,
+  DEFAULT_STOP_TASK_REASON,
+  PLANNED_AWS_ACTIONS,
+  awsApiCalls,
+  isPlannedAwsAction,
+  lambdaEnvironment,
+} from './aws-plan.js';
+export type { AwsPlanOptions } from './aws-plan.js';
 export { credentialResolver } from './credential-resolver.js';
 export type { CredentialResolverOptions } from './credential-resolver.js';
 export { DryRunExecutor } from './dry-run-executor.js';
