@@ -629,6 +629,7 @@ export class AgentSafe {
           registry: this.registry,
           clock: this.#clock,
           auditLogPath: typeof this.#auditTarget === 'string' ? this.#auditTarget : undefined,
+          aws: this.projectConfig.aws,
           auditSink:
             this.#auditTarget === false
               ? undefined
@@ -642,7 +643,7 @@ export class AgentSafe {
 
   /**
    * Executes the ticket of an ALLOW decision (or a bare ticket token with `params`) through the runner;
-   * executor `'dry-run'` (default), `'kubectl'` or `'kubernetes'`. See docs/enforcement.md#sdk.
+   * executor `'dry-run'` (default), `'kubectl'`, `'kubernetes'` or `'aws'`. See docs/enforcement.md#sdk.
    */
   async execute(decisionOrTicket: Decision | string, options?: ExecuteOptions): Promise<ExecutionResult> {
     return (await this.#enforcer()).execute(decisionOrTicket, options);

@@ -1,16 +1,17 @@
 import { AgentSafeError, type Executor } from '@agent-safe/core';
 import { DryRunExecutor, KubectlExecutor } from '@agent-safe/runner';
+import { AWS_EXECUTOR_INSTALL, AWS_EXECUTOR_PACKAGE, type AwsOptions } from './execution-aws.js';
 
 /**
  * Which executor runs a ticket: an {@link Executor} object, or a name. `dry-run` acts on nothing (it
  * shows the API calls); `kubectl` (alias `subprocess`, the seeds' name) runs kubectl with an argument
- * array; `kubernetes` (alias `k8s`) uses `@agent-safe/executor-k8s`, an optional package loaded only
- * then.
+ * array; `kubernetes` (alias `k8s`) uses `@agent-safe/executor-k8s` and `aws` uses
+ * `@agent-safe/executor-aws`, optional packages loaded only then.
  */
-export type ExecutorChoice = Executor | 'dry-run' | 'kubectl' | 'subprocess' | 'kubernetes' | 'k8s';
+export type ExecutorChoice = Executor | 'dry-run' | 'kubectl' | 'subprocess' | 'kubernetes' | 'k8s' | 'aws';
 
 /** The executor names {@link ExecutorChoice} accepts. */
-export const EXECUTOR_NAMES = ['dry-run', 'kubectl', 'subprocess', 'kubernetes', 'k8s'] as const;
+export const EXECUTOR_NAMES = ['dry-run', 'kubectl', 'subprocess', 'kubernetes', 'k8s', 'aws'] as const;
 
 /** Where kubectl and the Kubernetes executor find the cluster. */
 export interface ClusterOptions {
@@ -28,19 +29,35 @@ export const KUBERNETES_EXECUTOR_INSTALL = 'npm install @agent-safe/executor-k8s
 
 type KubernetesExecutorClass = new (options: ClusterOptions) => Executor;
 
-/** What is read of `@agent-safe/executor-k8s` (typed loosely: the package is an optional peer). */
-interface KubernetesExecutorModule {
-  readonly KubernetesExecutor?: KubernetesExecutorClass;
+/** An optional package the SDK loads on first use: its name, what it needs, how to install it. */
+export interface OptionalPackage {
+  readonly name: string;
+  /** Packages it imports whose absence means the same thing (e.g. `@kubernetes/client-node`, `@aws-sdk/`). */
+  readonly needs: readonly string[];
+  readonly install: string;
 }
 
+export const KUBERNETES_EXECUTOR: OptionalPackage = {
+  name: KUBERNETES_EXECUTOR_PACKAGE,
+  needs: ['@kubernetes/client-node'],
+  install: KUBERNETES_EXECUTOR_INSTALL,
+};
+
+export const AWS_EXECUTOR: OptionalPackage = {
+  name: AWS_EXECUTOR_PACKAGE,
+  needs: ['@aws-sdk/'],
+  install: AWS_EXECUTOR_INSTALL,
+};
+
 /**
- * Loads the optional `@agent-safe/executor-k8s` for `purpose` (e.g. "The kubernetes executor"). A
- * missing package (or a missing `@kubernetes/client-node`) is a USAGE error naming the package and the
- * command that installs it, and `hint` when given.
+ * Loads an optional package (`load` imports it) for `purpose` (e.g. "The kubernetes executor"). A
+ * missing package (or a missing package it needs) is a USAGE error naming the package and the command
+ * that installs it, and `hint` when given; any other failure is rethrown as it is.
  */
-export async function loadKubernetesPackage(
+export async function loadOptionalPackage(
+  spec: OptionalPackage,
   purpose: string,
-  load: () => Promise<unknown> = () => import('@agent-safe/executor-k8s'),
+  load: () => Promise<unknown>,
   hint = '',
 ): Promise<unknown> {
   try {
@@ -50,16 +67,37 @@ export async function loadKubernetesPackage(
     const message = String((error as { message?: unknown } | null)?.message);
     if (
       (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
-      (message.includes(KUBERNETES_EXECUTOR_PACKAGE) || message.includes('@kubernetes/client-node'))
+      [spec.name, ...spec.needs].some((name) => message.includes(name))
     ) {
       throw new AgentSafeError(
         'USAGE',
-        `${purpose} needs the optional package ${KUBERNETES_EXECUTOR_PACKAGE}, which is not installed: run "${KUBERNETES_EXECUTOR_INSTALL}"${hint}.`,
+        `${purpose} needs the optional package ${spec.name}, which is not installed: run "${spec.install}"${hint}.`,
         { cause: error },
       );
     }
     throw error;
   }
+}
+
+/** {@link loadOptionalPackage} for `@agent-safe/executor-k8s`. */
+export async function loadKubernetesPackage(
+  purpose: string,
+  load: () => Promise<unknown> = () => import('@agent-safe/executor-k8s'),
+  hint = '',
+): Promise<unknown> {
+  return loadOptionalPackage(KUBERNETES_EXECUTOR, purpose, load, hint);
+}
+
+/** Reads the executor class `exportName` of a loaded optional package; USAGE when it has none. */
+function executorClass<T>(module: unknown, spec: OptionalPackage, exportName: string): T {
+  const found = (module as Record<string, unknown> | null)?.[exportName];
+  if (typeof found !== 'function') {
+    throw new AgentSafeError(
+      'USAGE',
+      `The installed ${spec.name} has no ${exportName}: install a version that matches @agent-safe/sdk ("${spec.install}").`,
+    );
+  }
+  return found as T;
 }
 
 /**
@@ -69,29 +107,63 @@ export async function loadKubernetesPackage(
 export async function loadKubernetesExecutor(
   load: () => Promise<unknown> = () => import('@agent-safe/executor-k8s'),
 ): Promise<KubernetesExecutorClass> {
-  const module = (await loadKubernetesPackage(
+  const module = await loadKubernetesPackage(
     'The kubernetes executor',
     load,
     " (or use executor: 'kubectl' or 'dry-run')",
-  )) as KubernetesExecutorModule;
-  if (typeof module?.KubernetesExecutor !== 'function') {
-    throw new AgentSafeError(
-      'USAGE',
-      `The installed ${KUBERNETES_EXECUTOR_PACKAGE} has no KubernetesExecutor: install a version that matches @agent-safe/sdk ("${KUBERNETES_EXECUTOR_INSTALL}").`,
-    );
-  }
-  return module.KubernetesExecutor;
+  );
+  return executorClass<KubernetesExecutorClass>(module, KUBERNETES_EXECUTOR, 'KubernetesExecutor');
+}
+
+/** What `AwsExecutor` of `@agent-safe/executor-aws` is constructed with (typed loosely: optional peer). */
+type AwsExecutorClass = new (options: AwsOptions) => Executor;
+
+/**
+ * Loads `@agent-safe/executor-aws` (and through it the AWS SDK clients) on first use. A missing package
+ * is a USAGE error naming the package and the command that installs it.
+ */
+export async function loadAwsExecutor(
+  load: () => Promise<unknown> = () => import('@agent-safe/executor-aws'),
+): Promise<AwsExecutorClass> {
+  const module = await loadOptionalPackage(
+    AWS_EXECUTOR,
+    'The aws executor',
+    load,
+    " (or use executor: 'dry-run' to see the calls)",
+  );
+  return executorClass<AwsExecutorClass>(module, AWS_EXECUTOR, 'AwsExecutor');
 }
 
 /**
  * The executor for a choice. Throws USAGE for anything else than an Executor object or one of
- * {@link EXECUTOR_NAMES}, and for cluster options that do not fit the choice.
+ * {@link EXECUTOR_NAMES}, and for cluster or AWS options that do not fit the choice. `region` and
+ * `endpoint` are passed to the AWS executor as they are (resolve defaults first with
+ * `resolveAwsOptions`). `load` imports the optional package of the choice (for tests).
  */
 export async function resolveExecutor(
   choice: unknown,
-  cluster: ClusterOptions = {},
+  cluster: ClusterOptions & AwsOptions = {},
   load?: () => Promise<unknown>,
 ): Promise<Executor> {
+  const isAws = choice === 'aws';
+  for (const key of ['region', 'endpoint'] as const) {
+    if (cluster[key] !== undefined && !isAws) {
+      throw new AgentSafeError('USAGE', `options.${key} applies to executor: 'aws' only`, {
+        issues: [{ path: key, message: "leave it out, or use executor: 'aws'" }],
+      });
+    }
+  }
+  if (isAws) {
+    for (const key of ['kubeconfig', 'context', 'inCluster'] as const) {
+      if (cluster[key] !== undefined) {
+        throw new AgentSafeError(
+          'USAGE',
+          `options.${key} applies to the Kubernetes executors; executor 'aws' takes region and endpoint`,
+          { issues: [{ path: key, message: 'leave it out' }] },
+        );
+      }
+    }
+  }
   for (const key of ['kubeconfig', 'context'] as const) {
     const value = cluster[key];
     if (value !== undefined && (typeof value !== 'string' || value === '' || value.includes('\0'))) {
@@ -140,6 +212,13 @@ export async function resolveExecutor(
         ...(cluster.kubeconfig !== undefined ? { kubeconfig: cluster.kubeconfig } : {}),
         ...(cluster.context !== undefined ? { context: cluster.context } : {}),
         ...(cluster.inCluster !== undefined ? { inCluster: cluster.inCluster } : {}),
+      });
+    }
+    case 'aws': {
+      const AwsExecutor = await loadAwsExecutor(load);
+      return new AwsExecutor({
+        ...(cluster.region !== undefined ? { region: cluster.region } : {}),
+        ...(cluster.endpoint !== undefined ? { endpoint: cluster.endpoint } : {}),
       });
     }
     default:

@@ -9,6 +9,7 @@ import {
   type ExecutionResult,
 } from '@agent-safe/core';
 import { type CredentialResolver, Runner, type TicketValidatorLike } from '@agent-safe/runner';
+import { type AwsOptions, resolveAwsOptions } from './execution-aws.js';
 import { type ClusterOptions, type ExecutorChoice, resolveExecutor } from './execution-executors.js';
 import { resolveCredentials } from './execution-credentials.js';
 import {
@@ -34,8 +35,12 @@ import {
 /** Credentials for a run: a runner resolver, a provider of `@agent-safe/credentials`, or none. */
 export type CredentialsOption = CredentialResolver | CredentialProvider | 'none';
 
-/** Options of `safe.execute`. */
-export interface ExecuteOptions extends ClusterOptions {
+/**
+ * Options of `safe.execute`. `kubeconfig`, `context` and `inCluster` are for the Kubernetes executors;
+ * `region` and `endpoint` for `executor: 'aws'` (defaults: agent-safe.yaml's `aws:` block, then
+ * `AWS_REGION` / `AWS_DEFAULT_REGION` and `AWS_ENDPOINT_URL`; a region the action's params name wins).
+ */
+export interface ExecuteOptions extends ClusterOptions, AwsOptions {
   /** Default `'dry-run'`: nothing acts unless an executor is asked for. */
   readonly executor?: ExecutorChoice;
   /**
@@ -43,7 +48,10 @@ export interface ExecuteOptions extends ClusterOptions {
    * decision's params; required when a bare ticket token is passed.
    */
   readonly params?: Record<string, unknown>;
-  /** Default: none. */
+  /**
+   * Default: none (the executor acts with its own identity). A provider (`KubernetesCredentialProvider`,
+   * `StsCredentialProvider` …) issues one scoped, short-lived credential per run, revoked when it ends.
+   */
   readonly credentials?: CredentialsOption;
   /** Override failed prechecks marked `force_allowed` in the action definition (audited). */
   readonly force?: boolean;
@@ -72,6 +80,8 @@ export interface EnforcementHost {
   readonly auditLogPath: string | undefined;
   /** The facade's audit sink; undefined when auditing is off. */
   readonly auditSink: AuditSink | undefined;
+  /** agent-safe.yaml's `aws:` block (checked when the file was read): defaults of executor 'aws'. */
+  readonly aws?: AwsOptions | undefined;
   check(request: CheckRequest): Promise<Decision>;
   /** The facade's ticket validator (same key and issuer, validations audited). */
   createTicketValidator(): Promise<TicketValidatorLike>;
@@ -83,6 +93,8 @@ const EXECUTE_OPTION_KEYS = new Set([
   'kubeconfig',
   'context',
   'inCluster',
+  'region',
+  'endpoint',
   'credentials',
   'force',
   'signal',
@@ -256,7 +268,10 @@ export class Enforcement {
         'pass the Decision (or decision.ticket.token with options.params)',
       );
     }
-    const executor = await resolveExecutor(options.executor, options);
+    const executor = await resolveExecutor(
+      options.executor,
+      options.executor === 'aws' ? { ...options, ...resolveAwsOptions(options, this.#host.aws) } : options,
+    );
     const runner = await this.runner({
       ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
     });

@@ -92,10 +92,21 @@ export {
   EXECUTOR_NAMES,
   KUBERNETES_EXECUTOR_INSTALL,
   KUBERNETES_EXECUTOR_PACKAGE,
+  loadAwsExecutor,
   loadKubernetesExecutor,
   resolveExecutor,
 } from './execution-executors.js';
 export type { ClusterOptions, ExecutorChoice } from './execution-executors.js';
+export {
+  AWS_ENDPOINT_VARIABLE,
+  AWS_EXECUTOR_INSTALL,
+  AWS_EXECUTOR_PACKAGE,
+  AWS_REGION_VARIABLES,
+  awsEndpointProblem,
+  awsRegionProblem,
+  resolveAwsOptions,
+} from './execution-aws.js';
+export type { AwsOptions } from './execution-aws.js';
 export { STATE_CAPTURE_EVENT, findStateCapture, stateCoverage } from './state-capture.js';
 export type { ActionStateCoverage, StateCaptureRecord, StateCoverageReport } from './state-capture.js';
 export { rollbackPlanFromCapture, rollbackPlanFromLog, rollbackPlanFromResult } from './rollback.js';

@@ -5,6 +5,7 @@ import {
   KUBERNETES_EXECUTOR_INSTALL,
   KUBERNETES_EXECUTOR_PACKAGE,
   type ClusterOptions,
+  loadKubernetesPackage,
 } from './execution-executors.js';
 
 /** What is read of `@agent-safe/executor-k8s` (an optional peer, typed loosely). */
@@ -28,20 +29,10 @@ export async function kubernetesCredentialApi(
   options: ClusterOptions & { readonly timeoutMs?: number } = {},
   load: () => Promise<unknown> = () => import('@agent-safe/executor-k8s'),
 ): Promise<KubernetesCredentialApi> {
-  let module: KubeconfigModule;
-  try {
-    module = (await load()) as KubeconfigModule;
-  } catch (error) {
-    const code = (error as { code?: unknown } | null)?.code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      throw new AgentSafeError(
-        'USAGE',
-        `Talking to a Kubernetes cluster needs the optional package ${KUBERNETES_EXECUTOR_PACKAGE}, which is not installed: run "${KUBERNETES_EXECUTOR_INSTALL}"`,
-        { cause: error },
-      );
-    }
-    throw error;
-  }
+  const module = (await loadKubernetesPackage(
+    'Talking to a Kubernetes cluster',
+    load,
+  )) as KubeconfigModule | null;
   if (typeof module?.kubeconfigFromOptions !== 'function') {
     throw new AgentSafeError(
       'USAGE',

@@ -4,6 +4,7 @@ import { AgentSafeError, type Issue } from '@agent-safe/core';
 import { DEFAULT_MAX_YAML_BYTES, type ParseCache, parseConfigFile } from '@agent-safe/registry';
 import type { ApprovalsOptions } from './approvals-options.js';
 import type { AuditShippersOptions } from './audit-shippers.js';
+import { type AwsOptions, awsEndpointProblem, awsRegionProblem } from './execution-aws.js';
 import type { CumulativeRiskSettings, RateLimitOptions } from './guards.js';
 import { readTextFileSync } from './read-text-file.js';
 import type { SecurityOptions } from './security.js';
@@ -61,6 +62,8 @@ export interface ProjectConfig {
   readonly cumulativeRisk?: CumulativeRiskSettings;
   /** `store: memory | file:PATH | redis://host:port`; a file path is absolute (resolved against the file's folder). */
   readonly store?: string;
+  /** `aws:` block: default region and endpoint of the AWS executor and providers (docs/aws.md). */
+  readonly aws?: AwsOptions;
   /** The file the settings came from. */
   readonly file?: string;
 }
@@ -91,6 +94,7 @@ const KNOWN_KEYS = new Set([
   'caller',
   'enforce_target_types',
   'enforce_target_binding',
+  'aws',
 ]);
 
 /** The original tool's default locations, relative to the working directory. */
@@ -159,6 +163,11 @@ export function loadProjectConfig(
           message: 'expected a mapping (filesystem_path, webhook_url, s3_bucket …)',
         });
       } else config.auditShippers = camelKeys(value as Record<string, unknown>);
+      continue;
+    }
+    if (key === 'aws') {
+      const aws = awsBlock(value, file, issues);
+      if (aws !== undefined) config.aws = aws;
       continue;
     }
     if (key === 'audit_rotate') {
@@ -317,6 +326,31 @@ export function checkAuditCheckpoints(
   if (issues.length > 0) {
     throw new AgentSafeError('CONFIG_INVALID', `${context.where}: invalid auditCheckpoints`, { issues });
   }
+}
+
+/** The `aws:` block (region, endpoint), or undefined (with issues) when it is not valid. */
+function awsBlock(value: unknown, file: string, issues: Issue[]): AwsOptions | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    issues.push({
+      file,
+      path: 'aws',
+      message:
+        'expected a mapping: region (e.g. eu-west-1), endpoint (https://…, or http://127.0.0.1:PORT for moto)',
+    });
+    return undefined;
+  }
+  const before = issues.length;
+  const out: { -readonly [K in keyof AwsOptions]: AwsOptions[K] } = {};
+  for (const [name, member] of Object.entries(value as Record<string, unknown>)) {
+    if (name === 'region' || name === 'endpoint') {
+      const why = name === 'region' ? awsRegionProblem(member) : awsEndpointProblem(member);
+      if (why !== undefined) issues.push({ file, path: `aws.${name}`, message: why });
+      else out[name] = name === 'endpoint' ? (member as string).replace(/\/+$/, '') : (member as string);
+    } else {
+      issues.push({ file, path: `aws.${name}`, message: 'unknown setting; expected region, endpoint' });
+    }
+  }
+  return issues.length === before ? out : undefined;
 }
 
 /** The `audit_rotate:` block, or undefined (with issues) when it is not valid. */

@@ -276,7 +276,7 @@ describe('safe.execute with the dry-run executor (the default)', () => {
     await expect(safe.execute(decision, { executor: 'ssh' as never })).rejects.toMatchObject({
       code: 'USAGE',
       message: expect.stringMatching(
-        /options.executor must be an Executor or one of dry-run, kubectl, subprocess, kubernetes, k8s, got "ssh"/,
+        /options.executor must be an Executor or one of dry-run, kubectl, subprocess, kubernetes, k8s, aws, got "ssh"/,
       ),
     });
     await expect(safe.execute(decision, { exectuor: 'kubectl' } as never)).rejects.toMatchObject({
