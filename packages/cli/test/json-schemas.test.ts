@@ -181,8 +181,8 @@ function kindOf(path: string): Kind {
 
 describe('shipped and documented files validate against the schemas', () => {
   it('the curated catalogue', () => {
-    const files = yamlFiles(join(REPO, 'catalog', 'kubernetes'));
-    expect(files.length).toBeGreaterThan(0);
+    const files = ['kubernetes', 'aws'].flatMap((name) => yamlFiles(join(REPO, 'catalog', name)));
+    expect(files.length).toBeGreaterThan(30);
     for (const file of files) expectValid('action', file, parse(readFileSync(file, 'utf8')));
   });
 

@@ -8,6 +8,7 @@ import { removeTempDirs, tempDir, thrown, writeFiles } from './helpers.js';
 afterEach(removeTempDirs);
 
 const CATALOG = join(import.meta.dirname, '..', '..', '..', 'catalog', 'kubernetes');
+const AWS_CATALOG = join(import.meta.dirname, '..', '..', '..', 'catalog', 'aws');
 
 function withPattern(pattern: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -101,9 +102,8 @@ describe('ordinary patterns are accepted', () => {
   });
 
   it('accepts every pattern of the curated catalogue', () => {
-    const registry = ActionRegistry.loadSync(CATALOG);
-    const patterns = registry
-      .list()
+    const patterns = [CATALOG, AWS_CATALOG]
+      .flatMap((directory) => ActionRegistry.loadSync(directory).list())
       .flatMap((action) => action.parameters.map((parameter) => parameter.constraints?.pattern))
       .filter((pattern): pattern is string => pattern !== undefined);
     expect(patterns.length).toBeGreaterThan(30);
