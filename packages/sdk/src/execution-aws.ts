@@ -74,8 +74,8 @@ export const AWS_REGION_VARIABLES = ['AWS_REGION', 'AWS_DEFAULT_REGION'] as cons
 export const AWS_ENDPOINT_VARIABLE = 'AWS_ENDPOINT_URL';
 
 /**
- * The region and endpoint a run uses: `options` (from `safe.execute` or CLI flags, named by
- * `optionsLabel`), then `config` (agent-safe.yaml's `aws:` block, already checked when the file was
+ * The region and endpoint a run uses: `options` (from `safe.execute` or CLI flags, each named in errors
+ * by `label`), then `config` (agent-safe.yaml's `aws:` block, already checked when the file was
  * read), then the standard AWS environment. Every value is checked; a bad one is a USAGE (options) or
  * CONFIG_INVALID (environment) error naming where it came from and the fix. Unset stays unset: the
  * executor then takes the region from the action's `region` param and the endpoint from AWS.
@@ -84,7 +84,7 @@ export function resolveAwsOptions(
   options: AwsOptions,
   config: AwsOptions | undefined,
   env: Readonly<Record<string, string | undefined>> = process.env,
-  optionsLabel = 'options',
+  label: (key: 'region' | 'endpoint') => string = (key) => `options.${key}`,
 ): AwsOptions {
   const region = pick(
     'region',
@@ -92,7 +92,7 @@ export function resolveAwsOptions(
     config?.region,
     AWS_REGION_VARIABLES,
     env,
-    optionsLabel,
+    label,
     awsRegionProblem,
   );
   const endpoint = pick(
@@ -101,7 +101,7 @@ export function resolveAwsOptions(
     config?.endpoint,
     [AWS_ENDPOINT_VARIABLE],
     env,
-    optionsLabel,
+    label,
     awsEndpointProblem,
   );
   return {
@@ -116,13 +116,13 @@ function pick(
   fromConfig: string | undefined,
   variables: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
-  optionsLabel: string,
+  label: (key: 'region' | 'endpoint') => string,
   problem: (value: unknown) => string | undefined,
 ): string | undefined {
   if (option !== undefined) {
     const why = problem(option);
     if (why !== undefined) {
-      throw new AgentSafeError('USAGE', `${optionsLabel}.${key}: ${why}`, {
+      throw new AgentSafeError('USAGE', `${label(key)}: ${why}`, {
         issues: [{ path: key, message: why }],
       });
     }

@@ -108,8 +108,8 @@ describe('resolveAwsOptions: options, then agent-safe.yaml, then the AWS environ
     expect(() => resolveAwsOptions({ endpoint: 'http://10.0.0.8:5000' }, undefined, {})).toThrow(
       /options\.endpoint: plain http:\/\/ is accepted only on this machine/,
     );
-    expect(() => resolveAwsOptions({ region: 'moon-1' }, undefined, {}, '--region')).toThrow(
-      /--region\.region: expected an AWS region name/,
+    expect(() => resolveAwsOptions({ region: 'moon-1' }, undefined, {}, (key) => `--${key}`)).toThrow(
+      /^--region: expected an AWS region name/,
     );
     let error: unknown;
     try {
