@@ -1,4 +1,4 @@
-// Bundles the init templates and the curated catalogue into dist/templates so `agent-safe init`
+// Bundles the init templates and the curated catalogues into dist/templates so `agent-safe init`
 // works from an installed package, without the repository. Each YAML file gets a first line naming its
 // JSON Schema (schemas/, shipped in this package) for editors running yaml-language-server, so `init`
 // scaffolds files that editors complete and check; the catalogue itself stays free of it.
@@ -11,6 +11,8 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 cpSync(join(root, 'templates'), out, { recursive: true });
 cpSync(join(root, '..', '..', 'catalog', 'kubernetes'), join(out, 'actions'), { recursive: true });
+// `init --catalog aws|all`: the AWS catalogue with its own inventory, policy rules and tests (templates/aws/).
+cpSync(join(root, '..', '..', 'catalog', 'aws'), join(out, 'aws', 'actions'), { recursive: true });
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const versionFile = readFileSync(join(root, 'src', 'version.ts'), 'utf8');
 if (!versionFile.includes(`'${version}'`)) {
@@ -19,6 +21,7 @@ if (!versionFile.includes(`'${version}'`)) {
 
 /** The schema of each scaffolded file, by its path in the project. */
 function schemaFor(path) {
+  if (path.startsWith(`aws${sep}`)) return schemaFor(path.slice(4));
   const [first] = path.split(sep);
   if (path === 'agent-safe.yaml') return 'agent-safe';
   if (path === 'inventory.yaml') return 'inventory';

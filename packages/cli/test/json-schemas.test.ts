@@ -171,6 +171,8 @@ function yamlFiles(directory: string): string[] {
 
 /** The schema of a file in a project laid out as `init` scaffolds it. */
 function kindOf(path: string): Kind {
+  // init's templates keep the AWS catalogue's files under aws/ (init --catalog aws).
+  if (path.startsWith('aws/')) return kindOf(path.slice('aws/'.length));
   if (path === 'agent-safe.yaml') return 'agent-safe';
   if (path === 'inventory.yaml') return 'inventory';
   if (path.startsWith('actions/')) return 'action';
