@@ -1,11 +1,17 @@
-import { type ActionDefinition, actionRef } from '@agent-safe/core';
+import { type ActionDefinition, AgentSafeError, actionRef } from '@agent-safe/core';
 import { type PlannedObject, kubernetesCredentialPlan } from './kubernetes-plan.js';
 import { renderScope } from './render-scope.js';
+import { type AwsPolicyDocument, awsSessionPolicy } from './aws-session-policy.js';
+import { AWS_REVOKE_POLICY_NAME, awsSessionDuration, awsSessionName } from './sts-credential-provider.js';
 
 /** Options of {@link describeCredentialPlan}. */
 export interface DescribeCredentialPlanOptions {
-  /** Namespace the provider creates its ServiceAccounts in (the runner's own). */
-  readonly namespace: string;
+  /** Kubernetes: namespace the provider creates its ServiceAccounts in (the runner's own). Required there. */
+  readonly namespace?: string;
+  /** AWS: the role the STS provider assumes (shown in the plan; null when not given). */
+  readonly roleArn?: string;
+  /** AWS: start of the session name (as the provider's `sessionNamePrefix`); default `agent-safe`. */
+  readonly sessionNamePrefix?: string;
   /** Start of every object name (as the provider's `namePrefix`); default `agent-safe`. */
   readonly namePrefix?: string;
   /** Id the credential would be named after (the decision's audit id, as the runner uses). */
@@ -46,6 +52,16 @@ export interface CredentialPlanDescription {
   readonly deleteOrder: readonly string[];
   /** Facts worth reading: a clamped ttl, verbs granted without names, why nothing is planned. */
   readonly notes: readonly string[];
+  /** AWS: the STS session the provider would open (absent for other types). */
+  readonly session?: {
+    readonly roleArn: string | null;
+    readonly sessionName: string;
+    readonly durationSeconds: number;
+    /** The inline session policy AssumeRole would be given. */
+    readonly policy: AwsPolicyDocument;
+    /** How revoke works for this session. */
+    readonly revoke: string;
+  };
 }
 
 /** Shown instead of a value that came from a param marked `sensitive`. */
@@ -82,6 +98,35 @@ export function describeCredentialPlan(
       notes: ['the action declares no credentials block: the runner resolves no credential for it'],
     };
   }
+  if (block.type === 'aws') {
+    const scope = renderScope(action, params)!;
+    const policy = awsSessionPolicy(scope);
+    const duration = awsSessionDuration(scope.ttl);
+    const sessionName = awsSessionName(options.requestId, options.sessionNamePrefix);
+    const maskedFields: Record<string, readonly string[]> = {};
+    for (const [field, values] of Object.entries(scope.fields)) {
+      maskedFields[field] = values.map((value) => maskInside(value, mask));
+    }
+    return {
+      action: ref,
+      type: 'aws',
+      scope: { type: scope.type, fields: maskedFields, ttl: scope.ttl },
+      ttl: { requestedSeconds: scope.ttl, grantedSeconds: duration.seconds },
+      objects: [],
+      deleteOrder: [],
+      notes: [
+        ...(duration.note === undefined ? [] : [duration.note]),
+        `revoke adds the session's aws:userid (<roleId>:${sessionName}) to the Deny policy ${AWS_REVOKE_POLICY_NAME} on the role`,
+      ],
+      session: {
+        roleArn: options.roleArn ?? null,
+        sessionName,
+        durationSeconds: duration.seconds,
+        policy: maskDeepInside(policy, mask) as AwsPolicyDocument,
+        revoke: `inline Deny of every action for aws:userid <roleId>:${sessionName} in ${AWS_REVOKE_POLICY_NAME} (sessions cannot be deleted)`,
+      },
+    };
+  }
   if (block.type !== 'kubernetes') {
     const fields: Record<string, readonly string[]> = {};
     for (const [field, raw] of Object.entries(block.fields)) {
@@ -104,6 +149,15 @@ export function describeCredentialPlan(
         `credentials type "${block.type}" has no renderer or provider here: templates filled in without syntax checks, nothing planned`,
       ],
     };
+  }
+  if (typeof options.namespace !== 'string' || options.namespace === '') {
+    throw new AgentSafeError(
+      'USAGE',
+      `Action ${ref}: describing a kubernetes credential plan needs the provider's namespace`,
+      {
+        details: { field: 'namespace' },
+      },
+    );
   }
   const scope = renderScope(action, params)!;
   const plan = kubernetesCredentialPlan(scope, {
@@ -162,6 +216,25 @@ function sensitiveValues(action: ActionDefinition, params: Readonly<Record<strin
 /** Templates are whole values, so a sensitive param's value appears only as a whole value. */
 function maskValue(value: string, mask: ReadonlySet<string>): string {
   return mask.has(value) ? MASKED : value;
+}
+
+/** AWS templates sit inside ARNs, so a sensitive value is masked wherever it occurs in a string. */
+function maskInside(value: string, mask: ReadonlySet<string>): string {
+  let out = value;
+  for (const secret of mask) out = out.split(secret).join(MASKED);
+  return out;
+}
+
+function maskDeepInside(value: unknown, mask: ReadonlySet<string>): unknown {
+  if (mask.size === 0) return value;
+  if (typeof value === 'string') return maskInside(value, mask);
+  if (Array.isArray(value)) return value.map((entry) => maskDeepInside(entry, mask));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, entry]) => [key, maskDeepInside(entry, mask)]),
+    );
+  }
+  return value;
 }
 
 function maskDeep(value: unknown, mask: ReadonlySet<string>): unknown {

@@ -57,3 +57,39 @@ export type {
   KubernetesCredentialMaterial,
   KubernetesCredentialProviderOptions,
 } from './kubernetes-credential-provider.js';
+export {
+  AWS_ACCOUNT_ID,
+  AWS_PARTITIONS,
+  AWS_REGION,
+  IAM_ACTION,
+  arnProblem,
+  arnValueProblem,
+  iamActionProblem,
+  parseArn,
+} from './aws-syntax.js';
+export type { ArnSlot } from './aws-syntax.js';
+export { AWS_SESSION_POLICY_MAX_CHARS, awsSessionPolicy } from './aws-session-policy.js';
+export type { AwsPolicyDocument, AwsPolicyStatement } from './aws-session-policy.js';
+export {
+  AWS_MAX_SESSION_SECONDS,
+  AWS_MIN_SESSION_SECONDS,
+  AWS_REVOKE_POLICY_NAME,
+  StsCredentialProvider,
+  awsSessionDuration,
+  awsSessionName,
+  revokePolicyWith,
+  revokedUserIds,
+} from './sts-credential-provider.js';
+export type {
+  AwsCredentialMaterial,
+  AwsStaticCredentials,
+  StsCredentialProviderOptions,
+} from './sts-credential-provider.js';
+export { SecretsManagerVault, secretIdFor } from './secrets-manager-vault.js';
+export type {
+  SecretsManagerMaterial,
+  SecretsManagerSecrets,
+  SecretsManagerVaultOptions,
+} from './secrets-manager-vault.js';
+export { testAwsProvider, testSecretsManagerVault } from './test-aws-provider.js';
+export type { TestAwsProviderOptions, TestSecretsManagerVaultOptions } from './test-aws-provider.js';

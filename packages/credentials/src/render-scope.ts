@@ -13,6 +13,14 @@ import {
   resourceProblem,
   verbProblem,
 } from './kubernetes-syntax.js';
+import { renderArnTemplate } from './aws-arn-template.js';
+import {
+  arnProblem,
+  iamActionProblem,
+  isActionWildcard,
+  isArnResourceWildcard,
+  unscopedActionProblem,
+} from './aws-syntax.js';
 
 /** The part of an action definition {@link renderScope} reads. */
 export type ScopedAction = Pick<ActionDefinition, 'name' | 'version' | 'credentials' | 'parameters'>;
@@ -27,6 +35,13 @@ interface FieldRule {
   readonly required: boolean;
   /** Why a rendered value is not valid for this field, or undefined. */
   readonly problem: (value: string) => string | undefined;
+  /**
+   * How templates may appear: `whole` (the default: the whole value is one template), `none` (values
+   * are written literally in the action file), `arn` (templates inside an ARN, see renderArnTemplate).
+   */
+  readonly templates?: 'whole' | 'none' | 'arn';
+  /** True when a value grants more than one thing (default: the value is exactly `*`). */
+  readonly wildcard?: (value: string) => boolean;
 }
 
 /** The fields of a `type: kubernetes` credentials block and the syntax of their values. */
@@ -83,11 +98,39 @@ function checkKubernetesScope(fields: Readonly<Record<string, readonly string[]>
   }
 }
 
+/**
+ * The fields of a `type: aws` credentials block: IAM `actions` (written literally), `resources` as ARNs
+ * (templates allowed inside them), and `unscoped_actions`, reads among `actions` that AWS only grants on
+ * every resource (e.g. `ec2:DescribeInstances`), which the session policy allows on `*`.
+ */
+const AWS_FIELDS: Readonly<Record<string, FieldRule>> = {
+  actions: { required: true, problem: iamActionProblem, templates: 'none', wildcard: isActionWildcard },
+  resources: { required: true, problem: arnProblem, templates: 'arn', wildcard: isArnResourceWildcard },
+  unscoped_actions: { required: false, problem: unscopedActionProblem, templates: 'none' },
+};
+
+/** Checks between the fields of a rendered AWS scope: each of `unscoped_actions` is also under `actions`. */
+function checkAwsScope(fields: Readonly<Record<string, readonly string[]>>, issues: Issue[]): void {
+  const actions = fields.actions ?? [];
+  for (const action of fields.unscoped_actions ?? []) {
+    const problem = unscopedActionProblem(action);
+    if (problem !== undefined) {
+      issues.push({ path: 'credentials.fields.unscoped_actions', message: `"${action}" ${problem}` });
+    } else if (!actions.includes(action)) {
+      issues.push({
+        path: 'credentials.fields.unscoped_actions',
+        message: `lists "${action}", which is not under actions; add it there or remove it here`,
+      });
+    }
+  }
+}
+
 /** Field listing which other fields may hold the `*` wildcard (an explicit opt-in in the action file). */
 const ALLOW_WILDCARDS = 'allow_wildcards';
 
 const SCOPE_TYPES: Readonly<Record<string, Readonly<Record<string, FieldRule>>>> = {
   kubernetes: KUBERNETES_FIELDS,
+  aws: AWS_FIELDS,
 };
 
 /** Checks between the rendered fields of a scope type (after each value passed its own rule). */
@@ -95,16 +138,20 @@ const SCOPE_CHECKS: Readonly<
   Record<string, (fields: Readonly<Record<string, readonly string[]>>, issues: Issue[]) => void>
 > = {
   kubernetes: checkKubernetesScope,
+  aws: checkAwsScope,
 };
 
 /**
  * Renders an action's `credentials` block for one request: each `{{ params.x }}` template is replaced
  * by the param's value, and every value (templated or literal) is validated for its target syntax
  * (Kubernetes: verbs from the RBAC verb set, resources and API groups as Kubernetes names them,
- * namespaces as DNS-1123 labels, resource names as DNS-1123 subdomains).
+ * namespaces as DNS-1123 labels, resource names as DNS-1123 subdomains; AWS: IAM action names written
+ * literally, resources as ARNs).
  *
  * A template must be the whole value: `"prod-{{ params.ns }}"` is refused, so a param is never spliced
- * into another string. A literal `*` is refused unless the block lists the field under `allow_wildcards`;
+ * into another string — except in an AWS ARN, where each template fills one part (region, account, or a
+ * name in the resource part) and its value must keep to that part's strict character set, with no
+ * wildcard, policy variable, `:` or control character (see `arnValueProblem`). A literal `*` is refused unless the block lists the field under `allow_wildcards`;
  * a param is never allowed to supply `*`.
  * Returns null when the action declares no credentials. Throws `CONFIG_INVALID` for a defect of the
  * action file and `PARAMS_INVALID` for a param value that cannot be used; both name the action, the
@@ -164,11 +211,20 @@ export function renderScope(
         configIssues.push({ path: at, message: 'must be a string' });
         return;
       }
-      const value = renderValue(entry, at, { ref, params, declared, configIssues, paramIssues });
+      const mode = rule.templates ?? 'whole';
+      if (mode === 'none' && (entry.includes('{{') || entry.includes('}}'))) {
+        configIssues.push({ path: at, message: 'is written literally: a param may not choose it' });
+        return;
+      }
+      const value =
+        mode === 'arn'
+          ? renderArn(entry, at, { ref, params, declared, configIssues, paramIssues })
+          : renderValue(entry, at, { ref, params, declared, configIssues, paramIssues });
       if (value === undefined) return;
-      const template = TEMPLATE.exec(entry);
+      const template = mode === 'whole' ? TEMPLATE.exec(entry) : null;
       const origin = template ? `param "${template[1]}"` : 'the value';
-      if (value === '*') {
+      const wildcard = value === '*' || (rule.wildcard?.(value) ?? false);
+      if (wildcard) {
         // A wildcard is granted only when written literally in the action file and opted into there;
         // a param can never widen the scope to "*".
         if (template) {
@@ -181,11 +237,12 @@ export function renderScope(
         if (!wildcards.has(field)) {
           configIssues.push({
             path: at,
-            message: `is the wildcard "*", which is refused unless the credentials block lists "${field}" under ${ALLOW_WILDCARDS}`,
+            message: `${value === '*' ? 'is the wildcard "*"' : 'holds a wildcard ("*" or "?")'}, which is refused unless the credentials block lists "${field}" under ${ALLOW_WILDCARDS}`,
           });
           return;
         }
-      } else {
+      }
+      if (value !== '*') {
         const problem = rule.problem(value);
         if (problem !== undefined) {
           (template ? paramIssues : configIssues).push({ path: at, message: `${origin} ${problem}` });
@@ -256,6 +313,32 @@ function renderValue(entry: string, path: string, context: RenderContext): strin
     return undefined;
   }
   return value;
+}
+
+/** An ARN with templates inside it (aws `resources`): each value checked for the part it fills. */
+function renderArn(entry: string, path: string, context: RenderContext): string | undefined {
+  const result = renderArnTemplate(entry, (name) => {
+    if (!context.declared.has(name)) {
+      return {
+        kind: 'config',
+        problem: `uses param "${name}", which the action does not declare; declare it under parameters or fix the name`,
+      };
+    }
+    const value = Object.hasOwn(context.params, name) ? context.params[name] : undefined;
+    if (value === undefined || value === null) {
+      return { kind: 'param', problem: `param "${name}" is missing; the credential scope needs it` };
+    }
+    if (typeof value !== 'string') {
+      return {
+        kind: 'param',
+        problem: `param "${name}" must be a string to be used in the credential scope, got ${Array.isArray(value) ? 'an array' : typeof value}`,
+      };
+    }
+    return { value };
+  });
+  for (const message of result.configProblems) context.configIssues.push({ path, message });
+  for (const message of result.paramProblems) context.paramIssues.push({ path, message });
+  return result.value;
 }
 
 function readWildcardOptIn(

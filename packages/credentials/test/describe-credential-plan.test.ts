@@ -123,19 +123,19 @@ describe('describeCredentialPlan', () => {
     const action = {
       ...catalogueAction('scale-deployment'),
       credentials: {
-        type: 'aws',
+        type: 'gcp',
         fields: { actions: ['ecs:UpdateService'], resources: ['{{ params.deployment }}'] },
         ttl: 900,
       },
     } as ActionDefinition;
     const description = describeCredentialPlan(action, { namespace: 'shop', deployment: 'web' }, OPTIONS);
     expect(description).toMatchObject({
-      type: 'aws',
-      scope: { type: 'aws', fields: { actions: ['ecs:UpdateService'], resources: ['web'] }, ttl: 900 },
+      type: 'gcp',
+      scope: { type: 'gcp', fields: { actions: ['ecs:UpdateService'], resources: ['web'] }, ttl: 900 },
       ttl: null,
       objects: [],
     });
-    expect(description.notes[0]).toMatch(/type "aws" has no renderer or provider here/);
+    expect(description.notes[0]).toMatch(/type "gcp" has no renderer or provider here/);
   });
 
   it('masks values that come from sensitive params', () => {

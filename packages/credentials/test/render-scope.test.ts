@@ -178,8 +178,8 @@ describe('defects of the credentials block are refused as CONFIG_INVALID', () =>
         'credentials.fields.api_groups',
       ]),
     );
-    const aws = thrown(() => renderScope(withScope({}, { type: 'aws' }), params));
-    expect(aws.message).toMatch(/type "aws" has no scope renderer; supported: kubernetes/);
+    const aws = thrown(() => renderScope(withScope({}, { type: 'gcp' }), params));
+    expect(aws.message).toMatch(/type "gcp" has no scope renderer; supported: kubernetes, aws/);
   });
 
   it('literal values with the wrong syntax, naming the field', () => {
