@@ -43,6 +43,15 @@ describe('the AWS catalogue', () => {
       // Every scope names its resources: never "*".
       expect(fields.resources.length).toBeGreaterThan(0);
       for (const resource of fields.resources) expect(resource).toMatch(/\{\{ params\.[a-z_]+ \}\}/);
+      // Only the reads IAM cannot scope to a resource are granted on "*".
+      const unscoped = (action.credentials?.fields as { unscoped_actions?: string[] }).unscoped_actions ?? [];
+      expect(unscoped).toEqual(
+        action.name.startsWith('ec2-')
+          ? ['ec2:DescribeInstances']
+          : action.name === 'iam-attach-role-policy'
+            ? ['iam:GetPolicy']
+            : [],
+      );
       // Every privilege the executor needs is in the scope it renders.
       expect([...fields.actions].sort()).toEqual([...action.requiredPrivileges].sort());
       for (const parameter of action.parameters) {
@@ -98,7 +107,8 @@ describe('the AWS catalogue', () => {
 
   it('refuses object keys that would widen the credential resource or carry control characters', () => {
     const request = { bucket: 'my-bucket.logs', region: 'us-east-1' };
-    expect(errors('s3-delete-object', { ...request, key: 'reports/2026/ünïcode file.txt' })).toEqual([]);
+    expect(errors('s3-delete-object', { ...request, key: 'reports/2026/q1_(final)-v2.csv' })).toEqual([]);
+    expect(errors('s3-delete-object', { ...request, key: "a=b,c@d+e/f!g'h" })).toEqual([]);
     for (const key of [
       '*',
       'reports/*',
@@ -107,6 +117,8 @@ describe('the AWS catalogue', () => {
       'line\nbreak',
       'nul\u0000',
       'c1\u0085',
+      'with space',
+      'ünïcode',
       'x'.repeat(1025),
       '',
     ]) {

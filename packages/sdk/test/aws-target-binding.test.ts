@@ -2,6 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { awsSessionPolicy, renderScope } from '@agent-safe/credentials';
+import { ActionRegistry } from '@agent-safe/registry';
 import { AgentSafe } from '../src/index.js';
 
 // The curated AWS catalogue (catalog/aws) against AWS targets: every action's params must name the
@@ -167,5 +169,42 @@ describe('the AWS catalogue is bound to its targets', () => {
     });
     expect(decision.result).toBe('DENY');
     expect(decision.reason).toMatch(/applies to target types \[aws-s3-bucket\].*"aws-iam-role"/);
+  });
+});
+
+/** The resources each allowed request's credential is limited to: the target's own resource. */
+const SCOPED: Record<string, string[]> = {
+  'ec2-stop-instance': ['arn:aws:ec2:eu-west-1:*:instance/i-0123456789abcdef0'],
+  'ec2-start-instance': ['arn:aws:ec2:eu-west-1:*:instance/i-0123456789abcdef0'],
+  'ec2-reboot-instance': ['arn:aws:ec2:eu-west-1:*:instance/i-0123456789abcdef0'],
+  'ec2-terminate-instance': ['arn:aws:ec2:eu-west-1:*:instance/i-0123456789abcdef0'],
+  'ecs-scale-service': ['arn:aws:ecs:eu-west-1:*:service/dev-cluster/api'],
+  'ecs-update-service': ['arn:aws:ecs:eu-west-1:*:service/dev-cluster/api'],
+  'ecs-stop-task': ['arn:aws:ecs:eu-west-1:*:task/dev-cluster/0123456789abcdef0123456789abcdef'],
+  'lambda-update-function-config': ['arn:aws:lambda:eu-west-1:*:function:thumbnailer'],
+  'lambda-invoke-function': ['arn:aws:lambda:eu-west-1:*:function:thumbnailer'],
+  's3-delete-object': ['arn:aws:s3:::dev-scratch/tmp/a.csv'],
+  's3-put-bucket-policy': ['arn:aws:s3:::dev-scratch'],
+  'iam-attach-role-policy': ['arn:aws:iam::*:role/ci-role'],
+  'iam-detach-role-policy': ['arn:aws:iam::*:role/ci-role'],
+};
+
+describe("the AWS catalogue's credential scopes render for the bound request", () => {
+  const registry = ActionRegistry.loadSync(CATALOG);
+
+  it.each(CASES)("%s: a session policy on the target's resource only", (action, _target, params) => {
+    const definition = registry.get(action)!;
+    const document = awsSessionPolicy(renderScope(definition, params)!);
+    const [scoped, ...unscoped] = document.Statement;
+    expect(scoped?.Resource).toEqual(SCOPED[action]);
+    expect(scoped?.Action).not.toContain('*');
+    // Only the reads IAM cannot scope to a resource are allowed on "*".
+    for (const statement of unscoped) {
+      expect([statement.Resource, statement.Action]).toEqual([
+        '*',
+        [action.startsWith('ec2-') ? 'ec2:DescribeInstances' : 'iam:GetPolicy'],
+      ]);
+    }
+    expect(unscoped.length).toBe(action.startsWith('ec2-') || action === 'iam-attach-role-policy' ? 1 : 0);
   });
 });
