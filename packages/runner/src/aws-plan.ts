@@ -13,7 +13,6 @@ export const PLANNED_AWS_ACTIONS = [
   'iam-detach-role-policy',
   'lambda-invoke-function',
   'lambda-update-function-config',
-  's3-delete-bucket-policy',
   's3-delete-object',
   's3-put-bucket-policy',
 ] as const;
@@ -25,7 +24,7 @@ export function isPlannedAwsAction(action: string): boolean {
   return PLANNED.has(action);
 }
 
-/** Default wait of ec2-stop-instance / ec2-start-instance when the request gives no `timeout` param. */
+/** Default wait of ec2 stop / start / terminate when the request gives no `timeout` param. */
 export const DEFAULT_AWS_WAIT_SECONDS = 300;
 
 /** Reason StopTask records when the request gives none (ECS keeps it on the stopped task). */
@@ -94,6 +93,21 @@ function waitSeconds(params: Params, options: AwsPlanOptions): number {
   return typeof timeout === 'number' ? timeout : (options.waitSeconds ?? DEFAULT_AWS_WAIT_SECONDS);
 }
 
+/** The call and the state waited for of the EC2 actions that wait. */
+const EC2_TRANSITIONS: Readonly<Record<string, readonly [string, string]>> = {
+  'ec2-stop-instance': ['ec2:StopInstances', 'stopped'],
+  'ec2-start-instance': ['ec2:StartInstances', 'running'],
+  'ec2-terminate-instance': ['ec2:TerminateInstances', 'terminated'],
+};
+
+/** A JSON document param (an object, as catalog/aws takes it, or the seeds' JSON text) as text. */
+function json(params: Params, name: string): string {
+  const value = params[name];
+  if (typeof value === 'string' && value.length > 0) return value;
+  if (value !== null && typeof value === 'object') return JSON.stringify(value);
+  throw new Error(`param "${name}" must be a JSON mapping`);
+}
+
 function call(path: string, body: unknown, region: string | undefined, description?: string): ApiCall {
   return {
     method: 'AWS',
@@ -116,23 +130,22 @@ export function awsApiCalls(action: string, params: Params, options: AwsPlanOpti
   const region = typeof params.region === 'string' && params.region !== '' ? params.region : options.region;
   switch (action) {
     case 'ec2-stop-instance':
-    case 'ec2-start-instance': {
-      const stop = action === 'ec2-stop-instance';
+    case 'ec2-start-instance':
+    case 'ec2-terminate-instance': {
+      const [operation, wanted] = EC2_TRANSITIONS[action] as [string, string];
       const ids = { InstanceIds: [text(params, 'instance_id')] };
       return [
-        call(stop ? 'ec2:StopInstances' : 'ec2:StartInstances', ids, region),
+        call(operation, ids, region),
         call(
           'ec2:DescribeInstances',
           ids,
           region,
-          `poll until the instance is ${stop ? 'stopped' : 'running'} or ${waitSeconds(params, options)}s pass`,
+          `poll until the instance is ${wanted} or ${waitSeconds(params, options)}s pass`,
         ),
       ];
     }
     case 'ec2-reboot-instance':
       return [call('ec2:RebootInstances', { InstanceIds: [text(params, 'instance_id')] }, region)];
-    case 'ec2-terminate-instance':
-      return [call('ec2:TerminateInstances', { InstanceIds: [text(params, 'instance_id')] }, region)];
     case 'ecs-scale-service':
       if (typeof params.desired_count !== 'number') throw new Error('param "desired_count" must be a number');
       return [
@@ -209,9 +222,7 @@ export function awsApiCalls(action: string, params: Params, options: AwsPlanOpti
           {
             FunctionName: text(params, 'function_name'),
             InvocationType: 'RequestResponse',
-            ...(payload !== undefined
-              ? { Payload: typeof payload === 'string' ? payload : JSON.stringify(payload) }
-              : {}),
+            ...(payload !== undefined ? { Payload: json(params, 'payload') } : {}),
           },
           region,
           'synchronous; the payload is sent as UTF-8 bytes',
@@ -224,12 +235,10 @@ export function awsApiCalls(action: string, params: Params, options: AwsPlanOpti
       return [
         call(
           's3:PutBucketPolicy',
-          { Bucket: text(params, 'bucket'), Policy: text(params, 'policy') },
+          { Bucket: text(params, 'bucket'), Policy: json(params, 'policy') },
           region,
         ),
       ];
-    case 's3-delete-bucket-policy':
-      return [call('s3:DeleteBucketPolicy', { Bucket: text(params, 'bucket') }, region)];
     case 'iam-attach-role-policy':
     case 'iam-detach-role-policy':
       return [

@@ -14,7 +14,6 @@ const SAMPLE: Record<string, Record<string, unknown>> = {
   'iam-detach-role-policy': { role_name: 'r', policy_arn: 'arn:aws:iam::1:policy/p', region: 'us-east-1' },
   'lambda-invoke-function': { function_name: 'fn', payload: '{"a":1}', region: 'eu-west-1' },
   'lambda-update-function-config': { function_name: 'fn', memory_size: 256, region: 'eu-west-1' },
-  's3-delete-bucket-policy': { bucket: 'b1', region: 'eu-west-1' },
   's3-delete-object': { bucket: 'b1', key: 'a/b.txt', region: 'eu-west-1' },
   's3-put-bucket-policy': {
     bucket: 'b1',
@@ -92,6 +91,33 @@ describe('awsApiCalls', () => {
       path: 'iam:DetachRolePolicy',
       body: { RoleName: 'r', PolicyArn: 'arn:p' },
     });
+  });
+
+  test("catalog/aws object params (payload, policy, environment) are sent as JSON text; the seeds' strings as they are", () => {
+    expect(
+      awsApiCalls('lambda-invoke-function', { function_name: 'f', payload: { a: 1 } })[0]?.body,
+    ).toMatchObject({
+      Payload: '{"a":1}',
+    });
+    const policy = { Version: '2012-10-17', Statement: [] };
+    expect(awsApiCalls('s3-put-bucket-policy', { bucket: 'b', policy })[0]?.body).toEqual({
+      Bucket: 'b',
+      Policy: JSON.stringify(policy),
+    });
+    expect(
+      awsApiCalls('lambda-update-function-config', {
+        function_name: 'f',
+        environment_variables: { A: 'x' },
+      })[0]?.body,
+    ).toEqual({ FunctionName: 'f', Environment: { Variables: { A: 'x' } } });
+    expect(
+      awsApiCalls('lambda-update-function-config', { function_name: 'f', environment_variables: '***' })[0]
+        ?.body,
+    ).toEqual({ FunctionName: 'f', Environment: { Variables: '***' } });
+    expect(awsApiCalls('ec2-terminate-instance', { instance_id: 'i-1' }).map((c) => c.path)).toEqual([
+      'ec2:TerminateInstances',
+      'ec2:DescribeInstances',
+    ]);
   });
 
   test('refuses what it cannot plan, naming the param or action', () => {
