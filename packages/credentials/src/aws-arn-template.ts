@@ -9,6 +9,7 @@ const STAND_IN: Readonly<Record<ArnSlot, string>> = {
   account: '123456789012',
   resource: 'x',
   'resource-tail': 'x',
+  's3-key': 'x',
 };
 
 /** What {@link renderArnTemplate} found. */
@@ -87,7 +88,8 @@ export function renderArnTemplate(entry: string, lookup: ParamLookup): ArnRender
     } else if (touching || (index > 1 && pieces[index - 1]!.literal === '')) {
       problem('may not touch another template (the boundary between the values would be ambiguous)');
     } else {
-      piece.slot = atEnd ? 'resource-tail' : 'resource';
+      // The key of an S3 object ARN (arn:aws:s3:::bucket/key) may hold more characters than other names.
+      piece.slot = atEnd ? (isS3ObjectPrefix(prefix) ? 's3-key' : 'resource-tail') : 'resource';
     }
     prefix += STAND_IN[piece.slot ?? 'resource'];
   }
@@ -130,6 +132,12 @@ export function renderArnTemplate(entry: string, lookup: ParamLookup): ArnRender
   return { value: rendered, configProblems, paramProblems, params: names };
 }
 
+/** True when the text before a template is `arn:PARTITION:s3:::BUCKET/…`: the template fills an object key. */
+function isS3ObjectPrefix(prefix: string): boolean {
+  return /^arn:[a-z-]+:s3:::[^/]+\//.test(prefix);
+}
+
 function describeSlot(slot: ArnSlot): string {
+  if (slot === 's3-key') return 'object key';
   return slot === 'resource-tail' ? 'end of the resource part' : `${slot} part`;
 }

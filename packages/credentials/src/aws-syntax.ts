@@ -36,15 +36,21 @@ export const MAX_ARN_VALUE_LENGTH = 1024;
 const RESOURCE_VALUE = /^[A-Za-z0-9_.\-=,@+]+$/;
 /** Characters of a param value that ends the ARN (S3 keys, IAM paths): the above and `/ ! ' ( )`. */
 const RESOURCE_TAIL_VALUE = /^[A-Za-z0-9_.\-=,@+/!'()]+$/;
-/** Characters of an ARN's resource part written in the action file (wildcards checked separately). */
-const RESOURCE_PART = /^[A-Za-z0-9_.\-=,@+/!'():*?]+$/;
+/**
+ * Characters of an S3 object key ending an `arn:aws:s3:::bucket/key` ARN: printable ASCII except the
+ * IAM wildcards, `$`, `:`, `"` and `\` (S3 keys may hold spaces, `#`, `&`, `%`…; IAM matches them literally).
+ */
+const S3_KEY_VALUE = /^[\x20-\x7e]+$/;
+const S3_KEY_REFUSED = /[*?$:"\\]/;
+/** Characters of an ARN's resource part (wildcards checked separately; S3 keys as above). */
+const RESOURCE_PART = /^[\x20-\x7e]+$/;
 const ARN = /^arn:([a-z-]+):([a-z0-9][a-z0-9-]{0,63}):([^:]*):([^:]*):(.+)$/s;
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is searched for
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 /** Where a param value sits in an ARN. */
-export type ArnSlot = 'region' | 'account' | 'resource' | 'resource-tail';
+export type ArnSlot = 'region' | 'account' | 'resource' | 'resource-tail' | 's3-key';
 
 /** Why `value` cannot be listed under `actions`, or undefined. `*` patterns are checked by the caller. */
 export function iamActionProblem(value: string): string | undefined {
@@ -101,8 +107,8 @@ export function arnProblem(value: string): string | undefined {
   ) {
     return 'has an account that is not empty, "*", "aws" or a 12-digit account id';
   }
-  if (!RESOURCE_PART.test(arn.resource)) {
-    return "has a resource part with characters an ARN may not hold (letters, digits and _ . - = , @ + / ! ' ( ) : only)";
+  if (!RESOURCE_PART.test(arn.resource) || /["\\]/.test(arn.resource)) {
+    return 'has a resource part with characters an ARN may not hold (printable ASCII without " and \\)';
   }
   return undefined;
 }
@@ -140,6 +146,14 @@ export function arnValueProblem(value: string, slot: ArnSlot): string | undefine
       return RESOURCE_VALUE.test(value)
         ? undefined
         : 'holds characters not allowed here (letters, digits and _ . - = , @ + only)';
+    case 's3-key':
+      if (!S3_KEY_VALUE.test(value) || S3_KEY_REFUSED.test(value)) {
+        return 'holds characters not allowed in an S3 key here (printable ASCII without * ? $ : " \\)';
+      }
+      if (value.split('/').some((segment) => segment === '.' || segment === '..')) {
+        return 'has a "." or ".." path segment';
+      }
+      return undefined;
     case 'resource-tail':
       if (!RESOURCE_TAIL_VALUE.test(value)) {
         return "holds characters not allowed in an ARN (letters, digits and _ . - = , @ + / ! ' ( ) only)";

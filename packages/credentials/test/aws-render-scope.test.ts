@@ -1,4 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ActionDefinition } from '@agent-safe/core';
 import { parseActionDefinition, parseYaml } from '@agent-safe/registry';
 import { AWS_SESSION_POLICY_MAX_CHARS, awsSessionPolicy, renderScope } from '../src/index.js';
@@ -93,11 +95,28 @@ describe('renderScope for aws', () => {
       actions: ['s3:DeleteObject'],
       resources: ['arn:aws:s3:::{{ params.instance_id }}/{{ params.region }}'],
     });
-    for (const key of ['a/*', '*', 'a/?', 'a/../b', './a', 'a/${aws:userid}', 'a b']) {
+    for (const key of [
+      'a/*',
+      '*',
+      'a/?',
+      'a/../b',
+      './a',
+      'a/${aws:userid}',
+      'a"b',
+      'a:b',
+      'a\\b',
+      'caf\u00e9',
+      'a\tb',
+    ]) {
       const error = thrown(() => renderScope(action, { instance_id: 'bucket', region: key }));
       expect(error.code).toBe('PARAMS_INVALID');
       expect(error.message).toContain('param "region"');
     }
+    // S3 keys may hold spaces and punctuation IAM matches literally.
+    expect(
+      renderScope(action, { instance_id: 'bucket', region: 'reports/Q1 2026 #final (v2).pdf' })!.fields
+        .resources,
+    ).toEqual(['arn:aws:s3:::bucket/reports/Q1 2026 #final (v2).pdf']);
     // The bucket is followed by "/": it may not hold one itself (bucket "a/b" + key "c" = bucket "a" + key "b/c").
     const error = thrown(() => renderScope(action, { instance_id: 'a/b', region: 'c' }));
     expect(error.message).toMatch(/param "instance_id".*"\/"/);
@@ -318,4 +337,30 @@ describe('awsSessionPolicy', () => {
       'CONFIG_INVALID',
     );
   });
+});
+
+describe('renderScope on the curated AWS catalogue (catalog/aws)', () => {
+  const dir = join(import.meta.dirname, '..', '..', '..', 'catalog', 'aws');
+  const params = {
+    instance_id: 'i-0123456789abcdef0',
+    region: 'eu-west-3',
+    cluster: 'shop',
+    service: 'web',
+    task: '0123456789abcdef0123456789abcdef',
+    role_name: 'app-role',
+    policy_arn: 'arn:aws:iam::aws:policy/ReadOnlyAccess',
+    function_name: 'resize',
+    bucket: 'shop-logs',
+    key: 'logs/2026/app.log',
+  };
+  for (const file of readdirSync(dir).filter((name) => name.endsWith('.yaml'))) {
+    it(`${file}: renders, and its session policy fits STS's limit`, () => {
+      const path = join(dir, file);
+      const result = parseActionDefinition(parseYaml(readFileSync(path, 'utf8'), path), path);
+      const scope = renderScope(result.action!, params)!;
+      expect(scope.type).toBe('aws');
+      expect(JSON.stringify(scope.fields.resources)).not.toContain('{{');
+      expect(awsSessionPolicy(scope).Statement.length).toBeGreaterThan(0);
+    });
+  }
 });
