@@ -9,7 +9,8 @@ export interface TargetDefinition {
   readonly owner: string;
   readonly labels: Readonly<Record<string, string>>;
   /**
-   * What identifies the object itself (e.g. `cluster`, `namespace`, `name`; later `region`, `arn`).
+   * What identifies the object itself (e.g. `cluster`, `namespace`, `name`; for AWS resources `account`,
+   * `region`, `arn` and the resource's own id or name, such as `instance_id`).
    * An action's `targetBinding` names which params must equal which of these, so a request cannot be
    * decided on one target and act on another. Absent in inventories written before target binding.
    */
