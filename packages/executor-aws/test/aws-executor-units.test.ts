@@ -19,6 +19,7 @@ const NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 type Mode = 'stopping' | 'throttle-then-ok' | 'deny' | 'hang';
 let mode: Mode = 'stopping';
 let requests: string[] = [];
+let keyIds: string[] = [];
 let server: Server;
 let url: string;
 const hanging: ServerResponse[] = [];
@@ -70,11 +71,20 @@ function answer(response: ServerResponse, body: string) {
 
 beforeAll(async () => {
   server = createServer((request, response) => {
+    keyIds.push(/Credential=([^/]+)\//.exec(String(request.headers.authorization))?.[1] ?? '');
     let body = '';
     request.on('data', (chunk: Buffer) => {
       body += chunk.toString('utf8');
     });
-    request.on('end', () => answer(response, body));
+    request.on('end', () => {
+      if (request.url?.includes('/invocations')) {
+        // Lambda Invoke (REST): a function that threw.
+        response.writeHead(200, { 'content-type': 'application/json', 'x-amz-function-error': 'Unhandled' });
+        response.end(JSON.stringify({ errorType: 'TypeError', errorMessage: 'boom\u001b[2J', trace: [] }));
+        return;
+      }
+      answer(response, body);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -165,7 +175,58 @@ describe('AwsExecutor waits, aborts, retries, errors (stub EC2 endpoint)', () =>
   });
 });
 
+describe('AwsExecutor: lambda-invoke-function errors and bounds', () => {
+  it('a FunctionError is ok:false with the error type and message (escaped), the output kept', async () => {
+    const aws = executor();
+    const request = await requestFor('lambda-invoke-function', {
+      region: REGION,
+      function_name: 'fn1',
+      payload: { a: 1 },
+    });
+    const outcome = await aws.execute(request, context());
+    aws.close();
+    expect(outcome.ok).toBe(false);
+    expect(outcome.error).toBe('the function failed (Unhandled): TypeError: boom\\u{1b}[2J');
+    expect(outcome.output).toMatchObject({ statusCode: 200, functionError: 'Unhandled' });
+  });
+
+  it('a payload over 256 KiB is refused before any call', async () => {
+    const aws = executor();
+    const request = await requestFor('lambda-invoke-function', { region: REGION, function_name: 'fn1' });
+    const outcome = await aws.execute(
+      { ...request, params: { ...request.params, payload: { big: 'x'.repeat(300 * 1024) } } },
+      context(),
+    );
+    aws.close();
+    expect(outcome).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('lambda-invoke-function sends at most 262144'),
+    });
+  });
+});
+
 describe('AwsExecutor: plan, options, credentials', () => {
+  it("execute and readState sign with ONLY the run credential; prechecks with the executor's own keys", async () => {
+    mode = 'stopping';
+    const aws = executor();
+    const request = await requestFor('ec2-reboot-instance', { region: REGION, instance_id: ID });
+    const run = {
+      accessKeyId: 'ASIARUNCREDENTIAL',
+      secretAccessKey: 'run-secret',
+      sessionToken: 'run-token',
+    };
+    keyIds = [];
+    expect((await aws.execute(request, context({ credentials: run }))).ok).toBe(true);
+    await aws.readState(request, ['state'], context({ credentials: run }));
+    expect(keyIds).toEqual(['ASIARUNCREDENTIAL', 'ASIARUNCREDENTIAL']);
+    keyIds = [];
+    expect((await aws.precheck('instance-exists', request, context({ credentials: run }))).status).toBe(
+      'pass',
+    );
+    expect(keyIds).toEqual([KEYS.accessKeyId]);
+    aws.close();
+  });
+
   it('plan is awsApiCalls (options region when params name none)', async () => {
     const request = await requestFor('ec2-reboot-instance', { region: 'eu-west-1', instance_id: ID });
     expect(new AwsExecutor().plan(request)).toEqual(awsApiCalls('ec2-reboot-instance', request.params));
