@@ -109,6 +109,7 @@ describe('the AWS catalogue', () => {
     const request = { bucket: 'my-bucket.logs', region: 'us-east-1' };
     expect(errors('s3-delete-object', { ...request, key: 'reports/2026/q1_(final)-v2.csv' })).toEqual([]);
     expect(errors('s3-delete-object', { ...request, key: "a=b,c@d+e/f!g'h" })).toEqual([]);
+    expect(errors('s3-delete-object', { ...request, key: 'reports/Q1 summary #2 & 50%.pdf' })).toEqual([]);
     for (const key of [
       '*',
       'reports/*',
@@ -117,8 +118,11 @@ describe('the AWS catalogue', () => {
       'line\nbreak',
       'nul\u0000',
       'c1\u0085',
-      'with space',
       'ünïcode',
+      'a:b',
+      'a"b',
+      'a\\b',
+      'tab\tkey',
       'x'.repeat(1025),
       '',
     ]) {
