@@ -119,7 +119,7 @@ const CASES: [string, string, Record<string, unknown>, Record<string, unknown>][
   [
     's3-delete-object',
     'dev/bucket',
-    { bucket: 'dev-scratch', key: 'tmp/a.csv', region },
+    { bucket: 'dev-scratch', key: 'tmp/Q1 report #2.csv', region },
     { bucket: 'customer-data' },
   ],
   [
@@ -183,7 +183,7 @@ const SCOPED: Record<string, string[]> = {
   'ecs-stop-task': ['arn:aws:ecs:eu-west-1:*:task/dev-cluster/0123456789abcdef0123456789abcdef'],
   'lambda-update-function-config': ['arn:aws:lambda:eu-west-1:*:function:thumbnailer'],
   'lambda-invoke-function': ['arn:aws:lambda:eu-west-1:*:function:thumbnailer'],
-  's3-delete-object': ['arn:aws:s3:::dev-scratch/tmp/a.csv'],
+  's3-delete-object': ['arn:aws:s3:::dev-scratch/tmp/Q1 report #2.csv'],
   's3-put-bucket-policy': ['arn:aws:s3:::dev-scratch'],
   'iam-attach-role-policy': ['arn:aws:iam::*:role/ci-role'],
   'iam-detach-role-policy': ['arn:aws:iam::*:role/ci-role'],
