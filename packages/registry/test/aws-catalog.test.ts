@@ -38,13 +38,17 @@ describe('the AWS catalogue', () => {
       expect(action.targetTypes.every((type) => type.startsWith('aws-'))).toBe(true);
       expect(Object.keys(action.targetBinding ?? {}).length).toBeGreaterThan(0);
       expect(action.credentials?.type).toBe('aws');
-      const fields = action.credentials?.fields as { actions: string[]; resources: string[] };
+      const fields = action.credentials!.fields as {
+        actions: string[];
+        resources: string[];
+        unscoped_actions?: string[];
+      };
       expect(fields.actions.length).toBeGreaterThan(0);
       // Every scope names its resources: never "*".
       expect(fields.resources.length).toBeGreaterThan(0);
       for (const resource of fields.resources) expect(resource).toMatch(/\{\{ params\.[a-z_]+ \}\}/);
       // Only the reads IAM cannot scope to a resource are granted on "*".
-      const unscoped = (action.credentials?.fields as { unscoped_actions?: string[] }).unscoped_actions ?? [];
+      const unscoped = fields.unscoped_actions ?? [];
       expect(unscoped).toEqual(
         action.name.startsWith('ec2-')
           ? ['ec2:DescribeInstances']
