@@ -75,9 +75,11 @@ const TEMPLATE = /^\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/;
  * resolve`): the scope rendered from `params` exactly as the runner renders it (`renderScope`, so a bad
  * param or block throws the same `PARAMS_INVALID` / `CONFIG_INVALID`), the ttl asked for and granted
  * (raised to Kubernetes' 600 s minimum), and the ServiceAccount, Role(s), RoleBinding(s) and
- * TokenRequest the Kubernetes provider would create, with their rules. Makes no call and holds no secret;
- * values of params marked `sensitive` are masked. For a type other than `kubernetes`, the block's
- * templates are filled in without syntax checks and nothing is planned (a note says so).
+ * TokenRequest the Kubernetes provider would create, with their rules. For `aws`: the session policy
+ * (`awsSessionPolicy`), the duration asked for and granted (raised to STS's 900 s minimum), the role
+ * (`options.roleArn`) and the session name, in `session`. Makes no call and holds no secret; values of
+ * params marked `sensitive` are masked (inside ARNs too). For another type, the block's templates are
+ * filled in without syntax checks and nothing is planned (a note says so).
  */
 export function describeCredentialPlan(
   action: ActionDefinition,

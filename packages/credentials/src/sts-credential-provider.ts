@@ -117,6 +117,8 @@ export class StsCredentialProvider implements CredentialProvider<AwsCredentialMa
   readonly #clock: Clock;
   readonly #roleName: string;
   readonly #sessions = new Map<string, SessionRecord>();
+  /** Revokes of this process, one at a time: each rewrites the same inline policy. */
+  #revoking: Promise<unknown> = Promise.resolve();
   #sts: Promise<{ module: StsModule; client: InstanceType<StsModule['STSClient']> }> | undefined;
   #iam: Promise<{ module: IamModule; client: InstanceType<IamModule['IAMClient']> }> | undefined;
 
@@ -284,6 +286,14 @@ export class StsCredentialProvider implements CredentialProvider<AwsCredentialMa
     const userId = record?.assumedRoleId ?? (await this.#rediscover(credential.id));
     if (userId === undefined) return;
     const expiresAt = record?.expiresAt ?? credential.expiresAt;
+    const run = this.#revoking.then(() => this.#denySession(credential.id, userId, expiresAt));
+    this.#revoking = run.catch(() => undefined);
+    await run;
+    this.#sessions.delete(credential.id);
+  }
+
+  /** Adds `userId` to the revoke policy and reads it back (another runner may write at the same time). */
+  async #denySession(id: string, userId: string, expiresAt: number): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const current = await this.#readRevokePolicy();
       const next = revokePolicyWith(current, userId, expiresAt, this.#clock.now());
@@ -293,12 +303,11 @@ export class StsCredentialProvider implements CredentialProvider<AwsCredentialMa
       if (attempt >= 3) {
         throw new AgentSafeError(
           'INTERNAL',
-          `Revoking ${credential.id}: the deny on role ${this.#roleName} did not hold after 3 writes (another writer keeps replacing ${AWS_REVOKE_POLICY_NAME})`,
-          { details: { credential: credential.id } },
+          `Revoking ${id}: the deny on role ${this.#roleName} did not hold after 3 writes (another writer keeps replacing ${AWS_REVOKE_POLICY_NAME})`,
+          { details: { credential: id } },
         );
       }
     }
-    this.#sessions.delete(credential.id);
   }
 
   /** The `aws:userid` of a session named by its assumed-role ARN, through the role's id. */

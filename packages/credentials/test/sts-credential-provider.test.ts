@@ -175,6 +175,14 @@ describe('StsCredentialProvider against moto', () => {
     expect(revokedUserIds(await revokePolicy()).size).toBe(2);
   });
 
+  it('concurrent revokes of one provider all end up denied (the policy is rewritten one at a time)', async () => {
+    const sts = provider();
+    const credentials = await Promise.all(['c1', 'c2', 'c3', 'c4', 'c5'].map((id) => sts.issue(request(id))));
+    const userIds = credentials.map((credential) => sts.sessionOf(credential)!.assumedRoleId);
+    await Promise.all(credentials.map((credential) => sts.revoke(credential)));
+    expect([...revokedUserIds(await revokePolicy())].sort()).toEqual([...userIds].sort());
+  });
+
   it('a runner that restarted revokes by the session ARN alone (iam:GetRole for the role id)', async () => {
     const credential = await provider().issue(request('req-restart'));
     const userId = `${credential.id.split('/')[1]}`;
