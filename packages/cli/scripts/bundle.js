@@ -4,7 +4,10 @@
 // `agent-safe check` start-up near Node's own. The YAML library stays external and is loaded lazily,
 // only when a file is not in the parse cache. The Kubernetes executor (@agent-safe/executor-k8s, an optional
 // peer, with @kubernetes/client-node) stays external too: it is loaded only by `runner execute --executor
-// kubernetes` and `credential test-vault --vault kubernetes`, from where the user installed it.
+// kubernetes` and `credential test-vault --vault kubernetes`, from where the user installed it. So do the
+// AWS executor (@agent-safe/executor-aws, an optional peer) and every AWS SDK client (@aws-sdk/*): loaded
+// only by `runner execute --executor aws`, `--credentials aws`, `credential test-vault --vault
+// aws|secrets-manager` and the S3 audit shipper, never at start-up.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -22,7 +25,13 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['yaml', '@agent-safe/executor-k8s', '@kubernetes/client-node'],
+  external: [
+    'yaml',
+    '@agent-safe/executor-k8s',
+    '@kubernetes/client-node',
+    '@agent-safe/executor-aws',
+    '@aws-sdk/*',
+  ],
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
   },

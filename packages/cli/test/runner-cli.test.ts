@@ -574,8 +574,8 @@ describe('credential test-vault --vault env', () => {
     );
     expect(mixed.code).toBe(1);
     expect(mixed.stderr).toContain('--context do(es) not apply to --vault env');
-    const other = cli(['credential', 'test-vault', '--vault', 'aws'], project);
-    expect(other.stderr).toContain('--vault must be kubernetes or env');
+    const other = cli(['credential', 'test-vault', '--vault', 'vault-of-hashicorp'], project);
+    expect(other.stderr).toContain('--vault must be one of kubernetes, aws, secrets-manager, env');
     writeFileSync(join(project, 'bad-vault.yaml'), 'actions: [a, b]\n');
     const bad = cli(
       ['credential', 'test-vault', '--vault', 'env', '--vault-config', 'bad-vault.yaml', '--json-output'],

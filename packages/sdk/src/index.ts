@@ -151,17 +151,27 @@ export type {
 export {
   EnvVault,
   KubernetesCredentialProvider,
+  SecretsManagerVault,
+  StsCredentialProvider,
+  awsSessionPolicy,
   describeCredentialPlan,
   httpsKubernetesApi,
+  testAwsProvider,
   testEnvVault,
   testKubernetesProvider,
+  testSecretsManagerVault,
 } from '@agent-safe/credentials';
 export type {
+  AwsPolicyDocument,
   CredentialPlanDescription,
   EnvVaultTestResult,
   KubernetesCredentialApi,
   ProviderCheck,
   ProviderTestResult,
+  SecretsManagerVaultOptions,
+  StsCredentialProviderOptions,
+  TestAwsProviderOptions,
+  TestSecretsManagerVaultOptions,
 } from '@agent-safe/credentials';
 export { kubernetesCredentialApi } from './kubernetes-credential-api.js';
 export { kubernetesPrecheckReadRules } from './precheck-read-rules.js';

@@ -101,14 +101,14 @@ export function auditIdArgument(value: string): string {
 }
 
 /** The executors `runner execute` accepts; `subprocess` is `kubectl`, `k8s` is `kubernetes`. */
-export const EXECUTOR_NAMES = ['dry-run', 'kubectl', 'subprocess', 'kubernetes', 'k8s'] as const;
+export const EXECUTOR_NAMES = ['dry-run', 'kubectl', 'subprocess', 'kubernetes', 'k8s', 'aws'] as const;
 export type ExecutorName = (typeof EXECUTOR_NAMES)[number];
 
 export function executorArgument(value: string | undefined): ExecutorName {
   const name = value ?? 'dry-run';
   if (!(EXECUTOR_NAMES as readonly string[]).includes(name)) {
     throw usage(
-      `--executor must be one of ${EXECUTOR_NAMES.join(', ')}, got "${name.slice(0, 40)}" (dry-run acts on nothing; kubectl runs kubectl; kubernetes calls the API)`,
+      `--executor must be one of ${EXECUTOR_NAMES.join(', ')}, got "${name.slice(0, 40)}" (dry-run acts on nothing; kubectl runs kubectl; kubernetes calls the API; aws calls the AWS APIs)`,
     );
   }
   return name as ExecutorName;

@@ -17,6 +17,16 @@ import { OutputMask } from './mask-output.js';
 /** Longest output of a run printed for people (the JSON envelope carries all of it). */
 const MAX_PRINTED_OUTPUT = 4000;
 
+/** An IAM role ARN (`arn:aws:iam::123456789012:role/NAME`), or a USAGE error naming the flag. */
+export function roleArnArgument(value: string, flag = '--role-arn'): string {
+  if (!/^arn:aws(-[a-z]+)*:iam::\d{12}:role\/(?:[\x21-\x7e]*\/)?[\w+=,.@-]{1,64}$/.test(value)) {
+    throw usage(
+      `${flag} must be an IAM role ARN such as arn:aws:iam::123456789012:role/agent-safe-executor, got "${printable(value.slice(0, 100))}"`,
+    );
+  }
+  return value;
+}
+
 /** The exit code of a run: 0 only when it succeeded with nothing left wrong (docs/cli.md). */
 export function executionExitCode(result: ExecutionResult): number {
   if (result.status === 'succeeded') return result.error === undefined ? EXIT.OK : EXIT.EXECUTION_FAILED;
@@ -262,14 +272,25 @@ export class RunnerExecuteCommand extends ConfigCommand {
       Pass \`-\` as the ticket to read it from standard input.
 
       \`--executor\`: \`dry-run\` (default; acts on nothing and shows the API calls, but does use the
-      ticket), \`kubectl\` (alias \`subprocess\`; runs kubectl with \`--kubeconfig\` / \`--context\`) or
-      \`kubernetes\` (alias \`k8s\`; calls the API through @agent-safe/executor-k8s, an optional package).
+      ticket), \`kubectl\` (alias \`subprocess\`; runs kubectl with \`--kubeconfig\` / \`--context\`),
+      \`kubernetes\` (alias \`k8s\`; calls the API through @agent-safe/executor-k8s, an optional package) or
+      \`aws\` (calls the AWS APIs through @agent-safe/executor-aws, an optional package, with the AWS SDK's
+      own credentials: environment, profile, instance role). For \`aws\`, the action's \`region\` param
+      wins; \`--region\` and \`--endpoint\` (https://, or http:// on 127.0.0.1 / localhost for moto or
+      LocalStack) are the defaults, else agent-safe.yaml's \`aws:\` block, else AWS_REGION /
+      AWS_DEFAULT_REGION and AWS_ENDPOINT_URL.
 
       \`--credentials kubernetes\` (with \`--executor kubernetes\`): each run gets a ServiceAccount token scoped
       by the action's \`credentials\` block (a Role on exactly the objects the params name), created by the
       kubeconfig's identity in \`--credential-namespace\` (default agent-safe) and revoked when the run ends,
       also on failure (\`agent-safe credential resolve\` shows it; \`credential test-vault\` checks the rights
       this needs). By default the executor acts with the kubeconfig's own identity.
+
+      \`--credentials aws --role-arn ARN\` (with \`--executor aws\`): each run assumes the role through STS
+      with an inline session policy rendered from the action's \`credentials\` block (at least 900 s, STS's
+      minimum), and the action runs with that session only; when the run ends the session is revoked by a
+      deny on the role for its \`aws:userid\`. The runner's own AWS identity needs sts:AssumeRole on the role
+      and iam:GetRole, iam:GetRolePolicy and iam:PutRolePolicy on it (\`credential test-vault --vault aws\`).
 
       A ticket runs once: its nonce is recorded in the project's \`store\`, or in the CLI's file store at
       .agent-safe/state/ beside agent-safe.yaml, so a second run is refused (TICKET_REPLAYED). Every run
@@ -293,6 +314,14 @@ export class RunnerExecuteCommand extends ConfigCommand {
         'Through the Kubernetes API, with a 60 s timeout, as JSON',
         `$0 runner execute "$TICKET" --executor kubernetes --kubeconfig ~/.kube/config --params-file params.json --timeout 60 --json-output`,
       ],
+      [
+        'Stop an EC2 instance with a per-run STS session scoped to it',
+        `$0 runner execute "$TICKET" --executor aws --credentials aws --role-arn arn:aws:iam::123456789012:role/agent-safe-executor --params '{"instance_id":"i-0abc1234def567890","region":"eu-west-1"}'`,
+      ],
+      [
+        'Against moto on this machine',
+        `$0 runner execute "$TICKET" --executor aws --endpoint http://127.0.0.1:5000 --params-file params.json`,
+      ],
     ],
   });
 
@@ -304,16 +333,25 @@ export class RunnerExecuteCommand extends ConfigCommand {
     description: 'File holding the params JSON object (- for standard input)',
   });
   executor = Option.String('--executor', {
-    description: 'dry-run (default), kubectl (alias subprocess) or kubernetes (alias k8s)',
+    description: 'dry-run (default), kubectl (alias subprocess), kubernetes (alias k8s) or aws',
   });
   kubeconfig = Option.String('--kubeconfig', { description: 'Kubeconfig file (kubectl and kubernetes)' });
   kubeContext = Option.String('--context', { description: 'Kubeconfig context (kubectl and kubernetes)' });
+  region = Option.String('--region', {
+    description: "Default AWS region (aws; the action's region param wins; default aws.region, AWS_REGION)",
+  });
+  endpoint = Option.String('--endpoint', {
+    description: 'AWS endpoint override: https://, or http:// on a loopback address (aws; moto, LocalStack)',
+  });
   credentials = Option.String('--credentials', {
     description:
-      'none (default: the executor acts with its own kubeconfig identity) or kubernetes (a scoped, short-lived ServiceAccount token per run, revoked when it ends)',
+      'none (default: the executor acts with its own identity), kubernetes (a scoped ServiceAccount token per run) or aws (a scoped STS session of --role-arn per run), revoked when the run ends',
   });
   credentialNamespace = Option.String('--credential-namespace', {
     description: 'Namespace of the per-run ServiceAccounts (--credentials kubernetes; default agent-safe)',
+  });
+  roleArn = Option.String('--role-arn', {
+    description: 'IAM role each run assumes with its session policy (--credentials aws)',
   });
   force = Option.Boolean('--force', false, {
     description: 'Override failed prechecks the action marks force_allowed (audited)',
@@ -324,6 +362,12 @@ export class RunnerExecuteCommand extends ConfigCommand {
     description: 'Print the JSON envelope (docs/cli.md): data is the execution result',
   });
 
+  /** The STS provider of `--credentials aws`: the runner's own AWS identity assumes `--role-arn`. */
+  private async awsCredentialProvider(aws: { region?: string; endpoint?: string }) {
+    const { StsCredentialProvider } = await import('@agent-safe/sdk');
+    return new StsCredentialProvider({ roleArn: this.roleArn as string, ...aws });
+  }
+
   private async credentialProvider(namespace: string) {
     const { KubernetesCredentialProvider, kubernetesCredentialApi } = await import('@agent-safe/sdk');
     const api = await kubernetesCredentialApi({
@@ -333,32 +377,72 @@ export class RunnerExecuteCommand extends ConfigCommand {
     return new KubernetesCredentialProvider({ api, namespace });
   }
 
-  async run(): Promise<number> {
-    const executor = executorArgument(this.executor);
-    const timeoutMs = timeoutMilliseconds(this.timeout);
-    if (executor === 'dry-run' && (this.kubeconfig !== undefined || this.kubeContext !== undefined)) {
+  /** Refuses flags that do not fit the executor and credentials chosen (nothing is read or run yet). */
+  private checkFlags(executor: string, credentials: string): void {
+    const aws = executor === 'aws';
+    if (
+      (executor === 'dry-run' || aws) &&
+      (this.kubeconfig !== undefined || this.kubeContext !== undefined)
+    ) {
       throw usage(
-        '--kubeconfig and --context apply to --executor kubectl or kubernetes; dry-run talks to no cluster',
+        `--kubeconfig and --context apply to --executor kubectl or kubernetes; ${executor} talks to no cluster`,
       );
     }
-    const credentials = this.credentials ?? 'none';
-    if (credentials !== 'none' && credentials !== 'kubernetes') {
-      throw usage(`--credentials must be none or kubernetes, got "${printable(credentials.slice(0, 40))}"`);
+    if (!aws && (this.region !== undefined || this.endpoint !== undefined)) {
+      throw usage('--region and --endpoint apply to --executor aws');
+    }
+    if (credentials !== 'none' && credentials !== 'kubernetes' && credentials !== 'aws') {
+      throw usage(
+        `--credentials must be none, kubernetes or aws, got "${printable(credentials.slice(0, 40))}"`,
+      );
     }
     if (credentials === 'kubernetes' && executor !== 'kubernetes' && executor !== 'k8s') {
       throw usage(
         '--credentials kubernetes needs --executor kubernetes: only the Kubernetes executor acts with the per-run token (kubectl and dry-run would ignore it)',
       );
     }
+    if (credentials === 'aws' && !aws) {
+      throw usage(
+        '--credentials aws needs --executor aws: only the AWS executor acts with the per-run STS session',
+      );
+    }
+    if (credentials === 'aws' && this.roleArn === undefined) {
+      throw usage(
+        '--credentials aws needs --role-arn ARN: the IAM role each run assumes (e.g. arn:aws:iam::123456789012:role/agent-safe-executor)',
+      );
+    }
+    if (this.roleArn !== undefined && credentials !== 'aws') {
+      throw usage('--role-arn applies to --credentials aws');
+    }
+    if (this.roleArn !== undefined) roleArnArgument(this.roleArn);
     if (this.credentialNamespace !== undefined && credentials !== 'kubernetes') {
       throw usage('--credential-namespace applies to --credentials kubernetes');
     }
+  }
+
+  async run(): Promise<number> {
+    const executor = executorArgument(this.executor);
+    const timeoutMs = timeoutMilliseconds(this.timeout);
+    const credentials = this.credentials ?? 'none';
+    this.checkFlags(executor, credentials);
     const credentialNamespace = this.credentialNamespace ?? 'agent-safe';
     if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(credentialNamespace)) {
       throw usage(
         `--credential-namespace must be a Kubernetes namespace name (a DNS-1123 label), got "${printable(credentialNamespace.slice(0, 70))}"`,
       );
     }
+    const awsFlags = {
+      ...(this.region !== undefined ? { region: this.region } : {}),
+      ...(this.endpoint !== undefined ? { endpoint: this.endpoint } : {}),
+    };
+    if (executor === 'aws') {
+      // Checked before the ticket is read, so a typo costs no ticket.
+      const { resolveAwsOptions } = await import('@agent-safe/sdk');
+      resolveAwsOptions(awsFlags, {}, {}, (key) => `--${key}`);
+    }
+    // JSON mode keeps stderr quiet: no AWS SDK notice about Node 20 (docs/aws.md), as audit ship does.
+    if (this.jsonOutput && executor === 'aws')
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ||= 'true';
     const { ticket, params, paramsGiven } = await readTicketAndParams(this, this.context.stdin);
     const config = await this.projectConfig();
     const { CLI_STATE_DIRECTORY } = await import('@agent-safe/sdk');
@@ -375,13 +459,26 @@ export class RunnerExecuteCommand extends ConfigCommand {
     process.once('SIGTERM', cancel);
     let ran: ExecutionResult;
     try {
-      // The provider manages credentials as the runner's own identity: the same kubeconfig and context.
+      // The provider manages credentials as the runner's own identity: the same kubeconfig and context,
+      // or the same AWS region and endpoint (flags, then agent-safe.yaml's aws: block, then AWS_*).
       const provider =
-        credentials === 'kubernetes' ? await this.credentialProvider(credentialNamespace) : undefined;
+        credentials === 'kubernetes'
+          ? await this.credentialProvider(credentialNamespace)
+          : credentials === 'aws'
+            ? await this.awsCredentialProvider(
+                (await import('@agent-safe/sdk')).resolveAwsOptions(
+                  awsFlags,
+                  config.aws,
+                  process.env,
+                  (key) => `--${key}`,
+                ),
+              )
+            : undefined;
       ran = await safe.execute(ticket, {
         executor,
         params,
         ...(provider !== undefined ? { credentials: provider } : {}),
+        ...awsFlags,
         signal: controller.signal,
         ...(this.kubeconfig !== undefined ? { kubeconfig: this.kubeconfig } : {}),
         ...(this.kubeContext !== undefined ? { context: this.kubeContext } : {}),
