@@ -132,6 +132,7 @@ export function arnValueProblem(value: string, slot: ArnSlot): string | undefine
   if (value.includes('*') || value.includes('?')) {
     return 'contains an IAM wildcard ("*" or "?"), which would match more than the named resource';
   }
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, not a JS template
   if (value.includes('$')) return 'contains "$" (an IAM policy variable "${…}" would be expanded by AWS)';
   if (value.includes(':')) return 'contains ":", which would shift the parts of the ARN';
   switch (slot) {

@@ -67,6 +67,7 @@ describe('renderScope for aws', () => {
     ['a region "*"', { ...good, region: '*' }, /region.*wildcard/],
     ['an empty region', { ...good, region: '' }, /region.*empty/],
     ['a made-up region', { ...good, region: 'moon-base' }, /region.*region name/],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, not a JS template
     ['a policy variable', { ...good, instance_id: '${aws:username}' }, /instance_id.*"\$"/],
     ['a path under another resource', { ...good, instance_id: 'i-1/../i-2' }, /instance_id.*"\.\."/],
     ['a colon in the resource part', { ...good, instance_id: 'i-1:extra' }, /instance_id.*":"/],
@@ -101,6 +102,7 @@ describe('renderScope for aws', () => {
       'a/?',
       'a/../b',
       './a',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, not a JS template
       'a/${aws:userid}',
       'a"b',
       'a:b',
@@ -227,6 +229,7 @@ describe('renderScope for aws', () => {
     ],
     [
       'a policy variable in a literal',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, not a JS template
       { actions: ['s3:GetObject'], resources: ['arn:aws:s3:::b/${aws:username}'] },
       /policy variables/,
     ],
