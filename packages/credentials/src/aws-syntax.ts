@@ -144,6 +144,7 @@ export function arnValueProblem(value: string, slot: ArnSlot): string | undefine
       if (value.includes('/')) {
         return 'contains "/", which is only allowed in a value that ends the ARN (it would name a path under another resource)';
       }
+      if (value === '.' || value === '..') return 'is a "." or ".." path segment';
       return RESOURCE_VALUE.test(value)
         ? undefined
         : 'holds characters not allowed here (letters, digits and _ . - = , @ + only)';

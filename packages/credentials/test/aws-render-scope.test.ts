@@ -120,6 +120,9 @@ describe('renderScope for aws', () => {
         .resources,
     ).toEqual(['arn:aws:s3:::bucket/reports/Q1 2026 #final (v2).pdf']);
     // The bucket is followed by "/": it may not hold one itself (bucket "a/b" + key "c" = bucket "a" + key "b/c").
+    expect(thrown(() => renderScope(action, { instance_id: '..', region: 'c' })).message).toMatch(
+      /param "instance_id".*"\.\." path segment/,
+    );
     const error = thrown(() => renderScope(action, { instance_id: 'a/b', region: 'c' }));
     expect(error.message).toMatch(/param "instance_id".*"\/"/);
   });
