@@ -46,7 +46,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { type MotoServer, startMoto } from '../../audit/test/moto-server.js';
-import { AgentSafe, type Decision, type ExecutionResult } from '../src/index.js';
+import { AgentSafe, type Decision, type ExecutionResult, StsCredentialProvider } from '../src/index.js';
 
 // moto accepts any key; the SDK's default chain reads these (and must not wait for an instance role).
 process.env.AWS_ACCESS_KEY_ID = 'testing';
@@ -594,6 +594,47 @@ async function countingEndpoint(): Promise<{ url: string; count: () => number; c
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
+
+describe('a per-run STS session (credentials: StsCredentialProvider)', () => {
+  it('the action runs with a session scoped by its credentials block, revoked when the run ends', async () => {
+    await aws.iam.send(
+      new CreateRoleCommand({
+        RoleName: 'agent-safe-executor',
+        AssumeRolePolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' },
+          ],
+        }),
+      }),
+    );
+    const credentials = new StsCredentialProvider({
+      roleArn: `arn:aws:iam::${ACCOUNT}:role/agent-safe-executor`,
+      region: REGION,
+      endpoint: moto.url,
+    });
+    const decision = await decide('ec2-stop-instance', 'aws/ec2-main', {
+      instance_id: instances.main,
+      region: REGION,
+    });
+    const result = await safe.execute(decision, { ...executeOptions(), credentials });
+    expectSucceeded(result);
+    expect(await instanceState(instances.main)).toBe('stopped');
+    const steps = Object.fromEntries(result.steps.map((step) => [step.name, step]));
+    expect(steps.credentials?.status).toBe('ok');
+    expect(steps.revoke?.status).toBe('ok');
+    // The audit names the session and the clamped lifetime, never a key.
+    const execution = auditEvents().find(
+      (event) => event.event_type === 'execution' && event.decision_audit_id === decision.auditId,
+    );
+    const audited = execution.steps.find((step: Json) => step.name === 'credentials');
+    expect(audited.detail).toContain(`assumed-role/agent-safe-executor/agent-safe-${decision.auditId}`);
+    expect(audited.detail).toContain("raised to STS's minimum session of 900s");
+    const log = readFileSync(auditPath, 'utf8');
+    expect(log).not.toMatch(/"(secretAccessKey|sessionToken)"/);
+    await aws.ec2.send(new StartInstancesCommand({ InstanceIds: [instances.main] }));
+  });
+});
 
 describe('refusals on AWS', () => {
   it.each([
