@@ -37,7 +37,7 @@ export interface AwsExecutorOptions {
   readonly waitTimeoutMs?: number;
   /** Poll interval of those waits; default 2000 ms. */
   readonly pollIntervalMs?: number;
-  /** Longest wait for one HTTP answer; default 30 000 ms (the run's signal still stops it earlier). */
+  /** Longest wait for one call, its retries included; default 30 000 ms (the run's signal still stops it earlier). */
   readonly requestTimeoutMs?: number;
   /** Path-style S3 URLs (moto, MinIO); default false. */
   readonly forcePathStyle?: boolean;
@@ -91,6 +91,7 @@ export class AwsExecutor implements Executor {
   readonly #cache: ClientCache;
   readonly #waitTimeoutMs: number;
   readonly #pollIntervalMs: number;
+  readonly #requestTimeoutMs: number;
   readonly #ownKeys: AwsCredentialKeys | undefined;
 
   constructor(options: AwsExecutorOptions = {}) {
@@ -98,7 +99,7 @@ export class AwsExecutor implements Executor {
     const maxAttempts = bounded(options.maxAttempts, 'maxAttempts', 3, 1, 10);
     this.#waitTimeoutMs = bounded(options.waitTimeoutMs, 'waitTimeoutMs', 300_000, 1, 3_600_000);
     this.#pollIntervalMs = bounded(options.pollIntervalMs, 'pollIntervalMs', 2000, 1, 60_000);
-    const requestTimeoutMs = bounded(options.requestTimeoutMs, 'requestTimeoutMs', 30_000, 1, 600_000);
+    this.#requestTimeoutMs = bounded(options.requestTimeoutMs, 'requestTimeoutMs', 30_000, 1, 600_000);
     if (options.region !== undefined) checkRegion(options.region, 'options.region');
     if (options.endpoint !== undefined) {
       let url: URL | undefined;
@@ -120,7 +121,6 @@ export class AwsExecutor implements Executor {
       endpoint: options.endpoint,
       maxAttempts,
       forcePathStyle: options.forcePathStyle ?? false,
-      requestTimeoutMs,
     });
   }
 
@@ -169,6 +169,7 @@ export class AwsExecutor implements Executor {
       endpoint: this.#options.endpoint,
       signal: context.signal,
       pollIntervalMs: this.#pollIntervalMs,
+      requestTimeoutMs: this.#requestTimeoutMs,
     });
   }
 
@@ -210,10 +211,15 @@ export class AwsExecutor implements Executor {
       };
     }
     let session: AwsSession;
+    try {
+      session = this.#session(request, context, 'credential');
+    } catch (error) {
+      // Credentials refused (fail closed) or no region: one line, never a value.
+      return { ok: false, error: quote((error as Error)?.message ?? error, 600) };
+    }
     let planned: readonly ApiCall[];
     let calls: readonly ApiCall[];
     try {
-      session = this.#session(request, context, 'credential');
       planned = awsApiCalls(action, request.params, this.#planOptions(session.region));
       calls = this.#reported(request, session.region);
     } catch (error) {

@@ -74,7 +74,6 @@ export interface ClientSettings {
   readonly endpoint: string | undefined;
   readonly maxAttempts: number;
   readonly forcePathStyle: boolean;
-  readonly requestTimeoutMs: number;
 }
 
 /** Most clients kept; the oldest is destroyed beyond it (each STS session has its own keys). */
@@ -111,7 +110,6 @@ export class ClientCache {
       // Static keys only (no provider chain) when keys are given.
       ...(keys !== undefined ? { credentials: { ...keys } } : {}),
       ...(service === 's3' && this.#settings.forcePathStyle ? { forcePathStyle: true } : {}),
-      requestHandler: { connectionTimeout: 5000, requestTimeout: this.#settings.requestTimeoutMs },
     });
     const again = this.#clients.get(cacheKey); // another call built one meanwhile
     if (again !== undefined) {

@@ -61,7 +61,8 @@ function problem(material: unknown): string | undefined {
   const record = material as Record<string, unknown>;
   for (const key of Object.keys(record)) {
     // `$`-keys are the SDK's own bookkeeping (it marks credential objects it was given with `$source`).
-    if (!ALLOWED.has(key) && !key.startsWith('$')) return `it has the unknown key ${JSON.stringify(key.slice(0, 60))}`;
+    if (!ALLOWED.has(key) && !key.startsWith('$'))
+      return `it has the unknown key ${JSON.stringify(key.slice(0, 60))}`;
   }
   if (!isKey(record.accessKeyId, 128)) return 'its accessKeyId is missing or malformed';
   if (!isKey(record.secretAccessKey, 256)) return 'its secretAccessKey is missing or malformed';

@@ -79,7 +79,9 @@ function networkCode(error: unknown): string | undefined {
   const message = (error as { message?: unknown } | null)?.message;
   const match =
     typeof message === 'string' && message.startsWith('AWS SDK error wrapper')
-      ? /\b(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE)\b/.exec(message)
+      ? /\b(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE)\b/.exec(
+          message,
+        )
       : null;
   return match?.[1];
 }

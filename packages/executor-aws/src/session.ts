@@ -1,12 +1,13 @@
 import { type AwsClient, type AwsService, type ClientCache, command, loadAwsModule } from './clients.js';
 import type { AwsCredentialKeys } from './credentials.js';
-import { type CallSite, describeAwsError } from './errors.js';
+import { AwsCallError, type CallSite, describeAwsError, quote } from './errors.js';
 
 /** The calls of one port call (execute, readState or precheck): one region, one identity, one signal. */
 export class AwsSession {
   readonly region: string;
   readonly signal: AbortSignal;
   readonly pollIntervalMs: number;
+  readonly requestTimeoutMs: number;
   readonly #cache: ClientCache;
   readonly #keys: AwsCredentialKeys | undefined;
   readonly #endpoint: string | undefined;
@@ -18,6 +19,7 @@ export class AwsSession {
     endpoint: string | undefined;
     signal: AbortSignal;
     pollIntervalMs: number;
+    requestTimeoutMs: number;
   }) {
     this.#cache = options.cache;
     this.region = options.region;
@@ -25,6 +27,7 @@ export class AwsSession {
     this.#endpoint = options.endpoint;
     this.signal = options.signal;
     this.pollIntervalMs = options.pollIntervalMs;
+    this.requestTimeoutMs = options.requestTimeoutMs;
   }
 
   site(service: string): CallSite {
@@ -38,9 +41,22 @@ export class AwsSession {
       this.#cache.get(service, this.region, this.#keys) as Promise<AwsClient>,
       loadAwsModule(service),
     ]);
-    return (await client.send(command(module, service, operation, input), {
-      abortSignal: this.signal,
-    })) as T;
+    // The run's signal, and a limit on this call (its retries included) so a silent endpoint cannot
+    // hold the run until the run's own timeout.
+    const limit = AbortSignal.timeout(this.requestTimeoutMs);
+    try {
+      return (await client.send(command(module, service, operation, input), {
+        abortSignal: AbortSignal.any([this.signal, limit]),
+      })) as T;
+    } catch (error) {
+      if (limit.aborted && !this.signal.aborted) {
+        const where = this.#endpoint ?? `its ${this.region} endpoint`;
+        throw new AwsCallError(
+          `AWS ${service} at ${quote(where, 200)} did not answer ${operation} within ${this.requestTimeoutMs} ms`,
+        );
+      }
+      throw error;
+    }
   }
 
   /** {@link send}, with a failure turned into one line (for prechecks). */

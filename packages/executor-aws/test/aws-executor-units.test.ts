@@ -145,6 +145,18 @@ describe('AwsExecutor waits, aborts, retries, errors (stub EC2 endpoint)', () =>
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it('a call without an answer ends after requestTimeoutMs, named as such', async () => {
+    mode = 'hang';
+    const aws = executor({ requestTimeoutMs: 300, maxAttempts: 1 });
+    const request = await requestFor('ec2-reboot-instance', { region: REGION, instance_id: ID });
+    const started = Date.now();
+    const outcome = await aws.execute(request, context());
+    aws.close();
+    expect(outcome.ok).toBe(false);
+    expect(outcome.error).toBe(`AWS ec2 at ${url} did not answer RebootInstances within 300 ms`);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
   it('throttling is retried by the SDK (maxAttempts) and then succeeds', async () => {
     mode = 'throttle-then-ok';
     requests = [];
