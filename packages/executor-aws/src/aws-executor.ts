@@ -39,7 +39,7 @@ export interface AwsExecutorOptions {
   readonly pollIntervalMs?: number;
   /** Longest wait for one call, its retries included; default 30 000 ms (the run's signal still stops it earlier). */
   readonly requestTimeoutMs?: number;
-  /** Path-style S3 URLs (moto, MinIO); default false. */
+  /** Path-style S3 URLs (moto, LocalStack, MinIO); default true when `endpoint` is set, else false. */
   readonly forcePathStyle?: boolean;
 }
 
@@ -120,7 +120,8 @@ export class AwsExecutor implements Executor {
     this.#cache = new ClientCache({
       endpoint: options.endpoint,
       maxAttempts,
-      forcePathStyle: options.forcePathStyle ?? false,
+      // moto, LocalStack and MinIO need path-style URLs; AWS's own S3 endpoint needs none of it.
+      forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
     });
   }
 

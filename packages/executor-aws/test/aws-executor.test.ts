@@ -38,7 +38,6 @@ beforeAll(async () => {
   executor = new AwsExecutor({
     endpoint: moto.url,
     credentials: KEYS,
-    forcePathStyle: true,
     pollIntervalMs: 50,
   });
 }, 60_000);
