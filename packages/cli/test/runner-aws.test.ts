@@ -338,6 +338,14 @@ describe('runner execute --executor aws (moto)', () => {
 });
 
 describe('credential resolve and test-vault on AWS', () => {
+  it('runner dry-run shows the AWS calls a run would make and how to run it', () => {
+    const { ticket, params } = allowStop();
+    const dry = cli(['runner', 'dry-run', ticket, '--params', params], project, env);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain(`AWS ec2:StopInstances?region=${REGION} {"InstanceIds":["${instanceId}"]}`);
+    expect(dry.stdout).toContain('--executor aws');
+  });
+
   it('credential resolve shows the session policy and the ttl raised to 900 s, assuming nothing', () => {
     const { ticket, params } = allowStop();
     const text = cli(

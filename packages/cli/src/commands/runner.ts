@@ -507,9 +507,9 @@ export class RunnerDryRunCommand extends ConfigCommand {
     description: 'Show what a ticket would do, without executing it or using it up',
     details: `
       Verifies the execution ticket against the params (signature, issuer, expiry, action, target,
-      params digest) WITHOUT consuming it, and prints the exact Kubernetes API calls an execution would
-      make, the prechecks the runner would run, the state it would capture and the rollback action.
-      Nothing is executed, nothing is recorded, and the ticket stays unused: run it with \`agent-safe
+      params digest) WITHOUT consuming it, and prints the exact API calls an execution would make
+      (Kubernetes, or AWS \`service:Operation\` with its input), the kubectl command, the prechecks the
+      runner would run, the state it would capture and the rollback action. Nothing is executed, nothing is recorded, and the ticket stays unused: run it with \`agent-safe
       runner execute\`. Whether it was already used is only known when it runs (single use is checked
       then).
 
@@ -627,8 +627,11 @@ export class RunnerDryRunCommand extends ConfigCommand {
       this.print(
         `  ${style.dim('rollback')}    ${definition.rollbackAction ? printable(definition.rollbackAction) : style.dim('none')}`,
       );
+      const onAws = calls?.some((call) => call.method === 'AWS') === true;
       this.print(
-        style.dim(`  run it: agent-safe runner execute <ticket> --params … --executor kubectl|kubernetes`),
+        style.dim(
+          `  run it: agent-safe runner execute <ticket> --params … --executor ${onAws ? 'aws' : 'kubectl|kubernetes'}`,
+        ),
       );
       return EXIT.OK;
     } finally {
