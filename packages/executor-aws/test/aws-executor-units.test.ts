@@ -4,7 +4,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Credential } from '@agent-safe/core';
-import { awsApiCalls } from '@agent-safe/runner';
+import { awsApiCalls, PLANNED_AWS_ACTIONS } from '@agent-safe/runner';
 import {
   AWS_PRECHECKS,
   AwsExecutor,
@@ -335,6 +335,37 @@ describe('AwsExecutor: plan, options, credentials', () => {
     const outcome = await executor().precheck('instance-exists', request, context({ credentials: handle }));
     expect(outcome.status).toBe('fail');
     expect(outcome.reason).toContain('was revoked');
+  });
+});
+
+describe('catalog/aws and the plan', () => {
+  it('every catalogue action is planned (validated params) and implemented, and nothing else', async () => {
+    const samples: Record<string, Record<string, unknown>> = {
+      'ec2-reboot-instance': { instance_id: ID },
+      'ec2-start-instance': { instance_id: ID },
+      'ec2-stop-instance': { instance_id: ID },
+      'ec2-terminate-instance': { instance_id: ID },
+      'ecs-scale-service': { cluster: 'c1', service: 'web', desired_count: 2 },
+      'ecs-stop-task': { cluster: 'c1', task: '0123456789abcdef0123456789abcdef' },
+      'ecs-update-service': { cluster: 'c1', service: 'web', force_new_deployment: true },
+      'iam-attach-role-policy': { role_name: 'r', policy_arn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' },
+      'iam-detach-role-policy': { role_name: 'r', policy_arn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' },
+      'lambda-invoke-function': { function_name: 'fn1' },
+      'lambda-update-function-config': { function_name: 'fn1', memory_size: 256 },
+      's3-delete-object': { bucket: 'bucket-one', key: 'a/b' },
+      's3-put-bucket-policy': { bucket: 'bucket-one', policy: { Version: '2012-10-17', Statement: [] } },
+    };
+    const names = (await catalogue())
+      .list()
+      .map((action) => action.name)
+      .sort();
+    expect(names).toEqual([...PLANNED_AWS_ACTIONS].sort());
+    for (const name of names) {
+      const request = await requestFor(name, { region: REGION, ...samples[name] });
+      const calls = new AwsExecutor().plan(request);
+      expect(calls.length).toBeGreaterThan(0);
+      expect(calls.every((call) => call.method === 'AWS' && call.query?.region === REGION)).toBe(true);
+    }
   });
 });
 

@@ -89,7 +89,7 @@ export function lambdaEnvironment(value: unknown): Record<string, string> | stri
 }
 
 function waitSeconds(params: Params, options: AwsPlanOptions): number {
-  const timeout = optional(params, 'timeout') ?? optional(params, 'timeout_seconds');
+  const timeout = optional(params, 'timeout_seconds') ?? optional(params, 'timeout');
   return typeof timeout === 'number' ? timeout : (options.waitSeconds ?? DEFAULT_AWS_WAIT_SECONDS);
 }
 
