@@ -122,6 +122,7 @@ export class AwsExecutor implements Executor {
       maxAttempts,
       // moto, LocalStack and MinIO need path-style URLs; AWS's own S3 endpoint needs none of it.
       forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
+      graceMs: this.#requestTimeoutMs + 1000,
     });
   }
 

@@ -74,9 +74,11 @@ export interface ClientSettings {
   readonly endpoint: string | undefined;
   readonly maxAttempts: number;
   readonly forcePathStyle: boolean;
+  /** How long an evicted client stays usable for calls in flight (each call is bounded by this). */
+  readonly graceMs: number;
 }
 
-/** Most clients kept; the oldest is destroyed beyond it (each STS session has its own keys). */
+/** Most clients kept; the oldest is dropped beyond it (each STS session has its own keys). */
 export const MAX_CACHED_CLIENTS = 32;
 
 /**
@@ -85,6 +87,7 @@ export const MAX_CACHED_CLIENTS = 32;
  */
 export class ClientCache {
   readonly #clients = new Map<string, AwsClient>();
+  readonly #evicted = new Set<AwsClient>();
   readonly #settings: ClientSettings;
 
   constructor(settings: ClientSettings) {
@@ -120,14 +123,20 @@ export class ClientCache {
     if (this.#clients.size > MAX_CACHED_CLIENTS) {
       const [oldestKey, oldest] = this.#clients.entries().next().value as [string, AwsClient];
       this.#clients.delete(oldestKey);
-      oldest.destroy();
+      // A call in flight on it may still finish (sessions fetch their client per call, so later calls
+      // get a new one); its sockets are closed once every call could have ended.
+      this.#evicted.add(oldest);
+      setTimeout(() => {
+        if (this.#evicted.delete(oldest)) oldest.destroy();
+      }, this.#settings.graceMs).unref();
     }
     return client;
   }
 
   /** Destroys every cached client (their sockets); the cache stays usable. */
   clear(): void {
-    for (const client of this.#clients.values()) client.destroy();
+    for (const client of [...this.#clients.values(), ...this.#evicted]) client.destroy();
     this.#clients.clear();
+    this.#evicted.clear();
   }
 }

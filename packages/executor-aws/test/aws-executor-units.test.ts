@@ -187,6 +187,31 @@ describe('AwsExecutor waits, aborts, retries, errors (stub EC2 endpoint)', () =>
   });
 });
 
+describe('AwsExecutor: client cache', () => {
+  it('one client per identity, reused; past 32 identities every run still succeeds (evicted clients are not cut off)', async () => {
+    mode = 'stopping';
+    const aws = executor();
+    const request = await requestFor('ec2-reboot-instance', { region: REGION, instance_id: ID });
+    keyIds = [];
+    const runs = await Promise.all(
+      Array.from({ length: 40 }, (_, index) =>
+        aws.execute(
+          request,
+          context({ credentials: { accessKeyId: `ASIA${index}KEY`, secretAccessKey: 's' } }),
+        ),
+      ),
+    );
+    expect(runs.every((outcome) => outcome.ok)).toBe(true);
+    expect(new Set(keyIds).size).toBe(40);
+    const again = await aws.execute(
+      request,
+      context({ credentials: { accessKeyId: 'ASIA39KEY', secretAccessKey: 's' } }),
+    );
+    expect(again.ok).toBe(true);
+    aws.close();
+  });
+});
+
 describe('AwsExecutor: lambda-invoke-function errors and bounds', () => {
   it('a FunctionError is ok:false with the error type and message (escaped), the output kept', async () => {
     const aws = executor();
