@@ -4,9 +4,10 @@ import { type CredentialResolver, credentialResolver } from '@agent-safe/runner'
 /**
  * The runner's credential resolver for the `credentials` option of `safe.execute` / `safe.runner`:
  * `'none'` or absent → none; a function → the runner's resolver as it is; a credential provider of
- * `@agent-safe/credentials` (`KubernetesCredentialProvider`, `EnvVault` …, anything with `issue` and
- * `revoke`) → `credentialResolver(provider)`, which renders the action's `credentials` block with the
- * approved params, asks the provider for one credential and revokes it when the run ends.
+ * `@agent-safe/credentials` (`KubernetesCredentialProvider`, `StsCredentialProvider`, `SecretsManagerVault`,
+ * `EnvVault` …, anything with `issue` and `revoke`) → `credentialResolver(provider)`, which serves the
+ * blocks of the provider's `type`, renders the action's `credentials` block with the approved params, asks
+ * the provider for one credential and revokes it when the run ends.
  */
 export async function resolveCredentials(option: unknown): Promise<CredentialResolver | undefined> {
   if (option === undefined || option === 'none') return undefined;
@@ -24,7 +25,8 @@ export async function resolveCredentials(option: unknown): Promise<CredentialRes
       issues: [
         {
           path: 'credentials',
-          message: "pass 'none', a provider such as KubernetesCredentialProvider, or a resolver function",
+          message:
+            "pass 'none', a provider such as KubernetesCredentialProvider or StsCredentialProvider, or a resolver function",
         },
       ],
     },
