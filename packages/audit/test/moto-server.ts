@@ -29,14 +29,14 @@ function installed(): boolean {
 /**
  * Makes sure moto is installed: runs `scripts/services.sh install moto` when it is not (once per
  * machine, ~20 s), so the tests work on a fresh machine; throws saying what to run when that fails.
- * These tests run against a real S3 API and are never skipped.
+ * These tests run against real AWS APIs (moto) and are never skipped.
  */
 export function requireMoto(): void {
   if (installed()) return;
   const result = spawnSync('bash', [SERVICES, 'install', 'moto'], { encoding: 'utf8', timeout: 300_000 });
   if (result.status !== 0 || !installed()) {
     throw new Error(
-      `moto ${MOTO_VERSION} (the S3 API these tests use) is not installed and could not be installed: run ` +
+      `moto ${MOTO_VERSION} (the AWS APIs these tests use) is not installed and could not be installed: run ` +
         `\`scripts/services.sh install moto\` (needs python3 with venv and pip)` +
         `${process.env.CI ? ' (CI must be able to install it)' : ''}\n${(result.stderr ?? '').slice(-2000)}`,
     );

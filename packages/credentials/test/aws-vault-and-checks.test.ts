@@ -12,7 +12,7 @@ import {
   testSecretsManagerVault,
 } from '../src/index.js';
 import { rejected, thrown } from './helpers.js';
-import { type MotoServer, startMoto } from './moto-server.js';
+import { type MotoServer, startMoto } from '../../audit/test/moto-server.js';
 
 const RUNNER = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'runner-secret-not-a-real-key' };
 const DB_PASSWORD = 'correct-horse-battery-staple-42';

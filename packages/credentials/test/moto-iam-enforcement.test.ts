@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-iam';
 import type { Credential, CredentialRequest } from '@agent-safe/core';
 import { type AwsCredentialMaterial, StsCredentialProvider } from '../src/index.js';
-import { type MotoServer, startMoto } from './moto-server.js';
+import { type MotoServer, startMoto } from '../../audit/test/moto-server.js';
 
 // What moto can and cannot show about least privilege, with its IAM enforcement switched on
 // (INITIAL_NO_AUTH_ACTION_COUNT through /moto-api/reset-auth). docs/aws.md "What the moto tests prove"

@@ -18,7 +18,7 @@ import {
   revokePolicyWith,
   revokedUserIds,
 } from '../src/index.js';
-import { type MotoServer, startMoto } from './moto-server.js';
+import { type MotoServer, startMoto } from '../../audit/test/moto-server.js';
 import { rejected } from './helpers.js';
 
 const RUNNER = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'runner-secret-not-a-real-key' };
