@@ -16,6 +16,7 @@ import { InitCommand } from './commands/init.js';
 import { ListActionsCommand } from './commands/list-actions.js';
 import { RollbackCheckCommand, RollbackShowCommand } from './commands/rollback.js';
 import { RunnerDryRunCommand, RunnerExecuteCommand } from './commands/runner.js';
+import { ServeCommand } from './commands/serve.js';
 import { TestCommand } from './commands/test.js';
 import { TicketVerifyCommand } from './commands/ticket.js';
 import { ValidateCommand } from './commands/validate.js';
@@ -52,6 +53,7 @@ export const COMMANDS = [
   RollbackCheckCommand,
   CredentialResolveCommand,
   CredentialTestVaultCommand,
+  ServeCommand,
   Builtins.HelpCommand,
   Builtins.VersionCommand,
 ];
@@ -128,6 +130,8 @@ const PLACEHOLDERS: Readonly<Record<string, string>> = {
   '--vault': '<kubernetes|env>',
   '--vault-config': '<file>',
   '--action': '<action>',
+  '--host': '<host>',
+  '--port': '<port>',
 };
 
 // One line of a command's option list: two spaces, the (optionally bold) definition padded to the widest
