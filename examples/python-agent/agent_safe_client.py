@@ -21,6 +21,7 @@ import json
 import os
 import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
@@ -69,6 +70,10 @@ class AgentSafeClient:
         if not timeout or timeout <= 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.base_url = url.rstrip("/")
+        # A sidecar on loopback is never reached through HTTP(S)_PROXY from the environment.
+        host = urllib.parse.urlsplit(self.base_url).hostname or ""
+        loopback = host == "localhost" or host.startswith("127.") or host == "::1"
+        self._opener = urllib.request.build_opener(*([urllib.request.ProxyHandler({})] if loopback else []))
         self.token = token if token is not None else os.environ.get("AGENT_SAFE_TOKEN") or None
         self.timeout = timeout
 
@@ -154,7 +159,7 @@ class AgentSafeClient:
         req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
         where = f"{method} {path}"
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as response:
+            with self._opener.open(req, timeout=self.timeout) as response:
                 status = response.status
                 raw = _read_bounded(response, where)
         except urllib.error.HTTPError as error:

@@ -140,6 +140,21 @@ class Transport(unittest.TestCase):
             server.shutdown()
             server.server_close()
 
+    def test_loopback_is_not_reached_through_a_proxy_from_the_environment(self) -> None:
+        with socket.socket() as probe:  # a proxy address nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            dead_proxy = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        saved = {name: os.environ.get(name) for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY")}
+        os.environ.update({"http_proxy": dead_proxy, "HTTP_PROXY": dead_proxy, "no_proxy": "", "NO_PROXY": ""})
+        try:
+            self.assertTrue(require_server().healthy())
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
     def test_bad_settings_are_refused_up_front(self) -> None:
         with self.assertRaises(ValueError):
             AgentSafeClient("localhost:8080")

@@ -101,7 +101,7 @@ describe('examples/python-agent against agent-safe serve', () => {
 
   it("the client's tests pass: check-plan, ticket binding, the server's error codes, timeouts", () => {
     const run = python(['-m', 'unittest', '-v', 'test_client'], { AGENT_SAFE_URL: url });
-    expect(run.stderr).toMatch(/Ran 10 tests in .*\n\nOK\n?$/);
+    expect(run.stderr).toMatch(/Ran 11 tests in .*\n\nOK\n?$/);
     expect(run.code).toBe(0);
   });
 
