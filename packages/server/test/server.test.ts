@@ -202,11 +202,12 @@ describe('operations endpoints', () => {
 describe('graceful close', () => {
   it('answers every request in flight, then flushes the audit log', async () => {
     const { url, server, cwd } = await serve();
+    const received = new Promise((done) => server.http.once('request', done));
     const requests = Array.from({ length: 40 }, (_, index) =>
       post(`${url}/v1/check`, { ...DEV, caller: `agent-${index}` }),
     );
-    // Let the requests reach the server before closing it.
-    await new Promise((done) => setTimeout(done, 20));
+    // Close while at least one request is in flight (the first has reached the handler).
+    await received;
     const closing = server.close();
     const answers = await Promise.allSettled(requests);
     await closing;
