@@ -18,9 +18,14 @@ export class ServerMetrics {
   #latencySum = 0;
   readonly #requests = new Map<string, number>();
 
-  /** One decision and the time (seconds) check() took to reach it, audit write included. */
-  recordDecision(result: string, seconds: number): void {
+  /** One decision of a plan: counted by result, not timed (the plan's steps are decided together). */
+  recordResult(result: string): void {
     this.#decisions.set(result, (this.#decisions.get(result) ?? 0) + 1);
+  }
+
+  /** One decision of POST /v1/check and the time (seconds) check() took, audit write included. */
+  recordDecision(result: string, seconds: number): void {
+    this.recordResult(result);
     this.#latencyCount++;
     this.#latencySum += seconds;
     for (let index = 0; index < LATENCY_BUCKETS.length; index++) {

@@ -193,10 +193,8 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
         const steps = (body as { steps: CheckRequest[] }).steps.map((step, index) =>
           withCaller(step, callerOf(request, step.caller, `steps[${index}].caller`)),
         );
-        const started = process.hrtime.bigint();
         const decisions: Decision[] = await safe.checkPlan(steps);
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        for (const decision of decisions) metrics.recordDecision(decision.result, seconds);
+        for (const decision of decisions) metrics.recordResult(decision.result);
         return { status: 200, json: { decisions } };
       },
     },

@@ -164,11 +164,14 @@ describe('operations endpoints', () => {
     await post(`${url}/v1/check`, { ...DEV, caller: 'a' });
     await post(`${url}/v1/check`, { ...DEV, caller: 'a' });
     await post(`${url}/v1/check`, { ...PROD, caller: 'a' });
+    await post(`${url}/v1/check-plan`, { steps: [{ ...DEV, target: 'nowhere/app', caller: 'a' }] });
     const metrics = await fetch(`${url}/metrics`);
     expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await metrics.text();
     expect(text).toContain('agent_safe_decisions_total{result="ALLOW"} 2');
     expect(text).toContain('agent_safe_decisions_total{result="REQUIRE_APPROVAL"} 1');
+    // The plan's step counts as a decision; only POST /v1/check is timed.
+    expect(text).toContain('agent_safe_decisions_total{result="DENY"} 1');
     expect(text).toContain('agent_safe_check_duration_seconds_count 3');
     expect(text).toContain('agent_safe_check_duration_seconds_bucket{le="+Inf"} 3');
     expect(text).toContain('agent_safe_http_requests_total{route="/v1/check",status="200"} 3');
