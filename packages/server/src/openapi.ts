@@ -11,6 +11,8 @@ export interface RouteDescription {
   readonly response: JsonSchema | { readonly text: string };
   /** Error statuses the route may answer besides the common ones (404/405/500). */
   readonly errors?: readonly number[];
+  /** OpenAPI parameters (path `{id}`, query strings). */
+  readonly parameters?: readonly Record<string, unknown>[];
   /** Whether the bearer identity token applies (see docs/server.md#authentication). */
   readonly authenticated?: boolean;
 }
@@ -18,6 +20,9 @@ export interface RouteDescription {
 const ERROR_TEXT: Readonly<Record<number, string>> = {
   400: 'Malformed request (bad JSON, a body that breaks its schema, a caller that differs from the token)',
   401: 'No or unusable caller credentials',
+  403: 'The verified caller may not do this (APPROVAL_REFUSED)',
+  404: 'No such approval request (APPROVAL_UNKNOWN)',
+  409: 'The request is no longer open to this vote (expired, decided, already voted)',
   413: 'Body larger than the limit',
   415: 'Content-Type is not application/json',
   500: 'Internal failure (fails closed)',
@@ -54,6 +59,7 @@ export function openApiDocument(
     paths[route.path]![route.method.toLowerCase()] = {
       operationId: route.operationId,
       summary: route.summary,
+      ...(route.parameters ? { parameters: route.parameters } : {}),
       ...(route.authenticated ? { security: [{ bearerIdentity: [] }, {}] } : {}),
       ...(route.request
         ? { requestBody: { required: true, content: { 'application/json': { schema: route.request } } } }

@@ -131,3 +131,54 @@ export const HEALTH_RESPONSE: JsonSchema = {
     checks: { type: 'object', additionalProperties: true },
   },
 };
+
+/** An approval request as the SDK gives it: params masked; an issued ticket without its token. */
+export const APPROVAL_RECORD: JsonSchema = {
+  type: 'object',
+  required: ['id', 'status', 'action', 'target', 'caller', 'params', 'expiresAt', 'requiredApprovals'],
+  additionalProperties: true,
+  properties: {
+    id: { type: 'string', description: 'apr- and 32 hex digits' },
+    status: { type: 'string', enum: ['pending', 'approved', 'denied', 'expired', 'used'] },
+    action: { type: 'string' },
+    target: { type: 'string' },
+    caller: { type: 'string', description: 'Agent id of the requester' },
+    params: { ...stringMap, description: 'Sensitive values masked' },
+    reason: { type: 'string' },
+    createdAt: { type: 'integer', description: 'Milliseconds since the epoch' },
+    expiresAt: { type: 'integer', description: 'Milliseconds since the epoch' },
+    requiredApprovals: { type: 'integer' },
+    approvals: { type: 'array', items: { type: 'object', additionalProperties: true } },
+    denials: { type: 'array', items: { type: 'object', additionalProperties: true } },
+    ticket: {
+      oneOf: [{ type: 'object', additionalProperties: true }, { type: 'null' }],
+      description: 'The issued ticket without its token (only the requester gets that, through /wait)',
+    },
+  },
+};
+
+/** Response of GET /v1/approvals. */
+export const APPROVAL_LIST_RESPONSE: JsonSchema = {
+  type: 'object',
+  required: ['approvals'],
+  properties: { approvals: { type: 'array', items: APPROVAL_RECORD } },
+};
+
+/** Body of POST /v1/approvals/{id}/approve and /deny: the approver is the bearer token, never a field. */
+export const APPROVAL_VOTE_REQUEST: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { comment: { type: 'string', maxLength: 4096, description: 'Why (a change ticket …)' } },
+};
+
+/** Response of GET /v1/approvals/{id}/wait: the Decision once decided, else still pending. */
+export const APPROVAL_WAIT_RESPONSE: JsonSchema = {
+  oneOf: [
+    DECISION,
+    {
+      type: 'object',
+      required: ['status', 'approvalId'],
+      properties: { status: { type: 'string', enum: ['pending'] }, approvalId: { type: 'string' } },
+    },
+  ],
+};
