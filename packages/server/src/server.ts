@@ -10,11 +10,18 @@ import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import type { AgentSafeOptions, CheckRequest, Decision } from '@agent-safe/sdk';
 import { AgentSafe } from '@agent-safe/sdk/facade';
-import { approvalRoutes } from './approval-routes.js';
 import { HttpError, statusOfCode } from './http-error.js';
 import { type JsonSchema, validateSchema } from './json-schema.js';
 import { ServerMetrics } from './metrics.js';
 import { type RouteDescription, openApiDocument } from './openapi.js';
+import {
+  RELOAD_RESPONSE,
+  type ReloadStatus,
+  type SafeFactory,
+  SafeSwitch,
+  renderReloadMetrics,
+  requireAdmin,
+} from './reload.js';
 import {
   CHECK_PLAN_REQUEST,
   CHECK_PLAN_RESPONSE,
@@ -58,9 +65,11 @@ export interface ServerOptions {
   /** The version /openapi.json states. */
   readonly version?: string;
   /**
-   * Roles whose verified tokens may read every approval request (GET /v1/approvals), besides the
-   * approver roles. Default none.
+   * Builds the facade a reload swaps in (docs/server.md, "Operations: reload"). Default with `config`:
+   * `new AgentSafe(config)`; without either the server cannot reload.
    */
+  readonly reload?: SafeFactory;
+  /** Roles whose identity tokens may call the admin endpoints (POST /v1/admin/reload). Default: none. */
   readonly adminRoles?: readonly string[];
 }
 
@@ -86,8 +95,15 @@ export interface StartServerOptions extends ServerOptions {
 export interface AgentSafeServer {
   /** The Node HTTP server (not yet listening when made by createServer). */
   readonly http: Server;
-  /** The facade that decides. */
+  /** The facade that decides new requests (a reload replaces it). */
   readonly safe: AgentSafe;
+  /**
+   * Builds a new facade from the configuration, validates it and swaps it in; requests in flight finish
+   * on the old one. Never rejects: a configuration that fails to load is reported and the old one serves.
+   */
+  reload(trigger?: string): Promise<ReloadStatus>;
+  /** The last reload's outcome (also in /readyz); undefined before the first. */
+  readonly lastReload: ReloadStatus | undefined;
   /** The routes, as /openapi.json documents them. */
   readonly routes: readonly RouteDescription[];
   /** `http://host:port` once listening. */
@@ -106,11 +122,6 @@ interface Route extends RouteDescription {
 interface RequestContext {
   readonly request: IncomingMessage;
   readonly body: unknown;
-  /** Path parameters of a templated route (`{id}`). */
-  readonly params: Readonly<Record<string, string>>;
-  readonly query: URLSearchParams;
-  /** Aborted when the server closes (long polls answer at once). */
-  readonly signal: AbortSignal;
 }
 
 interface Answer {
@@ -126,17 +137,27 @@ interface Answer {
  * `http.listen`, or use {@link startServer}.
  */
 export function createServer(options: ServerOptions = {}): AgentSafeServer {
-  const safe = options.safe ?? new AgentSafe(options.config ?? {});
+  let safe = options.safe ?? new AgentSafe(options.config ?? {});
   const metrics = new ServerMetrics();
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const identityConfigured = hasIdentity(safe);
-  const allowPlainCallers =
-    options.allowPlainCallers ??
-    options.config?.security?.allowPlainCallers ??
-    safe.projectConfig.security?.allowPlainCallers === true;
-  const auditLogPath = resolveAuditPath(options, safe);
+  const settingsOf = (facade: AgentSafe) => ({
+    identityConfigured: hasIdentity(facade),
+    allowPlainCallers:
+      options.allowPlainCallers ??
+      options.config?.security?.allowPlainCallers ??
+      facade.projectConfig.security?.allowPlainCallers === true,
+    auditLogPath: resolveAuditPath(options, facade),
+  });
+  let { identityConfigured, allowPlainCallers, auditLogPath } = settingsOf(safe);
   let validator: ReturnType<AgentSafe['createTicketValidator']> | undefined;
-  const shutdown = new AbortController();
+  const factory: SafeFactory | undefined =
+    options.reload ?? (options.safe === undefined ? () => new AgentSafe(options.config ?? {}) : undefined);
+  // A request leases the facade before it reads `safe` and releases it once answered (reload.ts).
+  const reloads = new SafeSwitch(safe, factory, (fresh) => {
+    safe = fresh;
+    ({ identityConfigured, allowPlainCallers, auditLogPath } = settingsOf(fresh));
+    validator = undefined;
+  });
 
   /** The caller of a request: the bearer token, else the body's agent id when that is allowed. */
   const callerOf = (request: IncomingMessage, bodyCaller: unknown, path: string): string | undefined => {
@@ -271,12 +292,13 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
         } catch (error) {
           checks.keys = `unusable: ${messageOf(error)}`;
         }
-        if (auditLogPath === false) checks.auditLog = 'off';
+        const logPath = auditLogPath;
+        if (logPath === false) checks.auditLog = 'off';
         else {
           try {
-            await access(auditLogPath, constants.W_OK).catch(async (error: NodeJS.ErrnoException) => {
+            await access(logPath, constants.W_OK).catch(async (error: NodeJS.ErrnoException) => {
               if (error.code !== 'ENOENT') throw error;
-              await access(dirname(auditLogPath), constants.W_OK);
+              await access(dirname(logPath), constants.W_OK);
             });
             checks.auditLog = 'ok';
           } catch (error) {
@@ -286,7 +308,36 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
         const ready = Object.values(checks).every(
           (value) => value === 'ok' || value === 'off' || value === 'not configured',
         );
-        return { status: ready ? 200 : 503, json: { status: ready ? 'ok' : 'unavailable', checks } };
+        const lastReload = reloads.lastReload;
+        return {
+          status: ready ? 200 : 503,
+          json: {
+            status: ready ? 'ok' : 'unavailable',
+            checks,
+            policyRevision: safe.pdp.revision,
+            ...(lastReload ? { lastReload } : {}),
+          },
+        };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/admin/reload',
+      operationId: 'reload',
+      summary: 'Reload the configuration (admin role); the old one keeps serving if the new one fails',
+      response: RELOAD_RESPONSE,
+      errors: [401, 403, 409],
+      authenticated: true,
+      async handle({ request }) {
+        await requireAdmin(safe, bearerToken(request), options.adminRoles ?? []);
+        if (!reloads.reloadable) {
+          throw new HttpError(
+            409,
+            'USAGE',
+            'this server was given a facade, not a configuration, so it cannot reload',
+          );
+        }
+        return { status: 200, json: await reloads.reload('admin') };
       },
     },
     {
@@ -297,7 +348,7 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
       response: { text: 'text/plain' },
       handle: () => ({
         status: 200,
-        text: metrics.render(),
+        text: metrics.render() + renderReloadMetrics(reloads),
         contentType: 'text/plain; version=0.0.4; charset=utf-8',
       }),
     },
@@ -309,52 +360,28 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
       response: { type: 'object', additionalProperties: true },
       handle: () => ({ status: 200, json: document }),
     },
-    ...approvalRoutes({
-      safe: () => safe,
-      identityConfigured: () => identityConfigured,
-      approverRoles: () =>
-        options.config?.approvals?.approverRoles ?? safe.projectConfig.approvals?.approverRoles ?? [],
-      adminRoles: options.adminRoles ?? [],
-      bearerToken,
-    }),
   ];
   const descriptions: RouteDescription[] = routes.map(({ handle: _handle, ...description }) => description);
   const document = openApiDocument(descriptions, options.version ?? '0.1.0');
   const byPath = new Map<string, Route[]>();
   for (const route of routes) byPath.set(route.path, [...(byPath.get(route.path) ?? []), route]);
-  // Templated paths (`/v1/approvals/{id}`): one regular expression each, tried when no exact path matches.
-  const templates = [...byPath.keys()]
-    .filter((path) => path.includes('{'))
-    .map((path) => ({
-      path,
-      names: [...path.matchAll(/\{(\w+)\}/g)].map((match) => match[1]!),
-      pattern: new RegExp(`^${path.replace(/\{\w+\}/g, '([^/]+)')}$`),
-    }));
-  const match = (path: string): { path: string; params: Record<string, string> } | undefined => {
-    if (byPath.has(path)) return { path, params: {} };
-    for (const template of templates) {
-      const found = template.pattern.exec(path);
-      if (!found) continue;
-      const params: Record<string, string> = {};
-      template.names.forEach((name, index) => {
-        params[name] = safeDecode(found[index + 1]!);
-      });
-      return { path: template.path, params };
-    }
-    return undefined;
-  };
 
   let closing = false;
   const inFlight = new Set<Promise<void>>();
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const lease = reloads.acquire();
+    try {
+      await answerRequest(request, response);
+    } finally {
+      lease.release();
+    }
+  };
+
+  const answerRequest = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const started = process.hrtime.bigint();
-    const url = request.url ?? '/';
-    const mark = url.indexOf('?');
-    const path = mark < 0 ? url : url.slice(0, mark);
-    const search = mark < 0 ? '' : url.slice(mark + 1);
-    const matched = match(path);
-    const candidates = matched && byPath.get(matched.path);
+    const path = (request.url ?? '/').split('?', 1)[0]!;
+    const candidates = byPath.get(path);
     const route = candidates?.find((candidate) => candidate.method === request.method);
     let answer: Answer;
     try {
@@ -373,13 +400,7 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
         );
       }
       const body = route.request ? await readJsonBody(request, route.request, maxBodyBytes) : undefined;
-      answer = await route.handle({
-        request,
-        body,
-        params: matched?.params ?? {},
-        query: new URLSearchParams(search),
-        signal: shutdown.signal,
-      });
+      answer = await route.handle({ request, body });
     } catch (error) {
       answer = errorAnswer(error);
       if (error instanceof HttpError)
@@ -396,7 +417,7 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
       'x-content-type-options': 'nosniff',
     });
     response.end(payload);
-    const routeLabel = route?.path ?? matched?.path ?? 'unmatched';
+    const routeLabel = route?.path ?? (candidates ? path : 'unmatched');
     metrics.recordRequest(routeLabel, answer.status);
     options.onRequest?.({
       time: new Date().toISOString(),
@@ -428,7 +449,13 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
   let closed: Promise<void> | undefined;
   const server: AgentSafeServer = {
     http,
-    safe,
+    get safe() {
+      return safe;
+    },
+    reload: (trigger = 'api') => reloads.reload(trigger),
+    get lastReload() {
+      return reloads.lastReload;
+    },
     routes: descriptions,
     get url() {
       const address = http.address() as AddressInfo | null;
@@ -439,7 +466,6 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
     close() {
       closed ??= (async () => {
         closing = true;
-        shutdown.abort();
         const stopped = new Promise<void>((done) => http.close(() => done()));
         http.closeIdleConnections();
         const timer = setTimeout(() => http.closeAllConnections(), options.shutdownTimeoutMs ?? 10_000);
@@ -448,7 +474,7 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
         http.closeIdleConnections();
         await stopped;
         clearTimeout(timer);
-        await safe.close();
+        await reloads.close();
       })();
       return closed;
     },
@@ -565,15 +591,6 @@ function resolveAuditPath(options: ServerOptions, safe: AgentSafe): string | fal
   if (configured === false) return false;
   if (configured !== undefined && typeof configured !== 'string') return false;
   return resolve(cwd, configured ?? './audit.jsonl');
-}
-
-/** A percent-decoded path segment; a malformed escape is kept as it was. */
-function safeDecode(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }
 
 function messageOf(error: unknown): string {
