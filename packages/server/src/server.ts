@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import type { AgentSafeOptions, CheckRequest, Decision } from '@agent-safe/sdk';
 import { AgentSafe } from '@agent-safe/sdk/facade';
+import { approvalRoutes } from './approval-routes.js';
 import { HttpError, statusOfCode } from './http-error.js';
 import { type JsonSchema, validateSchema } from './json-schema.js';
 import { ServerMetrics } from './metrics.js';
@@ -69,7 +70,10 @@ export interface ServerOptions {
    * `new AgentSafe(config)`; without either the server cannot reload.
    */
   readonly reload?: SafeFactory;
-  /** Roles whose identity tokens may call the admin endpoints (POST /v1/admin/reload). Default: none. */
+  /**
+   * Roles whose verified tokens may read every approval request (GET /v1/approvals), besides the
+   * approver roles, and call the admin endpoints (POST /v1/admin/reload). Default none.
+   */
   readonly adminRoles?: readonly string[];
 }
 
@@ -122,6 +126,11 @@ interface Route extends RouteDescription {
 interface RequestContext {
   readonly request: IncomingMessage;
   readonly body: unknown;
+  /** Path parameters of a templated route (`{id}`). */
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: URLSearchParams;
+  /** Aborted when the server closes (long polls answer at once). */
+  readonly signal: AbortSignal;
 }
 
 interface Answer {
@@ -158,6 +167,7 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
     ({ identityConfigured, allowPlainCallers, auditLogPath } = settingsOf(fresh));
     validator = undefined;
   });
+  const shutdown = new AbortController();
 
   /** The caller of a request: the bearer token, else the body's agent id when that is allowed. */
   const callerOf = (request: IncomingMessage, bodyCaller: unknown, path: string): string | undefined => {
@@ -360,11 +370,40 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
       response: { type: 'object', additionalProperties: true },
       handle: () => ({ status: 200, json: document }),
     },
+    ...approvalRoutes({
+      safe: () => safe,
+      identityConfigured: () => identityConfigured,
+      approverRoles: () =>
+        options.config?.approvals?.approverRoles ?? safe.projectConfig.approvals?.approverRoles ?? [],
+      adminRoles: options.adminRoles ?? [],
+      bearerToken,
+    }),
   ];
   const descriptions: RouteDescription[] = routes.map(({ handle: _handle, ...description }) => description);
   const document = openApiDocument(descriptions, options.version ?? '0.1.0');
   const byPath = new Map<string, Route[]>();
   for (const route of routes) byPath.set(route.path, [...(byPath.get(route.path) ?? []), route]);
+  // Templated paths (`/v1/approvals/{id}`): one regular expression each, tried when no exact path matches.
+  const templates = [...byPath.keys()]
+    .filter((path) => path.includes('{'))
+    .map((path) => ({
+      path,
+      names: [...path.matchAll(/\{(\w+)\}/g)].map((match) => match[1]!),
+      pattern: new RegExp(`^${path.replace(/\{\w+\}/g, '([^/]+)')}$`),
+    }));
+  const match = (path: string): { path: string; params: Record<string, string> } | undefined => {
+    if (byPath.has(path)) return { path, params: {} };
+    for (const template of templates) {
+      const found = template.pattern.exec(path);
+      if (!found) continue;
+      const params: Record<string, string> = {};
+      template.names.forEach((name, index) => {
+        params[name] = safeDecode(found[index + 1]!);
+      });
+      return { path: template.path, params };
+    }
+    return undefined;
+  };
 
   let closing = false;
   const inFlight = new Set<Promise<void>>();
@@ -380,8 +419,12 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
 
   const answerRequest = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const started = process.hrtime.bigint();
-    const path = (request.url ?? '/').split('?', 1)[0]!;
-    const candidates = byPath.get(path);
+    const url = request.url ?? '/';
+    const mark = url.indexOf('?');
+    const path = mark < 0 ? url : url.slice(0, mark);
+    const search = mark < 0 ? '' : url.slice(mark + 1);
+    const matched = match(path);
+    const candidates = matched && byPath.get(matched.path);
     const route = candidates?.find((candidate) => candidate.method === request.method);
     let answer: Answer;
     try {
@@ -400,7 +443,13 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
         );
       }
       const body = route.request ? await readJsonBody(request, route.request, maxBodyBytes) : undefined;
-      answer = await route.handle({ request, body });
+      answer = await route.handle({
+        request,
+        body,
+        params: matched?.params ?? {},
+        query: new URLSearchParams(search),
+        signal: shutdown.signal,
+      });
     } catch (error) {
       answer = errorAnswer(error);
       if (error instanceof HttpError)
@@ -417,7 +466,7 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
       'x-content-type-options': 'nosniff',
     });
     response.end(payload);
-    const routeLabel = route?.path ?? (candidates ? path : 'unmatched');
+    const routeLabel = route?.path ?? matched?.path ?? 'unmatched';
     metrics.recordRequest(routeLabel, answer.status);
     options.onRequest?.({
       time: new Date().toISOString(),
@@ -466,6 +515,7 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
     close() {
       closed ??= (async () => {
         closing = true;
+        shutdown.abort();
         const stopped = new Promise<void>((done) => http.close(() => done()));
         http.closeIdleConnections();
         const timer = setTimeout(() => http.closeAllConnections(), options.shutdownTimeoutMs ?? 10_000);
@@ -591,6 +641,15 @@ function resolveAuditPath(options: ServerOptions, safe: AgentSafe): string | fal
   if (configured === false) return false;
   if (configured !== undefined && typeof configured !== 'string') return false;
   return resolve(cwd, configured ?? './audit.jsonl');
+}
+
+/** A percent-decoded path segment; a malformed escape is kept as it was. */
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 function messageOf(error: unknown): string {
