@@ -100,7 +100,7 @@ export function approvalRoutes(host: ApprovalRouteHost): ApprovalRoute[] {
       throw new HttpError(
         403,
         'APPROVAL_REFUSED',
-        `${caller.agentId} may not read approval requests: its token needs an approver role (approvals.approver_roles) or an admin role (adminRoles / --admin-role)`,
+        `${caller.agentId} may not read approval requests: its token needs an approver role (approvals.approver_roles) or an admin role (the server's adminRoles)`,
       );
     }
     return caller;
