@@ -19,7 +19,7 @@ import {
 } from '@agent-safe/credentials';
 import { ActionRegistry } from '@agent-safe/registry';
 import { TicketIssuer, TicketValidator } from '@agent-safe/tickets';
-import { type MotoServer, startMoto } from '../../credentials/test/moto-server.js';
+import { type MotoServer, startMoto } from '../../audit/test/moto-server.js';
 import { Runner, credentialResolver } from '../src/index.js';
 import { SECRET, newClock } from './helpers.js';
 
