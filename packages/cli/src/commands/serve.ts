@@ -1,3 +1,5 @@
+import { type FSWatcher, watch } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { Command, Option } from 'clipanion';
 import { ConfigCommand } from '../base-command.js';
 import { CliError, usageError } from '../cli-error.js';
@@ -18,10 +20,19 @@ export class ServeCommand extends ConfigCommand {
       Listens on 127.0.0.1 unless \`--host\` says otherwise: every interface (0.0.0.0) must be asked for.
       SIGTERM or SIGINT stop accepting connections, let requests in flight finish, flush the audit log and
       exit 0.
+
+      SIGHUP reloads the configuration (agent-safe.yaml, actions, policies, inventory): the new one is loaded
+      and validated first, then serves new requests while requests in flight finish on the old one. A
+      configuration that fails to load is reported on stderr and the old one keeps serving. \`--watch\` reloads
+      on file changes too; \`POST /v1/admin/reload\` does the same for tokens holding an \`--admin-role\`.
     `,
     examples: [
       ['Serve on loopback, port 8080', '$0 serve'],
       ['Pick a free port and log each request to stderr', '$0 serve --port 0 --log-requests'],
+      [
+        'Reload when the policies change; let tokens with role ops reload',
+        '$0 serve --watch --admin-role ops',
+      ],
     ],
   });
 
@@ -29,6 +40,12 @@ export class ServeCommand extends ConfigCommand {
   port = Option.String('--port', { description: 'TCP port (default 8080; 0 picks a free one)' });
   logRequests = Option.Boolean('--log-requests', false, {
     description: 'Log one JSON line per request to stderr',
+  });
+  watch = Option.Boolean('--watch', false, {
+    description: 'Reload when agent-safe.yaml, the actions, policies or inventory change',
+  });
+  adminRoles = Option.Array('--admin-role', [], {
+    description: 'A role whose identity tokens may call the admin endpoints (repeatable)',
   });
 
   async run(): Promise<number> {
@@ -40,11 +57,25 @@ export class ServeCommand extends ConfigCommand {
     const config = await this.projectConfig();
     const safe = await this.open({ auditLog: config.auditLog ?? './audit.jsonl' });
     const { startServer } = await import('@agent-safe/server');
+    const { AgentSafe, loadProjectConfig } = await import('@agent-safe/sdk/facade');
     const stderr = this.context.stderr;
+    // A reload reads every file again (no parse cache): the configuration on disk is what serves next.
+    const rebuild = () => {
+      const fresh = loadProjectConfig({ file: this.config });
+      return new AgentSafe({
+        ...(this.registry ? { registry: this.registry } : {}),
+        ...(this.policies ? { policies: this.policies } : {}),
+        ...(this.inventory ? { inventory: this.inventory } : {}),
+        ...(this.config ? { config: this.config } : {}),
+        auditLog: fresh.auditLog ?? './audit.jsonl',
+      });
+    };
     let server: Awaited<ReturnType<typeof startServer>>;
     try {
       server = await startServer({
         safe,
+        reload: rebuild,
+        adminRoles: this.adminRoles,
         host,
         port,
         ...(this.logRequests ? { onRequest: (entry) => stderr.write(`${JSON.stringify(entry)}\n`) } : {}),
@@ -59,6 +90,18 @@ export class ServeCommand extends ConfigCommand {
           : `cannot listen on ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
+    const reload = (trigger: string) => {
+      void server.reload(trigger).then((status) => {
+        stderr.write(
+          status.ok
+            ? `agent-safe serve: configuration reloaded (${trigger}), policy revision ${status.policyRevision}\n`
+            : `agent-safe serve: configuration reload (${trigger}) failed, still serving revision ${status.policyRevision}: ${status.error}\n`,
+        );
+      });
+    };
+    const onHangUp = () => reload('signal');
+    process.on('SIGHUP', onHangUp);
+    const watchers = this.watch ? this.watchProject(config, () => reload('watch')) : [];
     this.print(`agent-safe serve listening on ${server.url}`);
     await new Promise<void>((done) => {
       const stop = () => {
@@ -69,7 +112,53 @@ export class ServeCommand extends ConfigCommand {
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
     });
+    process.off('SIGHUP', onHangUp);
+    for (const watcher of watchers) watcher.close();
     await server.close();
     return 0;
+  }
+
+  /**
+   * Watches agent-safe.yaml, the inventory (through their directories, by name: editors replace files)
+   * and the actions and policies directories; calls `changed` 300 ms after the last change.
+   */
+  private watchProject(
+    config: { registry?: string; policies?: string; inventory?: string },
+    changed: () => void,
+  ): FSWatcher[] {
+    const base = this.config ? dirname(resolve(this.config)) : process.cwd();
+    const at = (flag: string | undefined, configured: string | undefined, fallback: string) =>
+      flag ? resolve(flag) : resolve(base, configured ?? fallback);
+    const files = [
+      this.config ? resolve(this.config) : resolve(base, 'agent-safe.yaml'),
+      at(this.inventory, config.inventory, './inventory.yaml'),
+    ];
+    const directories = [
+      at(this.registry, config.registry, './actions'),
+      at(this.policies, config.policies, './policies'),
+    ];
+    let timer: NodeJS.Timeout | undefined;
+    const later = () => {
+      clearTimeout(timer);
+      timer = setTimeout(changed, 300);
+      timer.unref();
+    };
+    const watchers: FSWatcher[] = [];
+    const add = (path: string, only?: string) => {
+      try {
+        const watcher = watch(path, { persistent: false }, (_event, name) => {
+          if (only === undefined || name === only) later();
+        });
+        watcher.on('error', () => watcher.close());
+        watchers.push(watcher);
+      } catch (error) {
+        this.context.stderr.write(
+          `agent-safe serve: cannot watch ${path}: ${error instanceof Error ? error.message : String(error)}\n`,
+        );
+      }
+    };
+    for (const file of files) add(dirname(file), basename(file));
+    for (const directory of directories) add(directory);
+    return watchers;
   }
 }
