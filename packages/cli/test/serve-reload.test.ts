@@ -142,6 +142,19 @@ it('serve --watch: reloads when a policy file changes, and --admin-role lets an 
     );
     expect(reloaded.lastReload).toMatchObject({ ok: true, trigger: 'watch' });
     expect(await check(url!)).toMatchObject({ result: 'ALLOW', policyRevision: reloaded.policyRevision });
+    // A policy that parses but names an unknown action is an error for `agent-safe validate`: refused too.
+    writeFileSync(
+      extra,
+      'rules:\n  - name: typo\n    priority: 1\n    match:\n      actions: [no-such-action]\n    decision: allow\n    reason: A typo\n',
+    );
+    const refused = await until(
+      url!,
+      (body) => body.lastReload?.ok === false,
+      'the refused reload was not reported',
+    );
+    expect(refused.policyRevision).toBe(reloaded.policyRevision);
+    expect(refused.lastReload.error).toContain('no-such-action');
+    expect(await check(url!)).toMatchObject({ result: 'ALLOW', policyRevision: reloaded.policyRevision });
     // Without identity configured no token can prove an admin role: the endpoint says so.
     const admin = await fetch(`${url}/v1/admin/reload`, { method: 'POST' });
     expect(admin.status).toBe(400);

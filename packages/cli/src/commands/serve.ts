@@ -59,16 +59,38 @@ export class ServeCommand extends ConfigCommand {
     const { startServer } = await import('@agent-safe/server');
     const { AgentSafe, loadProjectConfig } = await import('@agent-safe/sdk/facade');
     const stderr = this.context.stderr;
-    // A reload reads every file again (no parse cache): the configuration on disk is what serves next.
-    const rebuild = () => {
+    const { analysePolicies, checkAuditShippers } = await import('@agent-safe/sdk');
+    // A reload reads every file again (no parse cache): the configuration on disk is what serves next. It
+    // must pass what `agent-safe validate` counts as errors; the server then checks that the keys import.
+    const rebuild = async () => {
       const fresh = loadProjectConfig({ file: this.config });
-      return new AgentSafe({
+      const candidate = new AgentSafe({
         ...(this.registry ? { registry: this.registry } : {}),
         ...(this.policies ? { policies: this.policies } : {}),
         ...(this.inventory ? { inventory: this.inventory } : {}),
         ...(this.config ? { config: this.config } : {}),
         auditLog: fresh.auditLog ?? './audit.jsonl',
       });
+      const errors = [
+        ...analysePolicies({
+          rules: candidate.pdp.rules,
+          actions: candidate.registry,
+          targets: candidate.inventory,
+        })
+          .filter((finding) => finding.severity === 'error')
+          .map((finding) => [finding.file, finding.rule, finding.message].filter(Boolean).join(': ')),
+        ...checkAuditShippers(fresh)
+          .filter((finding) => finding.severity === 'error')
+          .map((finding) => `audit_shippers: ${finding.message}`),
+      ];
+      if (errors.length > 0) {
+        await candidate.close();
+        const more = errors.length > 5 ? `; and ${errors.length - 5} more` : '';
+        throw new Error(
+          `${errors.length} error(s) that agent-safe validate reports: ${errors.slice(0, 5).join('; ')}${more}`,
+        );
+      }
+      return candidate;
     };
     let server: Awaited<ReturnType<typeof startServer>>;
     try {
