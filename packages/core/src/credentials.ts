@@ -138,6 +138,23 @@ export class Credential<M = unknown> {
 }
 
 /**
+ * True for a {@link Credential} handle, also one built by another copy of `@agent-safe/core` (same
+ * shape: `kind`, `id`, `invalidate` and a `material` accessor). Executors use it to tell a handle from
+ * plain credential material.
+ */
+export function isCredentialHandle(value: unknown): value is Credential<unknown> {
+  if (value instanceof Credential) return true;
+  if (value === null || typeof value !== 'object') return false;
+  const handle = value as { kind?: unknown; id?: unknown; invalidate?: unknown };
+  return (
+    typeof handle.kind === 'string' &&
+    typeof handle.id === 'string' &&
+    typeof handle.invalidate === 'function' &&
+    'material' in value
+  );
+}
+
+/**
  * The vault port: issues a credential scoped to one approved request and revokes it. The runner calls
  * `revoke` always, also when the action failed. Implementations in `@agent-safe/credentials`:
  * `KubernetesCredentialProvider` (ServiceAccount + Role + RoleBinding + TokenRequest) and `EnvVault`

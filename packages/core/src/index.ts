@@ -12,7 +12,7 @@ export type {
 export { AUDIT_GENESIS_HASH } from './audit-event.js';
 export type { AuditChainFields, AuditEvent, AuditEventBody } from './audit-event.js';
 export { canonicalJson } from './canonical-json.js';
-export { CREDENTIAL_REDACTED, Credential } from './credentials.js';
+export { CREDENTIAL_REDACTED, Credential, isCredentialHandle } from './credentials.js';
 export type {
   CredentialOptions,
   CredentialProvider,
@@ -86,3 +86,4 @@ export type {
   ApprovalTicket,
   ApprovalVote,
 } from './approvals.js';
+export { abortableSleep } from './abortable.js';

@@ -1,4 +1,4 @@
-import { AgentSafeError, Credential } from '@agent-safe/core';
+import { AgentSafeError, Credential, isCredentialHandle } from '@agent-safe/core';
 
 /** The keys an AWS client is given: static keys only, never a provider chain. */
 export interface AwsCredentialKeys {
@@ -33,24 +33,21 @@ function isKey(value: unknown, max: number): value is string {
   return true;
 }
 
-/** A Credential handle, also one built by another copy of @agent-safe/core (same shape). */
-function isCredentialHandle(value: unknown): value is Credential<unknown> {
-  if (value instanceof Credential) return true;
-  if (value === null || typeof value !== 'object' || Object.hasOwn(value, 'accessKeyId')) return false;
-  const handle = value as { kind?: unknown; id?: unknown; invalidate?: unknown };
+/** A Credential handle (not plain key material that happens to look like one). */
+function isHandle(value: unknown): value is Credential<unknown> {
   return (
-    typeof handle.kind === 'string' &&
-    typeof handle.id === 'string' &&
-    typeof handle.invalidate === 'function' &&
-    'material' in value
+    value instanceof Credential ||
+    (value !== null &&
+      typeof value === 'object' &&
+      !Object.hasOwn(value, 'accessKeyId') &&
+      isCredentialHandle(value))
   );
 }
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (isCredentialHandle(value))
-    return `a Credential of kind ${JSON.stringify(String(value.kind).slice(0, 60))}`;
+  if (isHandle(value)) return `a Credential of kind ${JSON.stringify(String(value.kind).slice(0, 60))}`;
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
@@ -86,7 +83,7 @@ function problem(material: unknown): string | undefined {
  */
 export function awsCredentialKeys(credentials: unknown): { keys: AwsCredentialKeys; region?: string } {
   let material: unknown = credentials;
-  if (isCredentialHandle(credentials)) material = credentials.material; // throws (without the value) once revoked
+  if (isHandle(credentials)) material = credentials.material; // throws (without the value) once revoked
   const why = problem(material);
   if (why !== undefined)
     throw new AgentSafeError('USAGE', `${USAGE}; got ${describe(credentials)} and ${why}`);

@@ -1,3 +1,4 @@
+import { abortableSleep } from '@agent-safe/core';
 import { type AwsClient, type AwsService, type ClientCache, command, loadAwsModule } from './clients.js';
 import type { AwsCredentialKeys } from './credentials.js';
 import { AwsCallError, type CallSite, describeAwsError, quote } from './errors.js';
@@ -66,18 +67,7 @@ export class AwsSession {
 
   /** Waits `ms`, or rejects as soon as the signal aborts. */
   async sleep(ms: number): Promise<void> {
-    this.signal.throwIfAborted();
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(this.signal.reason);
-      };
-      const timer = setTimeout(() => {
-        this.signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      this.signal.addEventListener('abort', onAbort, { once: true });
-    });
+    await abortableSleep(ms, this.signal);
   }
 }
 

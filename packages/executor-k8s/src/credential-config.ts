@@ -1,4 +1,4 @@
-import { AgentSafeError, Credential } from '@agent-safe/core';
+import { AgentSafeError, Credential, isCredentialHandle } from '@agent-safe/core';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubernetesClientModule } from './client.js';
 
@@ -18,21 +18,18 @@ function isToken(value: unknown): value is string {
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (isCredentialHandle(value))
-    return `a Credential of kind ${JSON.stringify(String(value.kind).slice(0, 60))}`;
+  if (isHandle(value)) return `a Credential of kind ${JSON.stringify(String(value.kind).slice(0, 60))}`;
   return typeof value === 'object' ? 'an object without a string "token"' : `a ${typeof value}`;
 }
 
-/** A Credential handle, also one built by another copy of @agent-safe/core (same shape). */
-function isCredentialHandle(value: unknown): value is Credential<unknown> {
-  if (value instanceof Credential) return true;
-  if (value === null || typeof value !== 'object' || Object.hasOwn(value, 'token')) return false;
-  const handle = value as { kind?: unknown; id?: unknown; invalidate?: unknown };
+/** A Credential handle (not a plain `{ token }` that happens to look like one). */
+function isHandle(value: unknown): value is Credential<unknown> {
   return (
-    typeof handle.kind === 'string' &&
-    typeof handle.id === 'string' &&
-    typeof handle.invalidate === 'function' &&
-    'material' in value
+    value instanceof Credential ||
+    (value !== null &&
+      typeof value === 'object' &&
+      !Object.hasOwn(value, 'token') &&
+      isCredentialHandle(value))
   );
 }
 
@@ -42,7 +39,7 @@ function isCredentialHandle(value: unknown): value is Credential<unknown> {
  * the error never contains the value.
  */
 export function credentialToken(credentials: unknown): string {
-  if (isCredentialHandle(credentials)) {
+  if (isHandle(credentials)) {
     const material: unknown = credentials.material; // throws (without the value) once revoked or expired
     const token = (material as { token?: unknown } | null)?.token;
     if (!isToken(token)) {

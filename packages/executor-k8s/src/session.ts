@@ -1,4 +1,4 @@
-import { AgentSafeError, escapeForTerminal } from '@agent-safe/core';
+import { AgentSafeError, abortableSleep, escapeForTerminal } from '@agent-safe/core';
 import type { ConfigurationOptions } from '@kubernetes/client-node';
 import type { KubernetesApis } from './apis.js';
 import type { KubernetesClientModule } from './client.js';
@@ -167,18 +167,7 @@ export class Session {
 
   /** Waits `ms`, or rejects with the run's reason as soon as it is aborted. */
   async sleep(ms: number): Promise<void> {
-    this.signal.throwIfAborted();
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(this.signal.reason);
-      };
-      const timer = setTimeout(() => {
-        this.signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      this.signal.addEventListener('abort', onAbort, { once: true });
-    });
+    await abortableSleep(ms, this.signal);
   }
 
   /** Every item of a paged list call (pages of {@link LIST_PAGE}); more than {@link MAX_PAGES} pages is an error. */
