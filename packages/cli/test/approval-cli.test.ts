@@ -84,7 +84,7 @@ describe('agent-safe approval', () => {
     expect(collected.code).toBe(0);
     const decision = json(collected).data;
     expect(decision).toMatchObject({ result: 'ALLOW', approvalId: id });
-    expect(decision.ticket.token).toBeTruthy();
+    expect(decision.ticket.token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
     const again = json(cli([...checkArgs, '--json-output'], dir)).data;
     expect(again.ticket.token).toBe(decision.ticket.token);
 
@@ -194,7 +194,7 @@ describe('agent-safe approval', () => {
     ).toBe(0);
     const collected = cli(request, project);
     expect(collected.code).toBe(0);
-    expect(json(collected).data.ticket.token).toBeTruthy();
+    expect(json(collected).data.ticket.token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
     // Without the flag the project has no key and no approvals, and init says how to turn them on.
     const plain = cli(['init', 'q'], parent);
     expect(plain.stdout).toContain('agent-safe init --approvals');

@@ -258,7 +258,7 @@ describe('examples/kubernetes/sidecar.yaml', () => {
       defaultMode: 0o400,
     });
     expect(volume('signing-key').emptyDir.medium).toBe('Memory');
-    expect(volume('state').emptyDir).toBeDefined();
+    expect(volume('state').emptyDir).toEqual({ sizeLimit: '1Gi' });
     const mounts = Object.fromEntries(
       sidecar.volumeMounts.map((m: { name: string; mountPath: string; readOnly?: boolean }) => [m.name, m]),
     );

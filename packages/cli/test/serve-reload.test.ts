@@ -79,7 +79,7 @@ it('serve: SIGHUP reloads the policies (a DENY becomes ALLOW); a broken file kee
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
   try {
     const url = /listening on (http:\/\/\S+)$/.exec(await firstLine(child))?.[1];
-    expect(url).toBeDefined();
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const before = await check(url!);
     expect(before).toMatchObject({ result: 'DENY' });
     expect((await readyz(url!)).policyRevision).toBe(before.policyRevision);

@@ -45,7 +45,7 @@ async function exercise(
 ): Promise<void> {
   const line = await firstLine(child);
   const url = /^agent-safe serve listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line)?.[1];
-  expect(url).toBeDefined();
+  expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   const response = await fetch(`${url}/v1/check`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
