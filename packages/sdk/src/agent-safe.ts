@@ -353,6 +353,17 @@ export class AgentSafe {
   }
 
   /**
+   * Whether ticket nonces go to a store shared beyond this facade (a file or Redis `store`, or a given
+   * store object). False for the default `'memory'`: a validator then remembers nonces only as long as
+   * it lives, so a long-lived caller (the server across reloads) should pass its own `nonceStore`.
+   */
+  get sharesNonces(): boolean {
+    const store = this.#store;
+    if (store === undefined || store === 'memory') return false;
+    return typeof store !== 'object' || typeof store.consume === 'function';
+  }
+
+  /**
    * Rate limit and breaker before the policy's answer counts, cumulative risk after it (see
    * guard-stage.ts). A guard store that fails (Redis down) makes the answer DENY, naming the store.
    */

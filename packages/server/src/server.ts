@@ -8,7 +8,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
-import type { AgentSafeOptions, CheckRequest, Decision } from '@agent-safe/sdk';
+import { type AgentSafeOptions, type CheckRequest, type Decision, InMemoryNonceStore } from '@agent-safe/sdk';
 import { AgentSafe } from '@agent-safe/sdk/facade';
 import { approvalRoutes } from './approval-routes.js';
 import { HttpError, statusOfCode } from './http-error.js';
@@ -159,6 +159,9 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
   });
   let { identityConfigured, allowPlainCallers, auditLogPath } = settingsOf(safe);
   let validator: ReturnType<AgentSafe['createTicketValidator']> | undefined;
+  // With the default memory store a facade's validator forgets nonces when a reload replaces it; this
+  // one outlives every facade, so a ticket validated before a reload stays spent after it.
+  const processNonces = new InMemoryNonceStore();
   const factory: SafeFactory | undefined =
     options.reload ?? (options.safe === undefined ? () => new AgentSafe(options.config ?? {}) : undefined);
   // A request leases the facade before it reads `safe` and releases it once answered (reload.ts).
@@ -257,7 +260,7 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
             'tickets are not configured on this server: set signing_key in agent-safe.yaml to issue and validate them',
           );
         }
-        validator ??= safe.createTicketValidator();
+        validator ??= safe.createTicketValidator(safe.sharesNonces ? {} : { nonceStore: processNonces });
         const current = validator;
         // A failed creation (a shared nonce store unreachable) is retried by the next request.
         current.catch(() => {
