@@ -4,6 +4,7 @@
 #   docker build -t agent-safe .
 #   docker run --rm -p 8080:8080 --read-only \
 #     -v "$PWD/myproject:/config:ro" -v agent-safe-state:/var/lib/agent-safe agent-safe
+#   docker run --rm -v "$PWD/myproject:/config:ro" agent-safe check restart-deployment --target dev/app …
 #
 # /config holds the project (agent-safe.yaml, actions/, policies/, inventory.yaml), read-only. Everything
 # the server writes (audit log, approvals, nonces, caches) goes to /var/lib/agent-safe: point audit_log
@@ -50,5 +51,6 @@ EXPOSE 8080
 # No curl in slim images: Node's fetch asks /healthz. Set AGENT_SAFE_HEALTH_URL when you change --port.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch(process.env.AGENT_SAFE_HEALTH_URL,{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["agent-safe", "serve", "--host", "0.0.0.0"]
-CMD ["--port", "8080"]
+# No arguments: serve. Arguments run that command instead (docker run … agent-safe check …).
+ENTRYPOINT ["agent-safe"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8080"]

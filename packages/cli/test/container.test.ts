@@ -7,7 +7,7 @@
 //    the image's environment, writing only to the state directory;
 //  - examples/kubernetes/sidecar.yaml: parsed as kubectl parses it (YAML 1.1), its security settings,
 //    probes and volumes, and its ConfigMap's project decides as its comments say (served by that layout).
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -63,8 +63,8 @@ describe('Dockerfile', () => {
     expect(user.startsWith('0:')).toBe(false);
     expect(one('WORKDIR')).toBe('/config');
     expect(one('EXPOSE')).toBe('8080');
-    expect(JSON.parse(one('ENTRYPOINT'))).toEqual(['agent-safe', 'serve', '--host', '0.0.0.0']);
-    expect(JSON.parse(one('CMD'))).toEqual(['--port', '8080']);
+    expect(JSON.parse(one('ENTRYPOINT'))).toEqual(['agent-safe']);
+    expect(JSON.parse(one('CMD'))).toEqual(['serve', '--host', '0.0.0.0', '--port', '8080']);
     expect(one('VOLUME')).toBe('["/var/lib/agent-safe"]');
   });
 
@@ -110,6 +110,7 @@ let url = '';
 let output = '';
 let project = '';
 let state = '';
+let imageBin = '';
 
 /** Copies what the Dockerfile's build stage puts in /out (its `cp` lines, asserted below). */
 function imageLayout(root: string): string {
@@ -142,6 +143,7 @@ function configMapProject(root: string, keys: string): string {
 beforeAll(async () => {
   const root = mkdtempSync(join(tmpdir(), 'agent-safe-image-'));
   const opt = imageLayout(root);
+  imageBin = join(opt, 'bin', 'agent-safe.js');
   state = join(root, 'var', 'lib', 'agent-safe');
   mkdirSync(state, { recursive: true });
   const keys = join(root, 'run', 'agent-safe', 'keys');
@@ -217,6 +219,32 @@ describe('the run stage layout serving the sidecar ConfigMap project', () => {
       params: { namespace: 'prod', deployment: 'api-server' },
     });
     expect(prod).toMatchObject({ result: 'REQUIRE_APPROVAL', matchedRule: 'approve-prod' });
+  });
+
+  it('runs a one-shot command when given arguments (ENTRYPOINT agent-safe): check prints the decision', () => {
+    const run = spawnSync(
+      process.execPath,
+      [
+        imageBin,
+        'check',
+        'restart-deployment',
+        '--target',
+        'prod/api-server',
+        '--caller',
+        'deploy-agent',
+        '--params',
+        '{"namespace":"prod","deployment":"api-server"}',
+        '--no-audit',
+        '--json-output',
+      ],
+      { cwd: project, encoding: 'utf8', env: { ...process.env, HOME: state } },
+    );
+    expect(run.status).toBe(3);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      command: 'check',
+      exitCode: 3,
+      data: { result: 'REQUIRE_APPROVAL', matchedRule: 'approve-prod' },
+    });
   });
 
   it('writes only to the state volume: the audit log is there, the project directory is unchanged', () => {
