@@ -646,7 +646,7 @@ export class AgentSafe {
               ? undefined
               : { append: async (body) => (await this.#sink()).append(body), close: async () => undefined },
           check: (request) => this.check(request),
-          createTicketValidator: () => this.createTicketValidator(),
+          createTicketValidator: (options) => this.createTicketValidator(options),
         }),
     );
     return this.#enforcement;

@@ -7,6 +7,7 @@ import {
   type CredentialProvider,
   type Decision,
   type ExecutionResult,
+  type NonceStore,
 } from '@agent-safe/core';
 import { type CredentialResolver, Runner, type TicketValidatorLike } from '@agent-safe/runner';
 import { type AwsOptions, resolveAwsOptions } from './execution-aws.js';
@@ -59,12 +60,20 @@ export interface ExecuteOptions extends ClusterOptions, AwsOptions {
   readonly signal?: AbortSignal;
   /** Timeout of the run; default the runner's (300 000 ms). */
   readonly timeoutMs?: number;
+  /**
+   * Where ticket nonces are recorded (single use). Default: the configured `store`, else this facade's
+   * own memory. A long-lived host that replaces facades (the server across reloads) passes one store
+   * that outlives them, so a ticket used before a reload stays used after it.
+   */
+  readonly nonceStore?: NonceStore;
 }
 
 /** Options of `safe.runner()`. */
 export interface RunnerFacadeOptions {
   readonly credentials?: CredentialsOption;
   readonly timeoutMs?: number;
+  /** Where ticket nonces are recorded; see {@link ExecuteOptions.nonceStore}. */
+  readonly nonceStore?: NonceStore;
 }
 
 /** Options of `safe.checkRollback`: who asks for the rollback (default: the original decision's caller). */
@@ -84,7 +93,7 @@ export interface EnforcementHost {
   readonly aws?: AwsOptions | undefined;
   check(request: CheckRequest): Promise<Decision>;
   /** The facade's ticket validator (same key and issuer, validations audited). */
-  createTicketValidator(): Promise<TicketValidatorLike>;
+  createTicketValidator(options?: { nonceStore?: NonceStore }): Promise<TicketValidatorLike>;
 }
 
 const EXECUTE_OPTION_KEYS = new Set([
@@ -99,6 +108,7 @@ const EXECUTE_OPTION_KEYS = new Set([
   'force',
   'signal',
   'timeoutMs',
+  'nonceStore',
 ]);
 
 function usage(message: string, path: string, hint: string): AgentSafeError {
@@ -145,13 +155,24 @@ function missingTicketReason(decision: Decision): string {
 export class Enforcement {
   readonly #host: EnforcementHost;
   #validator: Promise<TicketValidatorLike> | undefined;
+  /** Validators on a nonce store given by the host, one per store. */
+  readonly #validators = new WeakMap<NonceStore, Promise<TicketValidatorLike>>();
 
   constructor(host: EnforcementHost) {
     this.#host = host;
   }
 
-  /** One validator per facade, so single use holds across every execute of this instance. */
-  #ticketValidator(): Promise<TicketValidatorLike> {
+  /** One validator per facade (and per given nonce store), so single use holds across every execute. */
+  #ticketValidator(nonceStore?: NonceStore): Promise<TicketValidatorLike> {
+    if (nonceStore !== undefined) {
+      let validator = this.#validators.get(nonceStore);
+      if (validator === undefined) {
+        validator = this.#host.createTicketValidator({ nonceStore });
+        this.#validators.set(nonceStore, validator);
+        validator.catch(() => this.#validators.delete(nonceStore));
+      }
+      return validator;
+    }
     if (!this.#validator) {
       this.#validator = this.#host.createTicketValidator();
       this.#validator.catch(() => {
@@ -213,7 +234,7 @@ export class Enforcement {
     const credentials = await resolveCredentials(options.credentials);
     return new Runner({
       actions: this.#host.registry,
-      validator: await this.#ticketValidator(),
+      validator: await this.#ticketValidator(options.nonceStore),
       auditSink,
       clock: this.#host.clock,
       ...(credentials !== undefined ? { credentials } : {}),
@@ -274,6 +295,7 @@ export class Enforcement {
     );
     const runner = await this.runner({
       ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
+      ...(options.nonceStore !== undefined ? { nonceStore: options.nonceStore } : {}),
     });
     return runner.execute(token, {
       params: params as Record<string, unknown>,

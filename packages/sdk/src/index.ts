@@ -97,6 +97,8 @@ export {
   resolveExecutor,
 } from './execution-executors.js';
 export type { ClusterOptions, ExecutorChoice } from './execution-executors.js';
+export { ExecutionResultMask, maskExecutionResult } from './execution-mask.js';
+export type { SensitiveDefinition } from './execution-mask.js';
 export {
   AWS_ENDPOINT_VARIABLE,
   AWS_EXECUTOR_INSTALL,

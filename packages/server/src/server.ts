@@ -11,6 +11,7 @@ import { dirname, resolve } from 'node:path';
 import { type AgentSafeOptions, type CheckRequest, type Decision, InMemoryNonceStore } from '@agent-safe/sdk';
 import { AgentSafe } from '@agent-safe/sdk/facade';
 import { approvalRoutes } from './approval-routes.js';
+import { type ExecuteServerOptions, executeRoutes } from './execute-routes.js';
 import { HttpError, statusOfCode } from './http-error.js';
 import { type JsonSchema, validateSchema } from './json-schema.js';
 import { ServerMetrics } from './metrics.js';
@@ -75,6 +76,11 @@ export interface ServerOptions {
    * approver roles, and call the admin endpoints (POST /v1/admin/reload). Default none.
    */
   readonly adminRoles?: readonly string[];
+  /**
+   * The runner of POST /v1/execute (docs/server.md, "API: execute"): the executor and where it acts.
+   * Without it the route answers 409. A request never chooses the executor, cluster or credentials.
+   */
+  readonly execute?: ExecuteServerOptions;
 }
 
 /** One answered request, as `onRequest` receives it. */
@@ -380,6 +386,14 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
         options.config?.approvals?.approverRoles ?? safe.projectConfig.approvals?.approverRoles ?? [],
       adminRoles: options.adminRoles ?? [],
       bearerToken,
+    }),
+    ...executeRoutes({
+      safe: () => safe,
+      identityConfigured: () => identityConfigured,
+      allowPlainCallers: () => allowPlainCallers,
+      bearerToken,
+      nonceStore: () => (safe.sharesNonces ? undefined : processNonces),
+      options: options.execute,
     }),
   ];
   const descriptions: RouteDescription[] = routes.map(({ handle: _handle, ...description }) => description);
