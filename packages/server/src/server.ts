@@ -12,6 +12,7 @@ import { type AgentSafeOptions, type CheckRequest, type Decision, InMemoryNonceS
 import { AgentSafe } from '@agent-safe/sdk/facade';
 import { approvalRoutes } from './approval-routes.js';
 import { type ExecuteServerOptions, executeRoutes } from './execute-routes.js';
+import { auditTailRoutes } from './audit-tail-routes.js';
 import { HttpError, statusOfCode } from './http-error.js';
 import { type JsonSchema, validateSchema } from './json-schema.js';
 import { ServerMetrics } from './metrics.js';
@@ -144,6 +145,8 @@ interface Answer {
   readonly json?: unknown;
   readonly text?: string;
   readonly contentType?: string;
+  /** A streamed answer (SSE): writes the head and body itself; resolves once the response ended. */
+  readonly stream?: (response: ServerResponse) => Promise<void>;
 }
 
 /**
@@ -395,6 +398,12 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
       nonceStore: () => (safe.sharesNonces ? undefined : processNonces),
       options: options.execute,
     }),
+    ...auditTailRoutes({
+      safe: () => safe,
+      auditLogPath: () => auditLogPath,
+      adminRoles: options.adminRoles ?? [],
+      bearerToken,
+    }),
   ];
   const descriptions: RouteDescription[] = routes.map(({ handle: _handle, ...description }) => description);
   const document = openApiDocument(descriptions, options.version ?? '0.1.0');
@@ -475,14 +484,17 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
       if (!request.complete) response.setHeader('connection', 'close');
     }
     if (closing) response.setHeader('connection', 'close');
-    const payload = answer.text ?? JSON.stringify(answer.json);
-    response.writeHead(answer.status, {
-      'content-type': answer.contentType ?? 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(payload),
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-    });
-    response.end(payload);
+    if (answer.stream) await answer.stream(response);
+    else {
+      const payload = answer.text ?? JSON.stringify(answer.json);
+      response.writeHead(answer.status, {
+        'content-type': answer.contentType ?? 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(payload),
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+      });
+      response.end(payload);
+    }
     const routeLabel = route?.path ?? matched?.path ?? 'unmatched';
     metrics.recordRequest(routeLabel, answer.status);
     options.onRequest?.({
