@@ -49,7 +49,13 @@ export interface ExecuteServerOptions {
    */
   readonly timeoutMs?: number;
   /** Whether a request may set `force` (override prechecks the action marks force_allowed). Default false. */
-  readonly allowForce?: boolean;
+  readonly allowForce?: boolean /**
+   * Where ticket nonces go when the project's `store` is memory (a file or Redis `store` is used as it
+   * is): default the server's memory, which outlives reloads but not a restart. `agent-safe serve
+   * --executor` passes a file store beside agent-safe.yaml (.agent-safe/state), as `runner execute` does,
+   * so a ticket stays used across restarts. Shared with POST /v1/tickets/validate.
+   */;
+  readonly nonceStore?: ExecuteOptions['nonceStore'];
 }
 
 /** What the execute route needs from the server. */
@@ -194,6 +200,10 @@ export function checkExecuteOptions(options: ExecuteServerOptions): void {
   }
   if (options.inCluster !== undefined && options.executor !== 'kubernetes' && options.executor !== 'k8s') {
     fail('inCluster applies to executor kubernetes');
+  }
+  const store = options.nonceStore as { consume?: unknown } | undefined;
+  if (store !== undefined && (store === null || typeof store.consume !== 'function')) {
+    fail('nonceStore must be a nonce store (an object with consume())');
   }
   const timeout = options.timeoutMs;
   if (

@@ -6,5 +6,5 @@ export { LATENCY_BUCKETS, ServerMetrics } from './metrics.js';
 export { validateSchema } from './json-schema.js';
 export type { JsonSchema, SchemaProblem } from './json-schema.js';
 export * as schemas from './schemas.js';
-export { DEFAULT_EXECUTE_TIMEOUT_MS, MAX_EXECUTE_TIMEOUT_MS } from './execute-routes.js';
+export { DEFAULT_EXECUTE_TIMEOUT_MS, MAX_EXECUTE_TIMEOUT_MS, checkExecuteOptions } from './execute-routes.js';
 export type { ExecuteServerOptions, ServerExecutorName } from './execute-routes.js';

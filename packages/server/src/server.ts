@@ -170,7 +170,7 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
   let validator: ReturnType<AgentSafe['createTicketValidator']> | undefined;
   // With the default memory store a facade's validator forgets nonces when a reload replaces it; this
   // one outlives every facade, so a ticket validated before a reload stays spent after it.
-  const processNonces = new InMemoryNonceStore();
+  const processNonces = options.execute?.nonceStore ?? new InMemoryNonceStore();
   const factory: SafeFactory | undefined =
     options.reload ?? (options.safe === undefined ? () => new AgentSafe(options.config ?? {}) : undefined);
   // A request leases the facade before it reads `safe` and releases it once answered (reload.ts).

@@ -25,6 +25,13 @@ export class ServeCommand extends ConfigCommand {
       and validated first, then serves new requests while requests in flight finish on the old one. A
       configuration that fails to load is reported on stderr and the old one keeps serving. \`--watch\` reloads
       on file changes too; \`POST /v1/admin/reload\` does the same for tokens holding an \`--admin-role\`.
+
+      \`--executor\` enables POST /v1/execute (docs/server.md, "API: execute"): an agent sends the ticket of
+      its ALLOW decision and its params, and the server runs it with this executor (\`dry-run\`, \`kubectl\`,
+      \`kubernetes\` or \`aws\`), where \`--kubeconfig\` / \`--context\` or \`--region\` / \`--endpoint\` say,
+      as \`runner execute\` does; a request never chooses them. Only the agent the ticket was issued to may
+      run it, once: nonces go to the project's \`store\`, else to .agent-safe/state beside agent-safe.yaml.
+      \`--execute-timeout\` bounds a run (seconds, default 60, at most 300).
     `,
     examples: [
       ['Serve on loopback, port 8080', '$0 serve'],
@@ -32,6 +39,10 @@ export class ServeCommand extends ConfigCommand {
       [
         'Reload when the policies change; let tokens with role ops reload',
         '$0 serve --watch --admin-role ops',
+      ],
+      [
+        'Let agents execute their tickets through the Kubernetes API',
+        '$0 serve --executor kubernetes --kubeconfig ~/.kube/config --execute-timeout 120',
       ],
     ],
   });
@@ -48,6 +59,23 @@ export class ServeCommand extends ConfigCommand {
     description: 'A role whose identity tokens may call the admin endpoints (repeatable)',
   });
 
+  executor = Option.String('--executor', {
+    description: 'Enable POST /v1/execute with this executor: dry-run, kubectl, kubernetes or aws',
+  });
+  kubeconfig = Option.String('--kubeconfig', {
+    description: 'Kubeconfig file (--executor kubectl, kubernetes)',
+  });
+  kubeContext = Option.String('--context', {
+    description: 'Kubeconfig context (--executor kubectl, kubernetes)',
+  });
+  region = Option.String('--region', { description: 'Default AWS region (--executor aws)' });
+  endpoint = Option.String('--endpoint', {
+    description: 'AWS endpoint override (--executor aws; moto, LocalStack)',
+  });
+  executeTimeout = Option.String('--execute-timeout', {
+    description: 'Longest run of POST /v1/execute in seconds (default 60, at most 300)',
+  });
+
   async run(): Promise<number> {
     const port = this.port === undefined ? 8080 : Number(this.port);
     if (!/^\d{1,5}$/.test(this.port ?? '8080') || port > 65535) {
@@ -55,6 +83,7 @@ export class ServeCommand extends ConfigCommand {
     }
     const host = this.host ?? '127.0.0.1';
     const config = await this.projectConfig();
+    const execute = await this.executeOptions(config);
     const safe = await this.open({ auditLog: config.auditLog ?? './audit.jsonl' });
     const { startServer } = await import('@agent-safe/server');
     const { AgentSafe, loadProjectConfig } = await import('@agent-safe/sdk/facade');
@@ -98,12 +127,14 @@ export class ServeCommand extends ConfigCommand {
         safe,
         reload: rebuild,
         adminRoles: this.adminRoles,
+        ...(execute ? { execute } : {}),
         host,
         port,
         ...(this.logRequests ? { onRequest: (entry) => stderr.write(`${JSON.stringify(entry)}\n`) } : {}),
       });
     } catch (error) {
       await safe.close();
+      await execute?.nonceStore?.close();
       const code = (error as NodeJS.ErrnoException).code;
       throw new CliError(
         'USAGE',
@@ -137,7 +168,64 @@ export class ServeCommand extends ConfigCommand {
     process.off('SIGHUP', onHangUp);
     for (const watcher of watchers) watcher.close();
     await server.close();
+    await execute?.nonceStore?.close();
     return 0;
+  }
+
+  /**
+   * The runner of POST /v1/execute from --executor and its flags (checked before anything listens), with
+   * a file nonce store beside agent-safe.yaml unless the project's store is shared (file or Redis).
+   */
+  private async executeOptions(config: { readonly store?: string; readonly file?: string }) {
+    const flags = {
+      kubeconfig: this.kubeconfig,
+      context: this.kubeContext,
+      region: this.region,
+      endpoint: this.endpoint,
+    };
+    if (this.executor === undefined) {
+      const given = Object.entries({ ...flags, 'execute-timeout': this.executeTimeout }).find(
+        ([, value]) => value !== undefined,
+      );
+      if (given)
+        throw usageError(
+          `--${given[0]} applies to POST /v1/execute: add --executor dry-run|kubectl|kubernetes|aws`,
+        );
+      return undefined;
+    }
+    const { executorArgument, nonceStoreFor, timeoutMilliseconds } = await import('./enforcement-input.js');
+    const executor = executorArgument(this.executor);
+    const seconds = this.executeTimeout;
+    if (
+      seconds !== undefined &&
+      (!/^[0-9]{1,3}$/.test(seconds) || Number(seconds) < 1 || Number(seconds) > 300)
+    ) {
+      throw usageError(
+        `--execute-timeout must be a whole number of seconds from 1 to 300, got "${seconds.slice(0, 40)}"`,
+      );
+    }
+    const timeoutMs = timeoutMilliseconds(seconds);
+    const { checkExecuteOptions } = await import('@agent-safe/server');
+    const options = {
+      executor,
+      ...Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined)),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    };
+    try {
+      checkExecuteOptions(options);
+    } catch (error) {
+      throw usageError(
+        (error instanceof Error ? error.message : String(error))
+          .replace('execute options: ', '')
+          .replace(/\b(kubeconfig|context|region|endpoint)\b/g, '--$1'),
+      );
+    }
+    const { CLI_STATE_DIRECTORY, openNonceStore } = await import('@agent-safe/sdk');
+    const store = nonceStoreFor(config, CLI_STATE_DIRECTORY);
+    return {
+      ...options,
+      ...(store !== undefined ? { nonceStore: await openNonceStore(store.replace(/^file:/, '')) } : {}),
+    };
   }
 
   /**
