@@ -6,7 +6,10 @@ export interface AuditEventBody {
   readonly event_id: string;
   /** ISO-8601 UTC. */
   readonly timestamp: string;
-  /** `decision`, `recovery`, and later kinds (`state_capture`, `ticket_validation` …). */
+  /**
+   * `decision`, `recovery`, and later kinds (`state_capture`, `ticket_validation`,
+   * {@link SHADOW_DIFFERENCE_EVENT} …).
+   */
   readonly event_type: string;
   readonly action?: string;
   readonly target?: string;
@@ -44,3 +47,32 @@ export type AuditEvent = AuditEventBody & AuditChainFields;
 
 /** The `prev_hash` of the first event in a log. */
 export const AUDIT_GENESIS_HASH = '0'.repeat(64);
+
+/**
+ * The event type of shadow mode: the candidate policy set answered a request otherwise than the enforced
+ * one (see {@link ShadowDifferenceEventFields}). It follows the decision event it names.
+ */
+export const SHADOW_DIFFERENCE_EVENT = 'shadow_difference';
+
+/**
+ * The fields of a `shadow_difference` event, beside `event_id`, `timestamp`, `action`, `target`,
+ * `caller`, `caller_authenticated`, `correlation_id` and `effective_risk`. It carries no params,
+ * context or reasons: its decision event holds those, masked.
+ */
+export interface ShadowDifferenceEventFields {
+  readonly event_type: typeof SHADOW_DIFFERENCE_EVENT;
+  /** The `event_id` of the decision event of the same request. */
+  readonly decision_event_id: string;
+  /** What differs: `decision` (the result), `matched_rule`, or both. */
+  readonly differences: readonly ('decision' | 'matched_rule')[];
+  /** The enforced policy's result, before rate limits, cumulative risk and approvals. */
+  readonly enforced_decision: string;
+  readonly enforced_matched_rule: string | null;
+  readonly enforced_policy_revision: string;
+  /** The candidate policy's result on the same request, caller and instant; never the answer. */
+  readonly shadow_decision: string;
+  readonly shadow_matched_rule: string | null;
+  readonly shadow_policy_revision: string;
+  /** Error codes (and paths) of the candidate's evaluation, without messages. */
+  readonly shadow_errors?: readonly { code: string; path?: string }[];
+}

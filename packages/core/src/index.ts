@@ -9,8 +9,13 @@ export type {
   RollbackParamSource,
   StateField,
 } from './action.js';
-export { AUDIT_GENESIS_HASH } from './audit-event.js';
-export type { AuditChainFields, AuditEvent, AuditEventBody } from './audit-event.js';
+export { AUDIT_GENESIS_HASH, SHADOW_DIFFERENCE_EVENT } from './audit-event.js';
+export type {
+  AuditChainFields,
+  AuditEvent,
+  AuditEventBody,
+  ShadowDifferenceEventFields,
+} from './audit-event.js';
 export { canonicalJson } from './canonical-json.js';
 export { CREDENTIAL_REDACTED, Credential, isCredentialHandle } from './credentials.js';
 export type {

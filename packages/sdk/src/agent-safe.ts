@@ -68,6 +68,8 @@ import {
   type ProjectConfig,
   loadProjectConfig,
 } from './project-config.js';
+import type { ShadowMode, ShadowStats } from './shadow-mode.js';
+import { type ShadowOptions, resolveShadowSetup } from './shadow-options.js';
 
 /** Options of {@link AgentSafe}. Paths are relative to `cwd`; already-loaded objects are used as they are. */
 export interface AgentSafeOptions {
@@ -150,6 +152,11 @@ export interface AgentSafeOptions {
    * machine; relative to `cwd`) or a Redis URL shared by all replicas.
    */
   readonly store?: StoreOption;
+  /**
+   * Shadow mode: `{ policies }`, candidate policies evaluated beside the enforced ones on every check;
+   * differences become `shadow_difference` audit events and `shadowStats()` counts, never answers.
+   */
+  readonly shadow?: ShadowOptions;
 }
 
 /** `safe.identity`: the identity manager's operations, usable before keys finish importing. */
@@ -218,6 +225,8 @@ export class AgentSafe {
   #nonceStore: Promise<NonceStore & { close(): Promise<void> }> | undefined;
   /** Execute, state capture and rollback (execution-facade.ts), loaded on first use. */
   #enforcement: Promise<Enforcement> | undefined;
+  /** Candidate policies evaluated beside the enforced ones (shadow-mode.ts); undefined when none. */
+  readonly #shadow: ShadowMode | undefined;
 
   /** Loads configuration synchronously, so that a bad file fails here with an error naming it. */
   constructor(options: AgentSafeOptions = {}) {
@@ -232,6 +241,7 @@ export class AgentSafe {
       inventory: this.inventory,
       pdp: this.pdp,
     } = loadDecisionCore(options, config, cwd));
+    this.#shadow = resolveShadowSetup(options, config, cwd, this);
     const audit = resolveAuditSetup(options, config, cwd);
     this.#auditTarget = audit.target;
     this.#durability = audit.durability;
@@ -271,6 +281,11 @@ export class AgentSafe {
    */
   async ready(): Promise<void> {
     await this.#security;
+  }
+
+  /** Shadow mode's counters (evaluations, differences by result, errors); undefined without shadow. */
+  shadowStats(): ShadowStats | undefined {
+    return this.#shadow?.stats();
   }
 
   /** Identity tokens: create, verify, delegate, JWKS. Throws USAGE when no keys are configured. */
@@ -458,6 +473,11 @@ export class AgentSafe {
     const decided = this.#decide(request, now, caller, problem ?? callerIssue ?? refusal);
     const { target, ticketId, correlationId } = decided;
     let evaluation = decided.evaluation;
+    // Shadow mode: the candidate policies' answer to the same request, compared and counted, never used.
+    const shadowed =
+      this.#shadow && !decided.malformed
+        ? this.#shadow.compare(evaluation, request.action, target, caller, request.params, ticketId, now)
+        : undefined;
     // 4. Guards: rate limit and breaker, then cumulative risk.
     let riskOutcome: RiskOutcome | undefined;
     if (this.#guardOptions) {
@@ -535,7 +555,16 @@ export class AgentSafe {
       const appended = await appendDecision(sink, body);
       // The new approval request's own event went to the log just before: usually the same fsync.
       if (approvalRecorded) await approvalRecorded;
-      if (appended === 'recorded') return new DecisionRecord(outcome, eventId);
+      if (appended === 'recorded') {
+        if (shadowed)
+          this.#shadow?.record(sink, shadowed, eventId, now, {
+            action: actionName,
+            target,
+            caller,
+            correlationId,
+          });
+        return new DecisionRecord(outcome, eventId);
+      }
       // The event could not be stored as it is: record a DENY without the offending values instead.
       const reason = `Denied because the decision could not be recorded in the audit log: ${appended}`;
       await sink.append(unrecordableBody(body, reason));

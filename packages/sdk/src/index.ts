@@ -12,6 +12,8 @@ export { loadPolicyTests, runPolicyTests } from './policy-tests.js';
 export type { PolicyTestCase, PolicyTestReport, PolicyTestResult } from './policy-tests.js';
 export { DEFAULT_PATHS, PROJECT_CONFIG_FILE, isValidTimeZone, loadProjectConfig } from './project-config.js';
 export type { ProjectConfig } from './project-config.js';
+export type { ShadowDifference, ShadowEventContext, ShadowStats } from './shadow-mode.js';
+export type { ShadowOptions } from './shadow-options.js';
 export { AgentSafeError, DECISION_RESULTS, RISK_CLASSES, anonymousCaller } from '@agent-safe/core';
 export type {
   Caller,

@@ -8,6 +8,7 @@ import { type AwsOptions, awsEndpointProblem, awsRegionProblem } from './executi
 import type { CumulativeRiskSettings, RateLimitOptions } from './guards.js';
 import { readTextFileSync } from './read-text-file.js';
 import type { SecurityOptions } from './security.js';
+import { type ShadowOptions, parseShadowBlock } from './shadow-options.js';
 
 /** Signed checkpoints of the audit log (docs/audit.md); `audit_checkpoints:` in agent-safe.yaml. */
 export interface AuditCheckpointsOptions {
@@ -64,6 +65,8 @@ export interface ProjectConfig {
   readonly store?: string;
   /** `aws:` block: default region and endpoint of the AWS executor and providers (docs/aws.md). */
   readonly aws?: AwsOptions;
+  /** `shadow:` block: candidate policies evaluated beside the enforced ones (docs/server.md). */
+  readonly shadow?: ShadowOptions;
   /** The file the settings came from. */
   readonly file?: string;
 }
@@ -95,6 +98,7 @@ const KNOWN_KEYS = new Set([
   'enforce_target_types',
   'enforce_target_binding',
   'aws',
+  'shadow',
 ]);
 
 /** The original tool's default locations, relative to the working directory. */
@@ -163,6 +167,11 @@ export function loadProjectConfig(
           message: 'expected a mapping (filesystem_path, webhook_url, s3_bucket …)',
         });
       } else config.auditShippers = camelKeys(value as Record<string, unknown>);
+      continue;
+    }
+    if (key === 'shadow') {
+      const shadow = parseShadowBlock(value, base, file, issues);
+      if (shadow !== undefined) config.shadow = shadow;
       continue;
     }
     if (key === 'aws') {

@@ -16,6 +16,7 @@ import { auditTailRoutes } from './audit-tail-routes.js';
 import { HttpError, statusOfCode } from './http-error.js';
 import { type JsonSchema, validateSchema } from './json-schema.js';
 import { ServerMetrics } from './metrics.js';
+import { ShadowMetrics } from './shadow-metrics.js';
 import { type RouteDescription, openApiDocument } from './openapi.js';
 import {
   RELOAD_RESPONSE,
@@ -157,6 +158,7 @@ interface Answer {
 export function createServer(options: ServerOptions = {}): AgentSafeServer {
   let safe = options.safe ?? new AgentSafe(options.config ?? {});
   const metrics = new ServerMetrics();
+  const shadowMetrics = new ShadowMetrics();
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const settingsOf = (facade: AgentSafe) => ({
     identityConfigured: hasIdentity(facade),
@@ -175,6 +177,7 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
     options.reload ?? (options.safe === undefined ? () => new AgentSafe(options.config ?? {}) : undefined);
   // A request leases the facade before it reads `safe` and releases it once answered (reload.ts).
   const reloads = new SafeSwitch(safe, factory, (fresh) => {
+    shadowMetrics.retire(safe);
     safe = fresh;
     ({ identityConfigured, allowPlainCallers, auditLogPath } = settingsOf(fresh));
     validator = undefined;
@@ -370,7 +373,7 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
       response: { text: 'text/plain' },
       handle: () => ({
         status: 200,
-        text: metrics.render() + renderReloadMetrics(reloads),
+        text: metrics.render() + renderReloadMetrics(reloads) + shadowMetrics.render(safe),
         contentType: 'text/plain; version=0.0.4; charset=utf-8',
       }),
     },
