@@ -20,6 +20,8 @@ export type {
 export { MemoryApprovalStore } from './memory-approval-store.js';
 export {
   CompositeNotifier,
+  SLACK_APPROVE_ACTION,
+  SLACK_DENY_ACTION,
   SlackNotifier,
   WebhookNotifier,
   approvalNotification,

@@ -232,7 +232,16 @@ export function signWebhook(secret: Uint8Array | string, timestamp: string, body
   return `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
-/** A Slack incoming webhook: a Block Kit message naming what is asked, by whom, why, and how to decide. */
+/** `action_id` of the notification's Approve button; its `value` is the approval id. */
+export const SLACK_APPROVE_ACTION = 'agent_safe_approve';
+/** `action_id` of the notification's Deny button; its `value` is the approval id. */
+export const SLACK_DENY_ACTION = 'agent_safe_deny';
+
+/**
+ * A Slack incoming webhook: a Block Kit message naming what is asked, by whom, why, and how to decide,
+ * with Approve and Deny buttons (they work when the Slack app's interactivity points at `agent-safe
+ * serve`'s POST /v1/slack/interactions; the CLI commands in the message work regardless).
+ */
 export class SlackNotifier extends HttpNotifier {
   readonly name = 'slack';
 
@@ -268,6 +277,27 @@ export class SlackNotifier extends HttpNotifier {
             type: 'mrkdwn',
             text: `*To approve* (${record.requiredApprovals} approval${record.requiredApprovals === 1 ? '' : 's'} needed)\n\`${n.approve_command}\`\n*To deny*\n\`${n.deny_command}\``,
           },
+        },
+        {
+          // Handled by agent-safe serve's POST /v1/slack/interactions (docs/server.md, "Slack approvals").
+          type: 'actions',
+          block_id: 'agent_safe_vote',
+          elements: [
+            {
+              type: 'button',
+              action_id: SLACK_APPROVE_ACTION,
+              text: { type: 'plain_text', text: 'Approve' },
+              style: 'primary',
+              value: record.id,
+            },
+            {
+              type: 'button',
+              action_id: SLACK_DENY_ACTION,
+              text: { type: 'plain_text', text: 'Deny' },
+              style: 'danger',
+              value: record.id,
+            },
+          ],
         },
         {
           type: 'context',

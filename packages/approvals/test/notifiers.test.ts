@@ -1,7 +1,14 @@
 import { type IncomingMessage, type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { type NotificationFailure, SlackNotifier, WebhookNotifier, signWebhook } from '../src/index.js';
+import {
+  type NotificationFailure,
+  SLACK_APPROVE_ACTION,
+  SLACK_DENY_ACTION,
+  SlackNotifier,
+  WebhookNotifier,
+  signWebhook,
+} from '../src/index.js';
 import { record } from './helpers.js';
 
 const SECRET = 'w'.repeat(48);
@@ -139,5 +146,20 @@ describe('SlackNotifier', () => {
     }
     expect(text).toContain('&lt;!channel&gt; &amp; friends');
     expect(text).not.toContain('<!channel>');
+  });
+
+  it('carries Approve and Deny buttons whose value is the approval id (for POST /v1/slack/interactions)', async () => {
+    const { url, received } = await receiver([200]);
+    const notifier = new SlackNotifier({ url });
+    const sent = record();
+    notifier.notify(sent);
+    await notifier.close();
+    const message = JSON.parse(received[0]!.body) as { blocks: { type: string; elements?: unknown[] }[] };
+    const actions = message.blocks.find((block) => block.type === 'actions');
+    expect(actions?.elements).toEqual([
+      expect.objectContaining({ type: 'button', action_id: SLACK_APPROVE_ACTION, value: sent.id }),
+      expect.objectContaining({ type: 'button', action_id: SLACK_DENY_ACTION, value: sent.id }),
+    ]);
+    expect([SLACK_APPROVE_ACTION, SLACK_DENY_ACTION]).toEqual(['agent_safe_approve', 'agent_safe_deny']);
   });
 });

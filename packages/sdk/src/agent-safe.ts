@@ -48,6 +48,7 @@ import {
   resolveGuardSetup,
 } from './facade-setup.js';
 import { sensitiveValues } from './masking.js';
+import { type AgentsFacade, Suspensions, type SuspensionsOptions, agentsFacade } from './suspensions.js';
 import { callerProblem, optionalId, refusedInput, requestProblem } from './request-checks.js';
 import type { Security } from './security.js';
 import type {
@@ -153,6 +154,11 @@ export interface AgentSafeOptions {
    */
   readonly store?: StoreOption;
   /**
+  /**
+   * The kill switch (docs/server.md, "Kill switch"): `{ refreshIntervalMs, maxStaleMs, store }`. The list
+   * lives in the `store` (memory: this process; file or Redis: every process sharing it).
+   */
+  readonly suspensions?: SuspensionsOptions;
    * Shadow mode: `{ policies }`, candidate policies evaluated beside the enforced ones on every check;
    * differences become `shadow_difference` audit events and `shadowStats()` counts, never answers.
    */
@@ -228,6 +234,8 @@ export class AgentSafe {
   /** Candidate policies evaluated beside the enforced ones (shadow-mode.ts); undefined when none. */
   readonly #shadow: ShadowMode | undefined;
 
+  /** The kill switch: suspended agents, checked on every request (suspensions.ts). */
+  readonly #suspensions: Suspensions;
   /** Loads configuration synchronously, so that a bad file fails here with an error naming it. */
   constructor(options: AgentSafeOptions = {}) {
     const cwd = options.cwd ?? process.cwd();
@@ -263,6 +271,17 @@ export class AgentSafe {
     if (securityConfigured(security)) {
       // Loaded on demand: without keys, nothing of JOSE is ever imported.
       this.#security = import('./security.js').then((module) =>
+    const suspensionOptions = options.suspensions ?? config.suspensions ?? {};
+    Suspensions.check(suspensionOptions, options.suspensions ? 'options' : (config.file ?? 'configuration'));
+    this.#suspensions = new Suspensions(
+      typeof guards.store === 'string' ? guards.store : undefined,
+      suspensionOptions,
+      {
+        clock: this.#clock,
+        audit: this.#auditTarget === false ? undefined : async (body) => (await this.#sink()).append(body),
+        approvals: this.#approvalsConfig ? () => this.#loadApprovals() : undefined,
+      },
+    );
         module.Security.create(security, this.#clock, cwd),
       );
       // Reported by check() (fail closed) and by ready(); not an unhandled rejection meanwhile.
@@ -349,6 +368,11 @@ export class AgentSafe {
    * A validator for this instance's execution tickets, with the same key and issuer, that records every
    * validation outcome in this instance's audit log (when auditing is on). Nonces (single use) go to
    * `options.nonceStore` when given, else to the configured `store`: with a Redis URL every replica
+  /** The kill switch: `suspend`, `resume`, `list`, `isSuspended` (docs/server.md, "Kill switch"). */
+  get agents(): AgentsFacade {
+    return agentsFacade(this.#suspensions);
+  }
+
    * sharing that Redis accepts a ticket once; with `'memory'` (the default) only this process knows.
    * Rejects (INTERNAL, naming the store) when the Redis store cannot be reached.
    */
@@ -364,7 +388,15 @@ export class AgentSafe {
       this.#auditTarget === false
         ? undefined
         : { append: async (body) => (await this.#sink()).append(body), close: async () => undefined };
-    return security.createValidator({ ...options, clock: this.#clock, ...(auditSink ? { auditSink } : {}) });
+    // The kill switch refuses the tickets of suspended agents and their delegates (loaded first).
+    await this.#suspensions.start();
+    const suspensions = this.#suspensions;
+    return security.createValidator({
+      ...options,
+      clock: this.#clock,
+      ...(auditSink ? { auditSink } : {}),
+      suspended: (ticket) => suspensions.ticketRefusal(ticket),
+    });
   }
 
   /**
@@ -500,6 +532,10 @@ export class AgentSafe {
       request,
       caller,
       target,
+    // 4b. The kill switch: a suspended caller or delegator is DENY (an in-memory lookup, no I/O).
+    evaluation = this.#suspensions.loaded
+      ? this.#suspensions.apply(evaluation, caller)
+      : await this.#suspensions.applyAsync(evaluation, caller);
       ticketId,
       correlationId,
       risk: riskOutcome,
@@ -548,6 +584,7 @@ export class AgentSafe {
         );
       }
     }
+          delegationChain: caller.delegationChain,
     // 7. The audit event, on disk before the answer.
     try {
       const sink = await this.#sink();
@@ -750,6 +787,7 @@ export class AgentSafe {
    * Undefined for 'memory': the validator then keeps nonces in this process.
    */
   async #sharedNonceStore(): Promise<NonceStore | undefined> {
+    await this.#suspensions.close();
     const store = this.#store;
     if (store === undefined || store === 'memory') return undefined;
     if (typeof store === 'object') return typeof store.consume === 'function' ? store : undefined;

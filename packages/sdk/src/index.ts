@@ -77,12 +77,21 @@ export type { ApprovalsOptions } from './approvals-options.js';
 export {
   ApprovalService,
   MemoryApprovalStore,
+  SLACK_APPROVE_ACTION,
+  SLACK_DENY_ACTION,
   SlackNotifier,
   WebhookNotifier,
   resolveApprovalSettings,
   signWebhook,
 } from '@agent-safe/approvals';
 export type { ApprovalRecord, ApprovalStatus, ApprovalStore } from '@agent-safe/core';
+export {
+  DEFAULT_SUSPENSION_MAX_STALE_MS,
+  DEFAULT_SUSPENSION_REFRESH_MS,
+} from './suspensions.js';
+export type { AgentsFacade, SuspendOptions, SuspendOutcome, SuspensionsOptions } from './suspensions.js';
+export { MemorySuspensionStore } from '@agent-safe/core';
+export type { SuspensionRecord, SuspensionSnapshot, SuspensionStore } from '@agent-safe/core';
 // Enforcement: execute decisions through the runner, state capture, rollback (docs/enforcement.md#sdk).
 export type {
   CredentialsOption,

@@ -1,6 +1,10 @@
 export { DEFAULT_MAX_BODY_BYTES, createServer, startServer } from './server.js';
 export type { AgentSafeServer, RequestLogEntry, ServerOptions, StartServerOptions } from './server.js';
 export { openApiDocument } from './openapi.js';
+export { MAX_SLACK_BODY_BYTES, SLACK_MAX_SKEW_SECONDS } from './slack-routes.js';
+export type { SlackApprover, SlackOptions } from './slack-routes.js';
+export type { TlsOptions } from './tls.js';
+export { DEFAULT_TAIL_BACKLOG, MAX_TAIL_BACKLOG, MAX_TAIL_RESUME_SCAN } from './audit-tail-routes.js';
 export type { RouteDescription } from './openapi.js';
 export { LATENCY_BUCKETS, ServerMetrics } from './metrics.js';
 export { validateSchema } from './json-schema.js';

@@ -8,6 +8,8 @@ export interface RouteDescription {
   readonly operationId: string;
   readonly summary: string;
   readonly request?: JsonSchema;
+  /** A form body (application/x-www-form-urlencoded) the route reads itself, instead of `request`. */
+  readonly requestForm?: JsonSchema;
   readonly response: JsonSchema | { readonly text: string };
   /** Error statuses the route may answer besides the common ones (404/405/500). */
   readonly errors?: readonly number[];
@@ -63,7 +65,14 @@ export function openApiDocument(
       ...(route.authenticated ? { security: [{ bearerIdentity: [] }, {}] } : {}),
       ...(route.request
         ? { requestBody: { required: true, content: { 'application/json': { schema: route.request } } } }
-        : {}),
+        : route.requestForm
+          ? {
+              requestBody: {
+                required: true,
+                content: { 'application/x-www-form-urlencoded': { schema: route.requestForm } },
+              },
+            }
+          : {}),
       responses,
     };
   }

@@ -10,9 +10,12 @@ import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { type AgentSafeOptions, type CheckRequest, type Decision, InMemoryNonceStore } from '@agent-safe/sdk';
 import { AgentSafe } from '@agent-safe/sdk/facade';
+import { agentRoutes } from './agent-routes.js';
 import { approvalRoutes } from './approval-routes.js';
 import { type ExecuteServerOptions, executeRoutes } from './execute-routes.js';
 import { auditTailRoutes } from './audit-tail-routes.js';
+import { type SlackOptions, slackRoutes } from './slack-routes.js';
+import { type TlsOptions, tlsServerFactory } from './tls.js';
 import { HttpError, statusOfCode } from './http-error.js';
 import { type JsonSchema, validateSchema } from './json-schema.js';
 import { ServerMetrics } from './metrics.js';
@@ -78,6 +81,10 @@ export interface ServerOptions {
    * approver roles, and call the admin endpoints (POST /v1/admin/reload). Default none.
    */
   readonly adminRoles?: readonly string[];
+  /** Slack's interactions endpoint, POST /v1/slack/interactions (docs/server.md, "Slack approvals"). */
+  readonly slack?: SlackOptions;
+  /** Serve HTTPS; with `ca`, clients must present a certificate signed by it (docs/server.md, "TLS"). */
+  readonly tls?: TlsOptions;
   /**
    * The runner of POST /v1/execute (docs/server.md, "API: execute"): the executor and where it acts.
    * Without it the route answers 409. A request never chooses the executor, cluster or credentials.
@@ -390,6 +397,7 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
       identityConfigured: () => identityConfigured,
       approverRoles: () =>
         options.config?.approvals?.approverRoles ?? safe.projectConfig.approvals?.approverRoles ?? [],
+    ...agentRoutes({ safe: () => safe, adminRoles: options.adminRoles ?? [], bearerToken }),
       adminRoles: options.adminRoles ?? [],
       bearerToken,
     }),
@@ -406,6 +414,12 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
       auditLogPath: () => auditLogPath,
       adminRoles: options.adminRoles ?? [],
       bearerToken,
+    }),
+    ...slackRoutes({
+      safe: () => safe,
+      slack: options.slack,
+      approverRoles: () =>
+        options.config?.approvals?.approverRoles ?? safe.projectConfig.approvals?.approverRoles ?? [],
     }),
   ];
   const descriptions: RouteDescription[] = routes.map(({ handle: _handle, ...description }) => description);
@@ -510,7 +524,7 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
     });
   };
 
-  const http = createHttpServer(
+  const http = (options.tls ? tlsServerFactory(options.tls) : createHttpServer)(
     {
       headersTimeout: options.headersTimeoutMs ?? 10_000,
       requestTimeout: options.requestTimeoutMs ?? 30_000,
@@ -542,7 +556,7 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
       const address = http.address() as AddressInfo | null;
       if (!address || typeof address === 'string') return '';
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return `http://${host}:${address.port}`;
+      return `${options.tls ? 'https' : 'http'}://${host}:${address.port}`;
     },
     close() {
       closed ??= (async () => {
