@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   APPROVAL_REFUSED:
     'An approval or denial was refused (not an approver, self-approval, already voted, expired or already decided)',
   APPROVAL_UNKNOWN: 'No approval request has that id',
+  AGENT_SUSPENDED: 'The agent, or an agent in its delegation chain, is suspended (kill switch)',
   USAGE: 'A command or API was called the wrong way',
   INTERNAL: 'An unexpected internal failure (the request failed closed)',
 } as const;

@@ -92,3 +92,11 @@ export type {
   ApprovalVote,
 } from './approvals.js';
 export { abortableSleep } from './abortable.js';
+export {
+  MAX_SUSPENSIONS,
+  MAX_SUSPENSION_REASON_LENGTH,
+  MemorySuspensionStore,
+  checkSuspensionRecord,
+  isSuspensionRecord,
+} from './suspensions.js';
+export type { SuspensionRecord, SuspensionSnapshot, SuspensionStore } from './suspensions.js';

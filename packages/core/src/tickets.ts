@@ -8,6 +8,11 @@ export interface ExecutionTicket {
   readonly target: string;
   /** Agent id of the caller the ticket was issued to. */
   readonly caller: string;
+  /**
+   * Agent ids of the caller's verified delegation chain (claim `dch`), so a validator can refuse the
+   * tickets of a suspended delegator's delegates. Absent for a direct caller and in older tickets.
+   */
+  readonly delegationChain?: readonly string[];
   /** SHA-256 (hex) of the RFC 8785 canonical JSON of the validated params. */
   readonly paramsDigest: string;
   /** Audit event of the decision that issued the ticket. */
@@ -61,6 +66,7 @@ export type TicketFailureCode =
   | 'EXPECTATION_MISSING'
   | 'REPLAYED'
   | 'NONCE_STORE'
+  | 'SUSPENDED'
   | 'AUDIT';
 
 /**

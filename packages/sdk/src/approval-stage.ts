@@ -61,6 +61,7 @@ export async function applyApprovalStage(
                 action,
                 target,
                 caller: caller.agentId,
+                delegationChain: caller.delegationChain,
                 params: evaluation.params,
                 auditId: input.eventId,
                 policyRevision: evaluation.policyRevision,

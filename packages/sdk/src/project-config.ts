@@ -1,3 +1,4 @@
+import type { SuspensionsOptions } from './suspensions.js';
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { AgentSafeError, type Issue } from '@agent-safe/core';
@@ -9,6 +10,7 @@ import type { CumulativeRiskSettings, RateLimitOptions } from './guards.js';
 import { readTextFileSync } from './read-text-file.js';
 import type { SecurityOptions } from './security.js';
 import { type ShadowOptions, parseShadowBlock } from './shadow-options.js';
+import { type ServerSettings, parseServerBlock } from './server-settings.js';
 
 /** Signed checkpoints of the audit log (docs/audit.md); `audit_checkpoints:` in agent-safe.yaml. */
 export interface AuditCheckpointsOptions {
@@ -67,6 +69,10 @@ export interface ProjectConfig {
   readonly aws?: AwsOptions;
   /** `shadow:` block: candidate policies evaluated beside the enforced ones (docs/server.md). */
   readonly shadow?: ShadowOptions;
+  /** `server:` block: settings of `agent-safe serve` (admin_roles, slack, tls); its flags override them. */
+  readonly server?: ServerSettings;
+  /** `suspensions:` block (the kill switch's refresh_interval_ms, max_stale_ms), keys in camelCase. */
+  readonly suspensions?: SuspensionsOptions;
   /** The file the settings came from. */
   readonly file?: string;
 }
@@ -99,6 +105,8 @@ const KNOWN_KEYS = new Set([
   'enforce_target_binding',
   'aws',
   'shadow',
+  'server',
+  'suspensions',
 ]);
 
 /** The original tool's default locations, relative to the working directory. */
@@ -159,6 +167,16 @@ export function loadProjectConfig(
       }
       continue;
     }
+    if (key === 'suspensions') {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        issues.push({
+          file,
+          path: key,
+          message: 'expected a mapping: { refresh_interval_ms, max_stale_ms }',
+        });
+      } else config.suspensions = camelKeys(value as Record<string, unknown>) as SuspensionsOptions;
+      continue;
+    }
     if (key === 'audit_shippers') {
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
         issues.push({
@@ -167,6 +185,11 @@ export function loadProjectConfig(
           message: 'expected a mapping (filesystem_path, webhook_url, s3_bucket …)',
         });
       } else config.auditShippers = camelKeys(value as Record<string, unknown>);
+      continue;
+    }
+    if (key === 'server') {
+      const server = parseServerBlock(value, base, file, issues);
+      if (server !== undefined) config.server = server;
       continue;
     }
     if (key === 'shadow') {

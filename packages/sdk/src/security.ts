@@ -58,6 +58,8 @@ export class Security {
     clockSkewSeconds?: number;
     clock: Clock;
     auditSink?: AuditSink;
+    /** The kill switch's hook (TicketValidatorOptions.suspended). */
+    suspended?: (ticket: ExecutionTicket) => string | undefined;
   }): TicketValidator {
     if (!this.#signingKey || !this.tickets) {
       throw new AgentSafeError(
@@ -187,8 +189,17 @@ export class Security {
     params: Readonly<Record<string, unknown>>;
     auditId: string;
     policyRevision: string;
+    /** The caller's verified delegation chain: signed into the ticket for the kill switch. */
+    delegationChain?: readonly { readonly agentId: string }[];
   }): Promise<ExecutionTicket> | undefined {
-    return this.tickets?.issue({ ...input, params: input.params as Record<string, unknown> });
+    const { delegationChain, ...request } = input;
+    return this.tickets?.issue({
+      ...request,
+      params: input.params as Record<string, unknown>,
+      ...(delegationChain && delegationChain.length > 0
+        ? { delegationChain: delegationChain.map((link) => link.agentId) }
+        : {}),
+    });
   }
 }
 

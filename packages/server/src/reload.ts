@@ -190,6 +190,7 @@ export async function requireAdmin(
   safe: AgentSafe,
   token: string | undefined,
   adminRoles: readonly string[],
+  what = 'reload the configuration',
 ): Promise<string> {
   if (adminRoles.length === 0) {
     throw new HttpError(
@@ -234,7 +235,7 @@ export async function requireAdmin(
     throw new HttpError(
       403,
       'IDENTITY_INVALID',
-      `${verified.caller.agentId} may not reload the configuration: its token needs an admin role (${adminRoles.join(', ')})`,
+      `${verified.caller.agentId} may not ${what}: its token needs an admin role (${adminRoles.join(', ')})`,
     );
   }
   return verified.caller.agentId;

@@ -10,3 +10,5 @@ export type {
 export { MAX_RAW_KEY_LENGTH, encodeCallerKey } from './redis-key.js';
 export { RedisApprovalStore } from './redis-approval-store.js';
 export type { RedisApprovalStoreOptions } from './redis-approval-store.js';
+export { RedisSuspensionStore } from './redis-suspension-store.js';
+export type { RedisSuspensionStoreOptions } from './redis-suspension-store.js';

@@ -18,7 +18,7 @@ export type { InMemoryNonceStoreOptions } from './in-memory-nonce-store.js';
 export { ticketParamsDigest } from './params-digest.js';
 export { parseTicketKeyMaterial } from './parse-ticket-key-material.js';
 export type { ParseTicketKeyMaterialOptions, TicketKeyMaterial } from './parse-ticket-key-material.js';
-export { TicketIssuer } from './ticket-issuer.js';
+export { MAX_TICKET_CHAIN, TicketIssuer } from './ticket-issuer.js';
 export type { TicketIssuerOptions, TicketRequest } from './ticket-issuer.js';
 export type { TicketJwks, TicketKeyInput } from './ticket-keys.js';
 export { TicketValidator } from './ticket-validator.js';

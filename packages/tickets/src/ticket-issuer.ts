@@ -40,7 +40,15 @@ export interface TicketRequest {
   /** Audit event id of the ALLOW decision. */
   readonly auditId: string;
   readonly policyRevision: string;
+  /**
+   * Agent ids of the caller's verified delegation chain, signed into the ticket (claim `dch`) so that
+   * suspending a delegator also refuses its delegates' tickets. Omit or pass `[]` for a direct caller.
+   */
+  readonly delegationChain?: readonly string[];
 }
+
+/** Longest delegation chain signed into a ticket (identity caps delegation depth well below this). */
+export const MAX_TICKET_CHAIN = 16;
 
 let noncePool = Buffer.alloc(0);
 let nonceOffset = 0;
@@ -117,6 +125,17 @@ export class TicketIssuer {
     const auditId = requireIdString(request.auditId, 'auditId');
     const policyRevision = requireIdString(request.policyRevision, 'policyRevision');
     const paramsDigest = ticketParamsDigest(request.params);
+    const chain = request.delegationChain ?? [];
+    if (!Array.isArray(chain) || chain.length > MAX_TICKET_CHAIN) {
+      throw new AgentSafeError(
+        'INPUT_INVALID',
+        `delegationChain must be an array of at most ${MAX_TICKET_CHAIN} agent ids`,
+        {
+          issues: [{ path: 'delegationChain', message: 'pass the agent ids of the verified chain' }],
+        },
+      );
+    }
+    const delegationChain = chain.map((id, index) => requireIdString(id, `delegationChain[${index}]`));
     const now = this.#clock.now();
     if (!Number.isFinite(now) || now < 0) {
       throw new AgentSafeError('INTERNAL', 'The clock returned an invalid time', {
@@ -138,6 +157,8 @@ export class TicketIssuer {
       iat: issuedAt,
       nbf: issuedAt,
       exp: expiresAt,
+      // Only when delegated: a direct caller's ticket stays as before.
+      ...(delegationChain.length > 0 ? { dch: delegationChain } : {}),
     };
     let token: string;
     try {
@@ -159,6 +180,7 @@ export class TicketIssuer {
       action,
       target,
       caller,
+      ...(delegationChain.length > 0 ? { delegationChain } : {}),
       paramsDigest,
       auditId,
       policyRevision,

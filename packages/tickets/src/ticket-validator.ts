@@ -26,6 +26,7 @@ import { InMemoryNonceStore } from './in-memory-nonce-store.js';
 import { isPlainObject, ticketParamsDigest } from './params-digest.js';
 import { type TicketJwks, type TicketKeyInput, isKeyId, readJwks, toKeyObject } from './ticket-keys.js';
 import { describe, isIdString, requireIdString, requireIntegerInRange } from './validate-options.js';
+import { MAX_TICKET_CHAIN } from './ticket-issuer.js';
 
 /** Options of {@link TicketValidator}. Give exactly one of `key` and `jwks`. */
 export interface TicketValidatorOptions {
@@ -46,6 +47,12 @@ export interface TicketValidatorOptions {
   readonly clock?: Clock;
   /** When given, every outcome is appended as a `ticket_validation` event; a failed append refuses the ticket. */
   readonly auditSink?: AuditSink;
+  /**
+   * The kill switch: called with a ticket that passed every other check, before its nonce is consumed.
+   * Returns why the ticket must be refused (its caller, or an agent of its signed delegation chain, is
+   * suspended; the suspension list is stale) or undefined. A hook that throws refuses the ticket.
+   */
+  readonly suspended?: (ticket: ExecutionTicket) => string | undefined;
 }
 
 type Failure = {
@@ -98,6 +105,7 @@ export class TicketValidator {
   readonly #nonceStore: NonceStore;
   readonly #clock: Clock;
   readonly #auditSink: AuditSink | undefined;
+  readonly #suspended: ((ticket: ExecutionTicket) => string | undefined) | undefined;
 
   constructor(options: TicketValidatorOptions) {
     if (!isPlainObject(options)) {
@@ -156,6 +164,10 @@ export class TicketValidator {
     this.#clock = options.clock ?? systemClock;
     this.#nonceStore = options.nonceStore ?? new InMemoryNonceStore({ clock: this.#clock });
     this.#auditSink = options.auditSink;
+    if (options.suspended !== undefined && typeof options.suspended !== 'function') {
+      throw new AgentSafeError('USAGE', 'suspended must be a function (ticket) => reason | undefined');
+    }
+    this.#suspended = options.suspended;
   }
 
   /**
@@ -303,12 +315,19 @@ export class TicketValidator {
     const pdg = own(claims, 'pdg');
     if (typeof pdg !== 'string' || !HEX_DIGEST.test(pdg))
       return fail('MALFORMED', 'The ticket claim "pdg" is not a SHA-256 hex digest');
+    const dch = own(claims, 'dch');
+    if (
+      dch !== undefined &&
+      (!Array.isArray(dch) || dch.length === 0 || dch.length > MAX_TICKET_CHAIN || !dch.every(isIdString))
+    )
+      return fail('MALFORMED', `The ticket claim "dch" is not a list of 1-${MAX_TICKET_CHAIN} agent ids`);
     const ticket: ExecutionTicket = {
       token,
       nonce: strings.jti!,
       action: strings.act!,
       target: strings.tgt!,
       caller: strings.sub!,
+      ...(dch === undefined ? {} : { delegationChain: dch as string[] }),
       paramsDigest: pdg,
       auditId: strings.aid!,
       policyRevision: strings.rev!,
@@ -321,7 +340,18 @@ export class TicketValidator {
     const mismatch = this.#compare(ticket, expectations);
     if (mismatch !== undefined) return mismatch;
 
-    // 9. Single use, last: only a ticket that passed every other check burns its nonce. The store
+    // 9. The kill switch: a suspended caller or delegator refuses the ticket (its nonce stays unspent).
+    if (this.#suspended !== undefined) {
+      let refusal: string | undefined;
+      try {
+        refusal = this.#suspended(ticket);
+      } catch (error) {
+        refusal = `The suspension list could not be consulted: ${(error as Error)?.message ?? String(error)}`;
+      }
+      if (refusal !== undefined) return fail('SUSPENDED', refusal, ticket);
+    }
+
+    // 10. Single use, last: only a ticket that passed every other check burns its nonce. The store
     // keeps the nonce until the ticket is dead even for a validator whose clock lags by the full skew.
     let fresh: boolean;
     try {
