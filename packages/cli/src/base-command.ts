@@ -142,7 +142,9 @@ export abstract class ConfigCommand extends BaseCommand {
   }
 
   /** Builds the facade; flags win over agent-safe.yaml, which wins over the defaults. */
-  protected async open(extra: { auditLog?: string | false; store?: string } = {}): Promise<AgentSafe> {
+  protected async open(
+    extra: { auditLog?: string | false; store?: string; shadowPolicies?: string } = {},
+  ): Promise<AgentSafe> {
     const { AgentSafe } = await import('@agent-safe/sdk/facade');
     const parseCache = await this.parseCache();
     const safe = new AgentSafe({
@@ -152,6 +154,7 @@ export abstract class ConfigCommand extends BaseCommand {
       ...(this.config ? { config: this.config } : {}),
       auditLog: extra.auditLog ?? false,
       ...(extra.store ? { store: extra.store } : {}),
+      ...(extra.shadowPolicies ? { shadow: { policies: extra.shadowPolicies } } : {}),
       ...(parseCache ? { parseCache } : {}),
     });
     parseCache?.save();

@@ -32,6 +32,11 @@ export class ServeCommand extends ConfigCommand {
       as \`runner execute\` does; a request never chooses them. Only the agent the ticket was issued to may
       run it, once: nonces go to the project's \`store\`, else to .agent-safe/state beside agent-safe.yaml.
       \`--execute-timeout\` bounds a run (seconds, default 60, at most 300).
+
+      \`--shadow-policy\` (or \`shadow: { policies }\` in agent-safe.yaml) evaluates candidate policies beside
+      the enforced ones on every check (docs/server.md, "Shadow mode"): a different answer is recorded as a
+      \`shadow_difference\` audit event and counted in /metrics, and never changes an answer. A reload reloads
+      them too, and \`--watch\` watches them.
     `,
     examples: [
       ['Serve on loopback, port 8080', '$0 serve'],
@@ -39,6 +44,10 @@ export class ServeCommand extends ConfigCommand {
       [
         'Reload when the policies change; let tokens with role ops reload',
         '$0 serve --watch --admin-role ops',
+      ],
+      [
+        'Try candidate policies on live traffic without enforcing them',
+        '$0 serve --shadow-policy ./candidate-policies',
       ],
       [
         'Let agents execute their tickets through the Kubernetes API',
@@ -57,6 +66,11 @@ export class ServeCommand extends ConfigCommand {
   });
   adminRoles = Option.Array('--admin-role', [], {
     description: 'A role whose identity tokens may call the admin endpoints (repeatable)',
+  });
+
+  shadowPolicy = Option.String('--shadow-policy', {
+    description:
+      'Candidate policies (directory or file) evaluated beside the enforced ones; differences are audited, never enforced',
   });
 
   executor = Option.String('--executor', {
@@ -84,7 +98,10 @@ export class ServeCommand extends ConfigCommand {
     const host = this.host ?? '127.0.0.1';
     const config = await this.projectConfig();
     const execute = await this.executeOptions(config);
-    const safe = await this.open({ auditLog: config.auditLog ?? './audit.jsonl' });
+    const safe = await this.open({
+      auditLog: config.auditLog ?? './audit.jsonl',
+      ...(this.shadowPolicy ? { shadowPolicies: this.shadowPolicy } : {}),
+    });
     const { startServer } = await import('@agent-safe/server');
     const { AgentSafe, loadProjectConfig } = await import('@agent-safe/sdk/facade');
     const stderr = this.context.stderr;
@@ -99,6 +116,7 @@ export class ServeCommand extends ConfigCommand {
         ...(this.inventory ? { inventory: this.inventory } : {}),
         ...(this.config ? { config: this.config } : {}),
         auditLog: fresh.auditLog ?? './audit.jsonl',
+        ...(this.shadowPolicy ? { shadow: { policies: this.shadowPolicy } } : {}),
       });
       const errors = [
         ...analysePolicies({
@@ -233,7 +251,7 @@ export class ServeCommand extends ConfigCommand {
    * and the actions and policies directories; calls `changed` 300 ms after the last change.
    */
   private watchProject(
-    config: { registry?: string; policies?: string; inventory?: string },
+    config: { registry?: string; policies?: string; inventory?: string; shadow?: { policies: unknown } },
     changed: () => void,
   ): FSWatcher[] {
     const base = this.config ? dirname(resolve(this.config)) : process.cwd();
@@ -247,6 +265,9 @@ export class ServeCommand extends ConfigCommand {
       at(this.registry, config.registry, './actions'),
       at(this.policies, config.policies, './policies'),
     ];
+    // Shadow policies: the flag (relative to the working directory) or the file's (already absolute).
+    const shadow = this.shadowPolicy ?? config.shadow?.policies;
+    if (typeof shadow === 'string') directories.push(resolve(shadow));
     let timer: NodeJS.Timeout | undefined;
     const later = () => {
       clearTimeout(timer);

@@ -24,7 +24,9 @@ export class ValidateCommand extends ConfigCommand {
       Loads every file and reports every problem (not only the first), then analyses the rules: rules that can
       never fire because a higher-priority rule matches a superset (shadowed), equal-priority rules with
       different decisions that can match the same request (conflicts), and selectors naming unknown actions or
-      environments. It also loads the keys agent-safe.yaml configures (\`signing_key\`, \`verification_keys\`,
+      environments. Shadow mode's candidate policies (\`shadow.policies\` or \`--shadow-policy\`) must load
+      too; what the analysis finds in them is a warning, since they never decide. It also loads the keys
+      agent-safe.yaml configures (\`signing_key\`, \`verification_keys\`,
       \`audit_checkpoints.key\`)
       as \`check\` will: a key that cannot be loaded (unset variable, missing or exposed file, short secret) is
       an error, since every check would be DENY.
@@ -45,6 +47,9 @@ export class ValidateCommand extends ConfigCommand {
   });
   strict = Option.Boolean('--strict', false, { description: 'Treat warnings as errors' });
   jsonOutput = Option.Boolean('--json-output', false, { description: 'Print JSON' });
+  shadowPolicy = Option.String('--shadow-policy', {
+    description: 'Candidate policies to validate too (default: shadow.policies in agent-safe.yaml)',
+  });
 
   async run(): Promise<number> {
     const { ActionRegistry, Inventory, writeManifest } = await import('@agent-safe/sdk');
@@ -101,6 +106,25 @@ export class ValidateCommand extends ConfigCommand {
         targets: inventory ?? undefined,
       })) {
         lines.push({ severity: finding.severity, subject: finding.kind, message: finding.message });
+      }
+    }
+    // Shadow mode's candidate policies (docs/server.md): a file that does not load stops `serve`, so it is
+    // an error; what the analysis finds in a candidate is advice, since it never decides anything.
+    const shadowPath =
+      this.shadowPolicy ?? (typeof config.shadow?.policies === 'string' ? config.shadow.policies : undefined);
+    const shadow =
+      shadowPath === undefined
+        ? undefined
+        : await loadPolicies(shadowPath).catch((error: unknown) => void failure('shadow policies', error));
+    if (shadow) {
+      lines.push({
+        severity: 'ok',
+        subject: 'shadow policies',
+        message: `${shadow.rules.length} rules from ${shadowPath}`,
+      });
+      const context = { actions: registry ?? undefined, targets: inventory ?? undefined };
+      for (const finding of analysePolicies({ rules: shadow.rules, ...context })) {
+        lines.push({ severity: 'warning', subject: `shadow ${finding.kind}`, message: finding.message });
       }
     }
     for (const issue of registry ? registry.warnings : []) {
