@@ -81,7 +81,11 @@ describe('serve --shadow-policy', () => {
         shadow_decision: 'DENY',
         shadow_matched_rule: 'dev-closed',
       });
-      expect(cli(['audit', 'show', 'audit.jsonl'], dir).stdout).toContain('shadow_difference');
+      const text = cli(['audit', 'show', 'audit.jsonl'], dir).stdout;
+      expect(text).toContain(
+        'shadow_difference ALLOW → DENY restart-deployment on dev/test-app by deploy-agent',
+      );
+      expect(text).toContain(`rule allow-dev → dev-closed  decision ${decision.auditId}`);
       expect(cli(['audit', 'verify', 'audit.jsonl'], dir).code).toBe(0);
     } finally {
       child.kill('SIGKILL');

@@ -203,6 +203,14 @@ export class AuditShowCommand extends BaseCommand {
         this.print(
           `    ${style.dim('id')} ${printable(event.event_id)}${event.ticket_id ? `  ${style.dim('ticket')} ${printable(event.ticket_id)}` : ''}`,
         );
+      } else if (event.event_type === 'shadow_difference') {
+        // Shadow mode (docs/server.md): what the candidate policies would have answered instead.
+        this.print(
+          `${head} ${colourResult(style, printable(event.enforced_decision))} → ${colourResult(style, printable(event.shadow_decision))} ${printable(event.action)} on ${printable(event.target || '-')} by ${printable(event.caller)}`,
+        );
+        this.print(
+          `    ${style.dim('rule')} ${printable(event.enforced_matched_rule ?? '(none)')} → ${printable(event.shadow_matched_rule ?? '(none)')}  ${style.dim('decision')} ${printable(event.decision_event_id)}`,
+        );
       } else {
         this.print(
           `${head} ${printable(event.event_id)} ${style.dim(printable(JSON.stringify(event).slice(0, 160)))}`,
