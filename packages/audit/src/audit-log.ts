@@ -61,6 +61,14 @@ export interface CheckpointOptions {
   readonly file?: string;
 }
 
+/** What {@link AuditLog.backlog} reports. */
+export interface AuditLogBacklog {
+  /** Appends waiting for their write: queued, or in the batch being written. */
+  readonly events: number;
+  /** Seconds the last batch took from being cut off the queue to being written (and synced). */
+  readonly lastBatchSeconds: number;
+}
+
 /** Counters for tests and operators. */
 export interface AuditLogStatistics {
   /** Events acknowledged. */
@@ -281,6 +289,10 @@ export class AuditLog implements AuditSink {
   #inode: number;
   #cached: CachedTail | undefined;
   #queue: Pending[] = [];
+  /** Events of the batch being written now (taken off the queue, not yet acknowledged). */
+  #writing = 0;
+  /** Seconds the last batch took to write (and sync), from its cut to its commit. */
+  #lastBatchSeconds = 0;
   #scheduled = false;
   #draining: Promise<void> | undefined;
   #closed = false;
@@ -398,6 +410,14 @@ export class AuditLog implements AuditSink {
       lockRetries: lock.retries,
       staleLocksRemoved: lock.staleLocksRemoved,
     };
+  }
+
+  /**
+   * The appends not yet acknowledged: queued or in the batch being written, and how long the last batch
+   * took (a snapshot, for metrics; reading it costs nothing on the append path).
+   */
+  get backlog(): AuditLogBacklog {
+    return { events: this.#queue.length + this.#writing, lastBatchSeconds: this.#lastBatchSeconds };
   }
 
   /**
@@ -559,6 +579,8 @@ export class AuditLog implements AuditSink {
         const split = previous === undefined && committed > 0 && this.#queue.length >= MIN_SPLIT_QUEUE;
         const batch = this.#cut(split ? Math.ceil(this.#queue.length / 2) : Number.POSITIVE_INFINITY);
         committed++;
+        this.#writing = batch.length;
+        const began = performance.now();
         const committing = this.#commit(batch, fresh);
         fresh = false;
         settle();
@@ -567,6 +589,8 @@ export class AuditLog implements AuditSink {
         } catch (error) {
           this.#fail(batch, error);
         }
+        this.#writing = 0;
+        this.#lastBatchSeconds = (performance.now() - began) / 1000;
       }
     } finally {
       settle();

@@ -1,5 +1,5 @@
 export { AuditLog } from './audit-log.js';
-export type { AuditLogOptions, AuditLogStatistics } from './audit-log.js';
+export type { AuditLogBacklog, AuditLogOptions, AuditLogStatistics } from './audit-log.js';
 export { hashAuditEvent } from './hash-audit-event.js';
 export { readAuditLog } from './read-audit-log.js';
 export type { ReadAuditLogOptions } from './read-audit-log.js';

@@ -69,6 +69,7 @@ import {
   type ProjectConfig,
   loadProjectConfig,
 } from './project-config.js';
+import { type OperationalStatistics, operationalStatistics } from './operational-statistics.js';
 import type { ShadowMode, ShadowStats } from './shadow-mode.js';
 import { type ShadowOptions, resolveShadowSetup } from './shadow-options.js';
 
@@ -219,6 +220,8 @@ export class AgentSafe {
     | undefined;
   #guards: Promise<Guards> | undefined;
   #guardsReady: Guards | undefined;
+  /** Checks answered DENY because the guard store could not be opened (operationalStatistics). */
+  #guardLoadFailures = 0;
   /** The configured `store`, also used for ticket nonces. */
   readonly #store: StoreOption | undefined;
   /** Approval settings, when approvals are configured. */
@@ -305,6 +308,15 @@ export class AgentSafe {
   /** Shadow mode's counters (evaluations, differences by result, errors); undefined without shadow. */
   shadowStats(): ShadowStats | undefined {
     return this.#shadow?.stats();
+  }
+
+  /** The audit backlog, guard-store failures and shipper lag, for metrics (operational-statistics.ts). */
+  async operationalStatistics(): Promise<OperationalStatistics> {
+    return operationalStatistics({
+      audit: this.#audit,
+      shipping: this.#shipping,
+      guardStoreErrors: this.#guardLoadFailures + (this.#guardsReady?.storeErrors ?? 0),
+    });
   }
 
   /** Identity tokens: create, verify, delegate, JWKS. Throws USAGE when no keys are configured. */
@@ -419,6 +431,7 @@ export class AgentSafe {
     try {
       guards ??= await this.#loadGuards();
     } catch (error) {
+      this.#guardLoadFailures++;
       return { evaluation: guardFailure(evaluation, 'the guard store', error) };
     }
     return applyGuards(guards, evaluation, caller, malformed);

@@ -28,6 +28,7 @@ export async function applyGuards(
     if (pending) await pending;
     return outcome;
   } catch (error) {
+    guards.storeErrors++;
     return { evaluation: guardFailure(evaluation, guards.storeName, error) };
   }
 }
@@ -47,6 +48,7 @@ export function applyGuardsSync(
     if (admission?.ok) guards.afterSync(admission.token, outcome.evaluation.result === 'DENY');
     return outcome;
   } catch (error) {
+    guards.storeErrors++;
     return { evaluation: guardFailure(evaluation, guards.storeName, error) };
   }
 }

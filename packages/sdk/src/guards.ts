@@ -175,6 +175,11 @@ export class Guards {
   readonly store: SharedStore | undefined;
   /** Names the store in refusals, e.g. `Redis store at 127.0.0.1:6379`. */
   readonly storeName: string;
+  /**
+   * Checks whose guard step failed (the store unreachable or refusing): each answered DENY naming the
+   * store. Counted by the guard stage; read by metrics (`agent_safe_guard_store_errors_total`).
+   */
+  storeErrors = 0;
   readonly #clock: Clock;
   readonly #stepStore: GuardStepStore | undefined;
 

@@ -110,6 +110,7 @@ export {
 export type { ClusterOptions, ExecutorChoice } from './execution-executors.js';
 export { ExecutionResultMask, maskExecutionResult } from './execution-mask.js';
 export type { SensitiveDefinition } from './execution-mask.js';
+export type { OperationalStatistics, ShipperLag } from './operational-statistics.js';
 export {
   AWS_ENDPOINT_VARIABLE,
   AWS_EXECUTOR_INSTALL,

@@ -19,6 +19,7 @@ import { type TlsOptions, tlsServerFactory } from './tls.js';
 import { HttpError, statusOfCode } from './http-error.js';
 import { type JsonSchema, validateSchema } from './json-schema.js';
 import { ServerMetrics } from './metrics.js';
+import { renderOperationalMetrics } from './operational-metrics.js';
 import { ShadowMetrics } from './shadow-metrics.js';
 import { type RouteDescription, openApiDocument } from './openapi.js';
 import {
@@ -378,9 +379,13 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
       operationId: 'metrics',
       summary: 'Prometheus metrics (text format 0.0.4)',
       response: { text: 'text/plain' },
-      handle: () => ({
+      handle: async () => ({
         status: 200,
-        text: metrics.render() + renderReloadMetrics(reloads) + shadowMetrics.render(safe),
+        text:
+          metrics.render() +
+          renderReloadMetrics(reloads) +
+          shadowMetrics.render(safe) +
+          renderOperationalMetrics(await safe.operationalStatistics()),
         contentType: 'text/plain; version=0.0.4; charset=utf-8',
       }),
     },

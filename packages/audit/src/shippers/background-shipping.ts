@@ -29,18 +29,34 @@ export class BackgroundShipping {
   #worker: Worker | undefined;
   #local: AuditShipping | undefined;
   #started = false;
+  #startedAt: number | undefined;
+  /** The names of the shippers (their state files `<log>.ship-<name>.json`), for status and metrics. */
+  readonly shipperNames: readonly string[];
 
   constructor(options: BackgroundShippingOptions) {
     // Build once here so that bad settings fail now, in the caller's thread, naming the setting.
-    const probe = new AuditShipping({ ...options, shippers: options.shippers.map(shipperFromSpec) });
+    const shippers = options.shippers.map(shipperFromSpec);
+    const probe = new AuditShipping({ ...options, shippers });
     void probe;
     this.#options = options;
+    this.shipperNames = shippers.map((shipper) => shipper.name);
+  }
+
+  /** The audit log shipped. */
+  get log(): string {
+    return this.#options.log;
+  }
+
+  /** When shipping started (ms since the epoch); undefined before start(). */
+  get startedAt(): number | undefined {
+    return this.#startedAt;
   }
 
   /** Starts shipping (idempotent). */
   start(): void {
     if (this.#started) return;
     this.#started = true;
+    this.#startedAt = Date.now();
     const { onError, inProcess, ...data } = this.#options;
     const local = () => {
       this.#local = new AuditShipping({
