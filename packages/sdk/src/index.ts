@@ -14,6 +14,12 @@ export { DEFAULT_PATHS, PROJECT_CONFIG_FILE, isValidTimeZone, loadProjectConfig 
 export type { ProjectConfig } from './project-config.js';
 export type { ShadowDifference, ShadowEventContext, ShadowStats } from './shadow-mode.js';
 export type { ShadowOptions } from './shadow-options.js';
+export type {
+  ServerSettings,
+  ServerSlackSettings,
+  ServerSlackUser,
+  ServerTlsSettings,
+} from './server-settings.js';
 export { AgentSafeError, DECISION_RESULTS, RISK_CLASSES, anonymousCaller } from '@agent-safe/core';
 export type {
   Caller,

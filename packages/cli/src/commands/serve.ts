@@ -3,6 +3,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { Command, Option } from 'clipanion';
 import { ConfigCommand } from '../base-command.js';
 import { CliError, usageError } from '../cli-error.js';
+import { serveSettings } from '../serve-settings.js';
 
 /**
  * `agent-safe serve`: the decision API over HTTP (docs/server.md). Runs until SIGTERM or SIGINT, then
@@ -37,9 +38,19 @@ export class ServeCommand extends ConfigCommand {
       the enforced ones on every check (docs/server.md, "Shadow mode"): a different answer is recorded as a
       \`shadow_difference\` audit event and counted in /metrics, and never changes an answer. A reload reloads
       them too, and \`--watch\` watches them.
+
+      \`--tls-cert\` and \`--tls-key\` serve HTTPS; \`--tls-client-ca\` also requires a client certificate
+      signed by that CA, refused during the TLS handshake otherwise (docs/server.md, "TLS"). The \`server:\`
+      block of agent-safe.yaml may set them (\`tls: { cert, key, client_ca }\`), the admin roles
+      (\`admin_roles\`) and Slack's interactions endpoint (\`slack: { signing_secret, users }\`, docs/server.md,
+      "Slack approvals"); a flag overrides its setting.
     `,
     examples: [
       ['Serve on loopback, port 8080', '$0 serve'],
+      [
+        'Serve HTTPS; only clients with a certificate signed by ca.crt may connect',
+        '$0 serve --tls-cert server.crt --tls-key server.key --tls-client-ca ca.crt',
+      ],
       ['Pick a free port and log each request to stderr', '$0 serve --port 0 --log-requests'],
       [
         'Reload when the policies change; let tokens with role ops reload',
@@ -86,6 +97,11 @@ export class ServeCommand extends ConfigCommand {
   endpoint = Option.String('--endpoint', {
     description: 'AWS endpoint override (--executor aws; moto, LocalStack)',
   });
+  tlsCert = Option.String('--tls-cert', { description: 'Serve HTTPS with this certificate (PEM file)' });
+  tlsKey = Option.String('--tls-key', { description: 'The private key of --tls-cert (PEM file)' });
+  tlsClientCa = Option.String('--tls-client-ca', {
+    description: 'Require client certificates signed by this CA (PEM file): mutual TLS',
+  });
   executeTimeout = Option.String('--execute-timeout', {
     description: 'Longest run of POST /v1/execute in seconds (default 60, at most 300)',
   });
@@ -98,6 +114,7 @@ export class ServeCommand extends ConfigCommand {
     const host = this.host ?? '127.0.0.1';
     const config = await this.projectConfig();
     const execute = await this.executeOptions(config);
+    const settings = await serveSettings(this, config);
     const safe = await this.open({
       auditLog: config.auditLog ?? './audit.jsonl',
       ...(this.shadowPolicy ? { shadowPolicies: this.shadowPolicy } : {}),
@@ -144,7 +161,7 @@ export class ServeCommand extends ConfigCommand {
       server = await startServer({
         safe,
         reload: rebuild,
-        adminRoles: this.adminRoles,
+        ...settings,
         ...(execute ? { execute } : {}),
         host,
         port,
