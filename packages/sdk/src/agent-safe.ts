@@ -155,11 +155,11 @@ export interface AgentSafeOptions {
    */
   readonly store?: StoreOption;
   /**
-  /**
    * The kill switch (docs/server.md, "Kill switch"): `{ refreshIntervalMs, maxStaleMs, store }`. The list
    * lives in the `store` (memory: this process; file or Redis: every process sharing it).
    */
   readonly suspensions?: SuspensionsOptions;
+  /**
    * Shadow mode: `{ policies }`, candidate policies evaluated beside the enforced ones on every check;
    * differences become `shadow_difference` audit events and `shadowStats()` counts, never answers.
    */
@@ -234,11 +234,11 @@ export class AgentSafe {
   #nonceStore: Promise<NonceStore & { close(): Promise<void> }> | undefined;
   /** Execute, state capture and rollback (execution-facade.ts), loaded on first use. */
   #enforcement: Promise<Enforcement> | undefined;
+  /** The kill switch: suspended agents, checked on every request (suspensions.ts). */
+  readonly #suspensions: Suspensions;
   /** Candidate policies evaluated beside the enforced ones (shadow-mode.ts); undefined when none. */
   readonly #shadow: ShadowMode | undefined;
 
-  /** The kill switch: suspended agents, checked on every request (suspensions.ts). */
-  readonly #suspensions: Suspensions;
   /** Loads configuration synchronously, so that a bad file fails here with an error naming it. */
   constructor(options: AgentSafeOptions = {}) {
     const cwd = options.cwd ?? process.cwd();
@@ -271,9 +271,6 @@ export class AgentSafe {
     }
     const security: SecurityOptions = { ...config.security, ...options.security };
     this.#approvalsConfig = resolveApprovalSetup(options, config, security, cwd);
-    if (securityConfigured(security)) {
-      // Loaded on demand: without keys, nothing of JOSE is ever imported.
-      this.#security = import('./security.js').then((module) =>
     const suspensionOptions = options.suspensions ?? config.suspensions ?? {};
     Suspensions.check(suspensionOptions, options.suspensions ? 'options' : (config.file ?? 'configuration'));
     this.#suspensions = new Suspensions(
@@ -285,6 +282,9 @@ export class AgentSafe {
         approvals: this.#approvalsConfig ? () => this.#loadApprovals() : undefined,
       },
     );
+    if (securityConfigured(security)) {
+      // Loaded on demand: without keys, nothing of JOSE is ever imported.
+      this.#security = import('./security.js').then((module) =>
         module.Security.create(security, this.#clock, cwd),
       );
       // Reported by check() (fail closed) and by ready(); not an unhandled rejection meanwhile.
@@ -368,6 +368,11 @@ export class AgentSafe {
     return this.#approvalService;
   }
 
+  /** The kill switch: `suspend`, `resume`, `list`, `isSuspended` (docs/server.md, "Kill switch"). */
+  get agents(): AgentsFacade {
+    return agentsFacade(this.#suspensions);
+  }
+
   /**
    * Delegates from a parent token to a child agent with narrowed roles and groups (never wider, never
    * outliving the parent, depth-capped). The child's token carries the verified chain.
@@ -380,11 +385,6 @@ export class AgentSafe {
    * A validator for this instance's execution tickets, with the same key and issuer, that records every
    * validation outcome in this instance's audit log (when auditing is on). Nonces (single use) go to
    * `options.nonceStore` when given, else to the configured `store`: with a Redis URL every replica
-  /** The kill switch: `suspend`, `resume`, `list`, `isSuspended` (docs/server.md, "Kill switch"). */
-  get agents(): AgentsFacade {
-    return agentsFacade(this.#suspensions);
-  }
-
    * sharing that Redis accepts a ticket once; with `'memory'` (the default) only this process knows.
    * Rejects (INTERNAL, naming the store) when the Redis store cannot be reached.
    */
@@ -532,6 +532,10 @@ export class AgentSafe {
       evaluation = guarded.evaluation;
       riskOutcome = guarded.risk;
     }
+    // 4b. The kill switch: a suspended caller or delegator is DENY (an in-memory lookup, no I/O).
+    evaluation = this.#suspensions.loaded
+      ? this.#suspensions.apply(evaluation, caller)
+      : await this.#suspensions.applyAsync(evaluation, caller);
     const actionName = isObject && typeof request.action === 'string' ? request.action : '';
     // Sensitive values never reach a message. Only messages about the params can quote them, and every
     // such message (validation, binding, a stage that failed) comes with an error.
@@ -545,10 +549,6 @@ export class AgentSafe {
       request,
       caller,
       target,
-    // 4b. The kill switch: a suspended caller or delegator is DENY (an in-memory lookup, no I/O).
-    evaluation = this.#suspensions.loaded
-      ? this.#suspensions.apply(evaluation, caller)
-      : await this.#suspensions.applyAsync(evaluation, caller);
       ticketId,
       correlationId,
       risk: riskOutcome,
@@ -584,6 +584,7 @@ export class AgentSafe {
           action: request.action,
           target,
           caller: caller.agentId,
+          delegationChain: caller.delegationChain,
           params: evaluation.params,
           auditId: eventId,
           policyRevision: evaluation.policyRevision,
@@ -597,7 +598,6 @@ export class AgentSafe {
         );
       }
     }
-          delegationChain: caller.delegationChain,
     // 7. The audit event, on disk before the answer.
     try {
       const sink = await this.#sink();
@@ -787,6 +787,7 @@ export class AgentSafe {
 
   /** Flushes and closes the audit log, and closes the guard and nonce stores this instance opened. */
   async close(): Promise<void> {
+    await this.#suspensions.close();
     if (this.#approvalService) await (await this.#approvalService.catch(() => undefined))?.close();
     if (this.#audit) await (await this.#audit).close();
     await this.#shipping?.stop(1000);
@@ -800,7 +801,6 @@ export class AgentSafe {
    * Undefined for 'memory': the validator then keeps nonces in this process.
    */
   async #sharedNonceStore(): Promise<NonceStore | undefined> {
-    await this.#suspensions.close();
     const store = this.#store;
     if (store === undefined || store === 'memory') return undefined;
     if (typeof store === 'object') return typeof store.consume === 'function' ? store : undefined;

@@ -397,12 +397,12 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
       response: { type: 'object', additionalProperties: true },
       handle: () => ({ status: 200, json: document }),
     },
+    ...agentRoutes({ safe: () => safe, adminRoles: options.adminRoles ?? [], bearerToken }),
     ...approvalRoutes({
       safe: () => safe,
       identityConfigured: () => identityConfigured,
       approverRoles: () =>
         options.config?.approvals?.approverRoles ?? safe.projectConfig.approvals?.approverRoles ?? [],
-    ...agentRoutes({ safe: () => safe, adminRoles: options.adminRoles ?? [], bearerToken }),
       adminRoles: options.adminRoles ?? [],
       bearerToken,
     }),
