@@ -5,6 +5,7 @@ import {
   ApprovalListCommand,
   ApprovalShowCommand,
 } from './commands/approval.js';
+import { AgentListCommand, AgentResumeCommand, AgentSuspendCommand } from './commands/agent.js';
 import { AuditHeadCommand, AuditShowCommand, AuditVerifyCommand } from './commands/audit.js';
 import { AuditShipCommand } from './commands/audit-ship.js';
 import { AuditShowStateCommand, AuditStateCoverageCommand } from './commands/audit-state.js';
@@ -45,6 +46,9 @@ export const COMMANDS = [
   ApprovalShowCommand,
   ApprovalApproveCommand,
   ApprovalDenyCommand,
+  AgentSuspendCommand,
+  AgentResumeCommand,
+  AgentListCommand,
   RunnerExecuteCommand,
   RunnerDryRunCommand,
   AuditShowStateCommand,
