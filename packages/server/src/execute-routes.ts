@@ -5,6 +5,7 @@ import {
   EXECUTOR_NAMES,
   type ExecuteOptions,
   type ExecutionResult,
+  type Executor,
   InMemoryNonceStore,
   maskExecutionResult,
   unverifiedTicketClaims,
@@ -29,8 +30,11 @@ export type ServerExecutorName = (typeof EXECUTOR_NAMES)[number];
  * come from here, from the operator, never from a request. Without it the route answers 409.
  */
 export interface ExecuteServerOptions {
-  /** `dry-run` acts on nothing; `kubectl`, `kubernetes` (`k8s`) and `aws` act for real. */
-  readonly executor: ServerExecutorName;
+  /**
+   * `dry-run` acts on nothing; `kubectl`, `kubernetes` (`k8s`) and `aws` act for real. From code, an
+   * Executor object (your own, or one of the SDK's built with options) is used as it is.
+   */
+  readonly executor: ServerExecutorName | Executor;
   /** Kubeconfig file (kubectl, kubernetes). */
   readonly kubeconfig?: string;
   /** Kubeconfig context (kubectl, kubernetes). */
@@ -185,17 +189,24 @@ export function checkExecuteOptions(options: ExecuteServerOptions): void {
     throw new AgentSafeError('USAGE', `execute options: ${message}`);
   };
   if (options === null || typeof options !== 'object') fail('expected { executor, … }');
-  if (!(EXECUTOR_NAMES as readonly string[]).includes(options.executor)) {
-    fail(`executor must be one of ${EXECUTOR_NAMES.join(', ')}`);
+  const executor = options.executor as unknown;
+  const object = typeof executor === 'object' && executor !== null;
+  if (object) {
+    const candidate = executor as Partial<Executor>;
+    for (const method of ['plan', 'execute', 'readState', 'precheck'] as const) {
+      if (typeof candidate[method] !== 'function') fail(`an executor object needs a ${method}() method`);
+    }
+  } else if (!(EXECUTOR_NAMES as readonly string[]).includes(executor as string)) {
+    fail(`executor must be one of ${EXECUTOR_NAMES.join(', ')}, or an Executor object`);
   }
   const aws = options.executor === 'aws';
-  const cluster = options.executor !== 'aws' && options.executor !== 'dry-run';
+  const cluster = options.executor !== 'aws' && options.executor !== 'dry-run' && !object;
   if (!aws && (options.region !== undefined || options.endpoint !== undefined)) {
     fail('region and endpoint apply to executor aws');
   }
   if (!cluster && (options.kubeconfig !== undefined || options.context !== undefined)) {
     fail(
-      `kubeconfig and context apply to executors kubectl and kubernetes; ${options.executor} talks to no cluster`,
+      `kubeconfig and context apply to executors kubectl and kubernetes; ${object ? 'an executor object is built with its own' : `${options.executor} talks to no cluster`}`,
     );
   }
   if (options.inCluster !== undefined && options.executor !== 'kubernetes' && options.executor !== 'k8s') {
