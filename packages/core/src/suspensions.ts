@@ -113,6 +113,16 @@ export class MemorySuspensionStore implements SuspensionStore {
     return record;
   }
 
+  /** The agent's suspension, read synchronously (the facade's hot path reads this store directly). */
+  peek(agentId: string): SuspensionRecord | undefined {
+    return this.#records.get(agentId);
+  }
+
+  /** How many agents are suspended. */
+  get size(): number {
+    return this.#records.size;
+  }
+
   async version(): Promise<number> {
     return this.#version;
   }

@@ -71,8 +71,10 @@ export class Suspensions {
   readonly #refreshIntervalMs: number;
   readonly #maxStaleMs: number;
   readonly #host: SuspensionsHost;
-  /** Suspended agent id → record: the in-memory copy the hot path reads. */
+  /** Suspended agent id → record: the in-memory copy the hot path reads (shared stores). */
   #suspended = new Map<string, SuspensionRecord>();
+  /** The in-process list itself when the store is not shared: read directly, never copied. */
+  #local: MemorySuspensionStore | undefined;
   #version = -1;
   /** performance.now() of the last successful refresh; -1 before the first. */
   #refreshedAt = -1;
@@ -95,7 +97,8 @@ export class Suspensions {
     this.#storeName = this.#given?.name ?? describeLocation(location);
     if (!this.shared) {
       // The in-process list: always current, nothing to refresh.
-      this.#store = Promise.resolve(this.#given ?? new MemorySuspensionStore());
+      this.#local = (this.#given as MemorySuspensionStore | undefined) ?? new MemorySuspensionStore();
+      this.#store = Promise.resolve(this.#local);
       this.#version = 0;
       this.#refreshedAt = Number.POSITIVE_INFINITY;
       this.#started = Promise.resolve();
@@ -133,6 +136,16 @@ export class Suspensions {
     return this.#location !== undefined && this.#location !== 'memory';
   }
 
+  /**
+   * Keeps using `previous`'s in-process list when neither store is shared: the server calls it when a
+   * reload swaps in a new facade, so a reload never lifts a suspension. A no-op for shared stores.
+   */
+  adopt(previous: Suspensions): void {
+    if (this.#local === undefined || previous.#local === undefined || this.#given !== undefined) return;
+    this.#local = previous.#local;
+    this.#store = Promise.resolve(previous.#local);
+  }
+
   /** The store's name, for messages. */
   get storeName(): string {
     return this.#storeName;
@@ -162,7 +175,7 @@ export class Suspensions {
   apply(evaluation: Evaluation, caller: Caller): Evaluation {
     const stale = this.#staleness();
     if (stale !== undefined) return denyEvaluation(evaluation, stale, { code: 'INTERNAL', message: stale });
-    if (this.#suspended.size === 0) return evaluation;
+    if ((this.#local ?? this.#suspended).size === 0) return evaluation;
     const found = this.#find(caller.agentId, caller.delegationChain);
     if (found === undefined) return evaluation;
     const reason = denial(found, caller.agentId);
@@ -179,7 +192,7 @@ export class Suspensions {
   ticketRefusal(ticket: ExecutionTicket): string | undefined {
     const stale = this.#staleness();
     if (stale !== undefined) return stale;
-    if (this.#suspended.size === 0) return undefined;
+    if ((this.#local ?? this.#suspended).size === 0) return undefined;
     const found = this.#find(
       ticket.caller,
       (ticket.delegationChain ?? []).map((agentId) => ({ agentId })),
@@ -189,7 +202,7 @@ export class Suspensions {
 
   /** The suspension of an agent (itself, not its chain), read from this facade's copy. */
   get(agentId: string): SuspensionRecord | undefined {
-    return this.#suspended.get(agentId);
+    return this.#local ? this.#local.peek(agentId) : this.#suspended.get(agentId);
   }
 
   /**
@@ -215,7 +228,7 @@ export class Suspensions {
     await store.suspend(record);
     await this.#audit('agent_suspended', record);
     await this.#refresh(false);
-    if (!this.#suspended.has(agentId)) this.#suspended.set(agentId, record);
+    if (!this.#local && !this.#suspended.has(agentId)) this.#suspended.set(agentId, record);
     const deniedApprovals = await this.#sweep();
     return { suspension: record, deniedApprovals };
   }
@@ -335,10 +348,10 @@ export class Suspensions {
   }
 
   #find(agentId: string, chain: readonly { readonly agentId: string }[]): SuspensionRecord | undefined {
-    const own = this.#suspended.get(agentId);
+    const own = this.get(agentId);
     if (own) return own;
     for (const link of chain) {
-      const found = this.#suspended.get(link.agentId);
+      const found = this.get(link.agentId);
       if (found) return found;
     }
     return undefined;
@@ -375,7 +388,7 @@ export class Suspensions {
    */
   #sweep(): Promise<string[]> {
     const load = this.#host.approvals;
-    if (!load || this.#suspended.size === 0) return Promise.resolve([]);
+    if (!load || (this.#local ?? this.#suspended).size === 0) return Promise.resolve([]);
     const sweep = (async () => {
       const service = await load();
       const denied: string[] = [];
@@ -498,11 +511,18 @@ export interface AgentsFacade {
   readonly shared: boolean;
   /** The store's name, for messages. */
   readonly storeName: string;
+  /**
+   * With the in-process store, share `previous`'s list (a server reload calls it, so a reload never
+   * lifts a suspension); a no-op for shared stores.
+   */
+  adopt(previous: AgentsFacade): void;
 }
+
+const owners = new WeakMap<AgentsFacade, Suspensions>();
 
 /** The {@link AgentsFacade} of a {@link Suspensions}. */
 export function agentsFacade(suspensions: Suspensions): AgentsFacade {
-  return {
+  const facade: AgentsFacade = {
     suspend: (agentId, options) => suspensions.suspend(agentId, options),
     resume: (agentId, options) => suspensions.resume(agentId, options),
     list: () => suspensions.list(),
@@ -516,5 +536,11 @@ export function agentsFacade(suspensions: Suspensions): AgentsFacade {
     get storeName() {
       return suspensions.storeName;
     },
+    adopt: (previous) => {
+      const owner = owners.get(previous);
+      if (owner) suspensions.adopt(owner);
+    },
   };
+  owners.set(facade, suspensions);
+  return facade;
 }

@@ -186,6 +186,8 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
   // A request leases the facade before it reads `safe` and releases it once answered (reload.ts).
   const reloads = new SafeSwitch(safe, factory, (fresh) => {
     shadowMetrics.retire(safe);
+    // With store: memory the suspension list lives in the facade: the new one keeps it (kill switch).
+    fresh.agents.adopt(safe.agents);
     safe = fresh;
     ({ identityConfigured, allowPlainCallers, auditLogPath } = settingsOf(fresh));
     validator = undefined;

@@ -146,3 +146,28 @@ describe('the kill switch across two replicas sharing Redis', () => {
     expect((await getJson(`${a.url}/v1/admin/agents/suspended`)).status).toBe(401);
   });
 });
+
+describe('the kill switch with the default memory store', () => {
+  it('holds in the server process across a reload', async () => {
+    const cwd = copyProject();
+    const server = await startServer({
+      port: 0,
+      config: { cwd, config: false, auditDurability: 'write', security: { signingKey: TEST_KEY } },
+      adminRoles: ['ops'],
+    });
+    servers.push(server);
+    const admin = await server.safe.identity.createToken({ agentId: 'sec-admin', roles: ['ops'] });
+    const agent = await server.safe.identity.createToken({ agentId: 'deploy-bot' });
+    const suspended = await post(
+      `${server.url}/v1/admin/agents/deploy-bot/suspend`,
+      { reason: 'drill' },
+      { token: admin },
+    );
+    expect(suspended.body).toMatchObject({ shared: false, store: 'the in-process suspension list' });
+    expect((await post(`${server.url}/v1/check`, DEV, { token: agent })).body.result).toBe('DENY');
+    expect(await server.reload()).toMatchObject({ ok: true });
+    const after = await post(`${server.url}/v1/check`, DEV, { token: agent });
+    expect(after.body).toMatchObject({ result: 'DENY' });
+    expect(after.body.reason).toContain('agent deploy-bot is suspended (kill switch: by sec-admin');
+  });
+});
