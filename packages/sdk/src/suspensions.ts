@@ -114,6 +114,13 @@ export class Suspensions {
     };
     if (options === null || typeof options !== 'object')
       problem('', 'expected { refresh_interval_ms, max_stale_ms }');
+    for (const key of Object.keys(options)) {
+      if (key !== 'refreshIntervalMs' && key !== 'maxStaleMs' && key !== 'store')
+        problem(
+          key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`),
+          'unknown setting; expected refresh_interval_ms or max_stale_ms',
+        );
+    }
     const refresh = options.refreshIntervalMs ?? DEFAULT_SUSPENSION_REFRESH_MS;
     if (!Number.isInteger(refresh) || refresh < 100 || refresh > 60_000)
       problem(

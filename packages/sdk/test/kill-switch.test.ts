@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
@@ -195,6 +195,16 @@ describe('the kill switch in the SDK', () => {
     expect(() => open(dir, { suspensions: { refreshIntervalMs: 1000, maxStaleMs: 1500 } })).toThrow(
       /suspensions\.max_stale_ms: expected an integer between twice refresh_interval_ms \(2000\)/,
     );
+    writeFileSync(join(dir, 'agent-safe.yaml'), 'suspensions:\n  refresh_ms: 500\n');
+    expect(() => open(dir, { config: join(dir, 'agent-safe.yaml') })).toThrow(
+      /agent-safe\.yaml: suspensions\.refresh_ms: unknown setting; expected refresh_interval_ms or max_stale_ms/,
+    );
+    writeFileSync(
+      join(dir, 'agent-safe.yaml'),
+      'suspensions:\n  refresh_interval_ms: 250\n  max_stale_ms: 1000\n',
+    );
+    const configured = open(dir, { config: join(dir, 'agent-safe.yaml') });
+    await configured.close();
     const safe = open(dir);
     await expect(safe.agents.suspend('bad\nid', { by: 'admin' })).rejects.toMatchObject({
       code: 'INPUT_INVALID',
