@@ -92,6 +92,21 @@ it('serve: refuses runner flags without --executor, or that do not fit it', () =
   const unknown = cli(['serve', '--executor', 'teleport'], tmpdir());
   expect(unknown.code).toBe(1);
   expect(unknown.stderr).toContain('--executor must be one of dry-run');
+  const credentials = cli(['serve', '--executor', 'dry-run', '--credentials', 'kubernetes'], tmpdir());
+  expect(credentials.code).toBe(1);
+  expect(credentials.stderr).toContain('--credentials kubernetes needs --executor kubernetes');
+  const role = cli(['serve', '--executor', 'aws', '--credentials', 'aws'], tmpdir());
+  expect(role.code).toBe(1);
+  expect(role.stderr).toContain('--credentials aws needs --role-arn ARN');
+  const badRole = cli(
+    ['serve', '--executor', 'aws', '--credentials', 'aws', '--role-arn', 'arn:aws:iam::1:role/x'],
+    tmpdir(),
+  );
+  expect(badRole.code).toBe(1);
+  expect(badRole.stderr).toContain('--role-arn must be an IAM role ARN');
+  const roleAlone = cli(['serve', '--role-arn', 'arn:aws:iam::123456789012:role/x'], tmpdir());
+  expect(roleAlone.code).toBe(1);
+  expect(roleAlone.stderr).toContain('--role-arn applies to POST /v1/execute: add --executor');
   const long = cli(['serve', '--executor', 'dry-run', '--execute-timeout', '900'], tmpdir());
   expect(long.code).toBe(1);
   expect(long.stderr).toContain('--execute-timeout must be a whole number of seconds from 1 to 300');

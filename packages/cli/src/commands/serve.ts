@@ -32,7 +32,9 @@ export class ServeCommand extends ConfigCommand {
       \`kubernetes\` or \`aws\`), where \`--kubeconfig\` / \`--context\` or \`--region\` / \`--endpoint\` say,
       as \`runner execute\` does; a request never chooses them. Only the agent the ticket was issued to may
       run it, once: nonces go to the project's \`store\`, else to .agent-safe/state beside agent-safe.yaml.
-      \`--execute-timeout\` bounds a run (seconds, default 60, at most 300).
+      \`--execute-timeout\` bounds a run (seconds, default 60, at most 300). \`--credentials kubernetes\`
+      (\`--credential-namespace\`) or \`--credentials aws --role-arn ARN\` give each run a scoped, short-lived
+      credential revoked when it ends, as for \`runner execute\`.
 
       \`--shadow-policy\` (or \`shadow: { policies }\` in agent-safe.yaml) evaluates candidate policies beside
       the enforced ones on every check (docs/server.md, "Shadow mode"): a different answer is recorded as a
@@ -104,6 +106,16 @@ export class ServeCommand extends ConfigCommand {
   });
   executeTimeout = Option.String('--execute-timeout', {
     description: 'Longest run of POST /v1/execute in seconds (default 60, at most 300)',
+  });
+  credentials = Option.String('--credentials', {
+    description:
+      'none (default), kubernetes (a scoped ServiceAccount token per run) or aws (a scoped STS session of --role-arn per run), as runner execute',
+  });
+  credentialNamespace = Option.String('--credential-namespace', {
+    description: 'Namespace of the per-run ServiceAccounts (--credentials kubernetes; default agent-safe)',
+  });
+  roleArn = Option.String('--role-arn', {
+    description: 'IAM role each run assumes with its session policy (--credentials aws)',
   });
 
   async run(): Promise<number> {
@@ -208,6 +220,61 @@ export class ServeCommand extends ConfigCommand {
   }
 
   /**
+   * The per-run credential provider of `--credentials` (as `runner execute`): `kubernetes` issues a
+   * ServiceAccount token scoped by the action's credentials block, as the kubeconfig's identity;
+   * `aws` assumes `--role-arn` with a session policy. Flags that do not fit are USAGE errors.
+   */
+  private async credentialProvider(executor: string) {
+    const kind = this.credentials ?? 'none';
+    if (kind !== 'none' && kind !== 'kubernetes' && kind !== 'aws') {
+      throw usageError(`--credentials must be none, kubernetes or aws, got "${kind.slice(0, 40)}"`);
+    }
+    if (kind === 'kubernetes' && executor !== 'kubernetes' && executor !== 'k8s') {
+      throw usageError(
+        '--credentials kubernetes needs --executor kubernetes: only it acts with the per-run token',
+      );
+    }
+    if (kind === 'aws' && executor !== 'aws') {
+      throw usageError('--credentials aws needs --executor aws: only it acts with the per-run STS session');
+    }
+    if (kind === 'aws' && this.roleArn === undefined) {
+      throw usageError('--credentials aws needs --role-arn ARN: the IAM role each run assumes');
+    }
+    if (this.roleArn !== undefined && kind !== 'aws')
+      throw usageError('--role-arn applies to --credentials aws');
+    if (this.credentialNamespace !== undefined && kind !== 'kubernetes') {
+      throw usageError('--credential-namespace applies to --credentials kubernetes');
+    }
+    if (kind === 'none') return undefined;
+    const sdk = await import('@agent-safe/sdk');
+    if (kind === 'aws') {
+      const { roleArnArgument } = await import('./runner.js');
+      const config = await this.projectConfig();
+      const aws = sdk.resolveAwsOptions(
+        {
+          ...(this.region !== undefined ? { region: this.region } : {}),
+          ...(this.endpoint !== undefined ? { endpoint: this.endpoint } : {}),
+        },
+        config.aws,
+        process.env,
+        (key) => `--${key}`,
+      );
+      return new sdk.StsCredentialProvider({ roleArn: roleArnArgument(this.roleArn as string), ...aws });
+    }
+    const namespace = this.credentialNamespace ?? 'agent-safe';
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
+      throw usageError(
+        `--credential-namespace must be a Kubernetes namespace name (a DNS-1123 label), got "${namespace.slice(0, 70)}"`,
+      );
+    }
+    const api = await sdk.kubernetesCredentialApi({
+      ...(this.kubeconfig !== undefined ? { kubeconfig: this.kubeconfig } : {}),
+      ...(this.kubeContext !== undefined ? { context: this.kubeContext } : {}),
+    });
+    return new sdk.KubernetesCredentialProvider({ api, namespace });
+  }
+
+  /**
    * The runner of POST /v1/execute from --executor and its flags (checked before anything listens), with
    * a file nonce store beside agent-safe.yaml unless the project's store is shared (file or Redis).
    */
@@ -219,9 +286,13 @@ export class ServeCommand extends ConfigCommand {
       endpoint: this.endpoint,
     };
     if (this.executor === undefined) {
-      const given = Object.entries({ ...flags, 'execute-timeout': this.executeTimeout }).find(
-        ([, value]) => value !== undefined,
-      );
+      const given = Object.entries({
+        ...flags,
+        'execute-timeout': this.executeTimeout,
+        credentials: this.credentials,
+        'credential-namespace': this.credentialNamespace,
+        'role-arn': this.roleArn,
+      }).find(([, value]) => value !== undefined);
       if (given)
         throw usageError(
           `--${given[0]} applies to POST /v1/execute: add --executor dry-run|kubectl|kubernetes|aws`,
@@ -255,10 +326,12 @@ export class ServeCommand extends ConfigCommand {
           .replace(/\b(kubeconfig|context|region|endpoint)\b/g, '--$1'),
       );
     }
+    const credentials = await this.credentialProvider(executor);
     const { CLI_STATE_DIRECTORY, openNonceStore } = await import('@agent-safe/sdk');
     const store = nonceStoreFor(config, CLI_STATE_DIRECTORY);
     return {
       ...options,
+      ...(credentials !== undefined ? { credentials } : {}),
       ...(store !== undefined ? { nonceStore: await openNonceStore(store.replace(/^file:/, '')) } : {}),
     };
   }
