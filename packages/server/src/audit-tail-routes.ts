@@ -338,7 +338,13 @@ async function follow(response: ServerResponse, options: FollowOptions): Promise
     signal.removeEventListener('abort', end);
     response.off('close', end);
     await handle?.close().catch(() => undefined);
-    if (!response.writableEnded) response.end();
+    // At shutdown the connection goes too: its head was sent before the server started closing, so it
+    // says keep-alive, and an idle kept-alive socket would hold up close() until its timeout.
+    const closeSocket = () => {
+      if (signal.aborted) response.socket?.destroy();
+    };
+    if (!response.writableEnded) response.end(closeSocket);
+    else closeSocket();
   }
 }
 
