@@ -83,7 +83,7 @@ export function auditTailRoutes(host: AuditTailHost): AuditTailRoute[] {
       errors: [400, 401, 403, 404],
       authenticated: true,
       async handle({ request, query, signal }) {
-        await requireAdmin(host.safe(), host.bearerToken(request), host.adminRoles);
+        await requireAdmin(host.safe(), host.bearerToken(request), host.adminRoles, 'tail the audit log');
         const path = host.auditLogPath();
         if (path === false) {
           throw new HttpError(
