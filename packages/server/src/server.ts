@@ -14,7 +14,7 @@ import { agentRoutes } from './agent-routes.js';
 import { approvalRoutes } from './approval-routes.js';
 import { type ExecuteServerOptions, executeRoutes } from './execute-routes.js';
 import { auditTailRoutes } from './audit-tail-routes.js';
-import { type SlackOptions, slackRoutes } from './slack-routes.js';
+import { type SlackOptions, checkSlackOptions, slackRoutes } from './slack-routes.js';
 import { type TlsOptions, tlsServerFactory } from './tls.js';
 import { HttpError, statusOfCode } from './http-error.js';
 import { type JsonSchema, validateSchema } from './json-schema.js';
@@ -164,6 +164,9 @@ interface Answer {
  * `http.listen`, or use {@link startServer}.
  */
 export function createServer(options: ServerOptions = {}): AgentSafeServer {
+  // Settings that cannot work are refused before a facade (and its audit log) is opened.
+  if (options.slack) checkSlackOptions(options.slack);
+  const createListener = options.tls ? tlsServerFactory(options.tls) : createHttpServer;
   let safe = options.safe ?? new AgentSafe(options.config ?? {});
   const metrics = new ServerMetrics();
   const shadowMetrics = new ShadowMetrics();
@@ -531,7 +534,7 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
     });
   };
 
-  const http = (options.tls ? tlsServerFactory(options.tls) : createHttpServer)(
+  const http = createListener(
     {
       headersTimeout: options.headersTimeoutMs ?? 10_000,
       requestTimeout: options.requestTimeoutMs ?? 30_000,

@@ -126,7 +126,6 @@ function usage(path: string, message: string): Error {
  */
 export function slackRoutes(host: SlackRouteHost): SlackRoute[] {
   const now = host.now ?? Date.now;
-  if (host.slack) checkSlackOptions(host.slack);
   return [
     {
       method: 'POST',
@@ -182,7 +181,8 @@ export function slackRoutes(host: SlackRouteHost): SlackRoute[] {
           void postUpdate(slack, interaction.responseUrl, {
             response_type: 'ephemeral',
             replace_original: false,
-            text: `Not recorded: ${refusal.message}`,
+            // An unexpected failure's text may quote internals: Slack only hears that nothing was recorded.
+            text: `Not recorded: ${refusal instanceof HttpError ? refusal.message : 'the server failed; try again or use agent-safe approval'}`,
           });
           throw refusal;
         }

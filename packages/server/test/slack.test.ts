@@ -151,11 +151,18 @@ describe('POST /v1/slack/interactions', () => {
   });
 
   it('denies with the Deny button; the requester mapped to a Slack user cannot decide its own request', async () => {
-    const { url, id, buttons } = await serve();
+    const { url, id, buttons, fake } = await serve();
     const deny = buttons.find((button) => button.action_id === 'agent_safe_deny')!;
-    const own = await send(url, click('U0DEPLOY', deny));
+    const own = await send(url, click('U0DEPLOY', deny, `${fake.origin}/respond/own`));
     expect(own.status).toBe(403);
     expect(own.body.error.message).toContain('SELF_APPROVAL');
+    // The refusal reaches the person who clicked, as an ephemeral message.
+    const [, refusal] = await fake.posts(2);
+    expect(refusal).toMatchObject({
+      path: '/respond/own',
+      body: { response_type: 'ephemeral', replace_original: false },
+    });
+    expect((refusal!.body as { text: string }).text).toContain('SELF_APPROVAL');
     const viewer = await send(url, click('U0VIEWER', deny));
     expect(viewer.status).toBe(403);
     expect(viewer.body.error.message).toContain('NOT_APPROVER');
