@@ -106,7 +106,7 @@ it('serve: refuses half a TLS setup, an unreadable certificate and a missing Sla
     '\nserver:\n  slack:\n    signing_secret: env:AGENT_SAFE_TEST_SLACK_SECRET_UNSET\n    users: { U0123ABCD: alice }\n',
   );
   const slack = cli(['serve', '--port', '0'], project);
-  expect(slack.code).not.toBe(0);
+  expect(slack.code).toBe(1);
   expect(slack.stderr).toContain('server.slack.signing_secret');
   expect(slack.stderr).toContain('AGENT_SAFE_TEST_SLACK_SECRET_UNSET');
 });
