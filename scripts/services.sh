@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts/stops the real servers the integration tests and local replicas use.
 #   scripts/services.sh up|down|status [redis|moto|k8s] (default: redis and moto; k8s only when named)
-#   scripts/services.sh install moto|k8s                (only installs, e.g. before the tests)
+#   scripts/services.sh install moto|k8s|opa|schemathesis (only installs, e.g. before the tests)
 # Redis: redis-server on 127.0.0.1:${AGENT_SAFE_REDIS_PORT:-6390}, no persistence, state under .services/
 # (git-ignored). Prints the URL to use, e.g. RedisStore.connect({ url }).
 # moto (an S3 API for the audit shipping tests): moto 5.2.5 in a Python venv cached OUTSIDE the clone,
@@ -12,6 +12,9 @@
 # ${AGENT_SAFE_K8S_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/agent-safe/k8s-v1.37.2}/bin, with Go's module and build
 # caches beside it (never in the clone). `up k8s` serves https://127.0.0.1:${AGENT_SAFE_K8S_PORT:-16443} (RBAC
 # on, etcd on ${AGENT_SAFE_K8S_ETCD_PORT:-23790}) and prints KUBECONFIG=… (an admin kubeconfig). See docs/test-servers.md.
+# opa (the load bench's comparison, packages/server/bench): OPA v1.22.4 built with `go install` from the Go
+# module proxy into ${AGENT_SAFE_OPA_DIR:-…/agent-safe/opa-v1.22.4}/bin/opa. schemathesis (the server's API fuzz
+# test): schemathesis 4.32.5 in a venv under ${AGENT_SAFE_SCHEMATHESIS_DIR:-…/agent-safe/schemathesis-4.32.5}.
 # The tests start private servers of their own from the same caches; `up` is for trying things by hand.
 set -euo pipefail
 
@@ -471,11 +474,93 @@ k8s_status() {
   fi
 }
 
+# ------------------------------------------------------------------ opa (the load bench's comparison)
+# OPA's server, built from the Go module proxy with `go install` into a cache outside the clone
+# (~3-8 min on 2 cores, once per machine). packages/server/bench/load.mjs runs it beside agent-safe serve.
+opa_version=v1.22.4
+opa_dir="${AGENT_SAFE_OPA_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/agent-safe/opa-$opa_version}"
+opa_bin="$opa_dir/bin/opa"
+
+opa_installed() {
+  [[ "$("$opa_bin" version 2>/dev/null | head -1)" == "Version: ${opa_version#v}" ]]
+}
+
+opa_install() {
+  if opa_installed; then return; fi
+  command -v go >/dev/null 2>&1 || {
+    echo "go is not installed; building OPA needs Go (https://go.dev/dl/), then: $0 install opa" >&2
+    exit 1
+  }
+  mkdir -p "$opa_dir/bin" "$opa_dir/tmp"
+  exec 7>"$opa_dir/.install.lock"
+  if ! flock -n 7; then
+    echo "another OPA install is running in $opa_dir; waiting for it" >&2
+    flock 7
+  fi
+  if ! opa_installed; then
+    echo "building OPA $opa_version into $opa_dir/bin (once per machine: ~3-8 min on 2 cores)…" >&2
+    local t0=$SECONDS
+    (
+      export GOPATH="$opa_dir/go" GOMODCACHE="$opa_dir/go/pkg/mod" GOCACHE="$opa_dir/gocache" \
+        GOTMPDIR="$opa_dir/tmp" GOBIN="$opa_dir/bin" GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0
+      while sleep 60; do echo "[opa $(date +%T)] … still building ($(( (SECONDS - t0) / 60 )) min)" >&2; done &
+      hb=$!
+      # shellcheck disable=SC2064
+      trap "kill $hb 2>/dev/null" EXIT
+      cd "$opa_dir/tmp" && go install -trimpath -ldflags "-s -w" "github.com/open-policy-agent/opa@$opa_version" >&2
+    )
+    echo "built OPA $opa_version in $(( (SECONDS - t0) / 60 )) min $(( (SECONDS - t0) % 60 )) s" >&2
+  fi
+  exec 7>&-
+  opa_installed || { echo "OPA $opa_version did not install into $opa_dir/bin; see the output above" >&2; exit 1; }
+}
+
+# ------------------------------------------------------------------ schemathesis (the server's API fuzz test)
+# schemathesis in a Python venv cached outside the clone, like moto. packages/server/test/schemathesis.test.ts
+# runs "$schemathesis_dir/venv/bin/st" (or AGENT_SAFE_SCHEMATHESIS) against a running agent-safe serve.
+schemathesis_version=4.32.5
+schemathesis_dir="${AGENT_SAFE_SCHEMATHESIS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/agent-safe/schemathesis-$schemathesis_version}"
+
+schemathesis_installed() {
+  [[ "$("$schemathesis_dir/venv/bin/st" --version 2>/dev/null)" == *"$schemathesis_version"* ]]
+}
+
+schemathesis_install() {
+  if schemathesis_installed; then return; fi
+  command -v python3 >/dev/null 2>&1 || {
+    echo "python3 is not installed; schemathesis (the server's API fuzz test) needs Python >= 3.9 with venv and pip" >&2
+    exit 1
+  }
+  mkdir -p "$schemathesis_dir"
+  exec 6>"$schemathesis_dir/.install.lock"
+  flock 6
+  if ! schemathesis_installed; then
+    rm -rf "$schemathesis_dir/venv"
+    if ! python3 -m venv "$schemathesis_dir/venv" >/dev/null 2>&1; then
+      rm -rf "$schemathesis_dir/venv"
+      if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        echo "installing python3-venv (apt-get) for schemathesis…" >&2
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv) >&2
+        python3 -m venv "$schemathesis_dir/venv"
+      else
+        echo "python3 -m venv failed: install python3-venv (sudo apt-get install python3-venv), then run $0 install schemathesis" >&2
+        exit 1
+      fi
+    fi
+    echo "installing schemathesis $schemathesis_version into $schemathesis_dir (once per machine, ~30 s)…" >&2
+    PIP_NO_CACHE_DIR=1 "$schemathesis_dir/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      "schemathesis==$schemathesis_version" >&2
+  fi
+  exec 6>&-
+  schemathesis_installed || { echo "schemathesis $schemathesis_version did not install into $schemathesis_dir" >&2; exit 1; }
+}
+
 which="${2:-all}"
 case "$which" in
   all | redis | moto | k8s) ;;
+  opa | schemathesis) [[ "${1:-}" == install ]] || { echo "$which is only installed (install $which), not run as a service" >&2; exit 2; } ;;
   *)
-    echo "unknown service '$which' (redis, moto or k8s)" >&2
+    echo "unknown service '$which' (redis, moto, k8s, opa or schemathesis)" >&2
     exit 2
     ;;
 esac
@@ -508,14 +593,22 @@ case "${1:-}" in
         k8s_install
         echo "kube-apiserver, kube-controller-manager, kubectl $k8s_version and etcd $k8s_etcd_version installed in $k8s_bin"
         ;;
+      opa)
+        opa_install
+        echo "OPA $opa_version installed: $opa_bin"
+        ;;
+      schemathesis)
+        schemathesis_install
+        echo "schemathesis $schemathesis_version installed: $schemathesis_dir/venv/bin/st"
+        ;;
       *)
-        echo "usage: $0 install moto|k8s   (redis-server comes from the system: scripts/ensure-redis.sh)" >&2
+        echo "usage: $0 install moto|k8s|opa|schemathesis   (redis-server comes from the system: scripts/ensure-redis.sh)" >&2
         exit 2
         ;;
     esac
     ;;
   *)
-    echo "usage: $0 up|down|status [redis|moto|k8s] | $0 install moto|k8s" >&2
+    echo "usage: $0 up|down|status [redis|moto|k8s] | $0 install moto|k8s|opa|schemathesis" >&2
     echo "  (no service = redis and moto; k8s is started only when named)" >&2
     echo "  (AGENT_SAFE_REDIS_PORT default 6390, AGENT_SAFE_MOTO_PORT default 5055, AGENT_SAFE_MOTO_DIR," >&2
     echo "   AGENT_SAFE_K8S_PORT default 16443, AGENT_SAFE_K8S_ETCD_PORT default 23790, AGENT_SAFE_K8S_DIR)" >&2

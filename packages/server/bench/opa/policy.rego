@@ -1,0 +1,149 @@
+# The load bench's policy for OPA (bench/load.mjs): the same rules as bench/project/policies/rules.yaml,
+# with the same input checks agent-safe makes before its rules (known action and target, the target's type,
+# the params against the action's definition) and the same risk matrix. Queried as
+# POST /v1/data/agentsafe/decision with {"input": {"action", "target", "params", "caller" | "token"}}.
+# With data.agentsafe.key set (bench "bearer" runs) the caller must be an HS256 identity token, verified
+# here as agent-safe verifies it.
+package agentsafe
+
+actions := {
+	"restart-deployment": {
+		"risk": "medium", "target_types": ["k8s-deployment"],
+		"params": {"namespace": {"type": "string", "required": true}, "deployment": {"type": "string", "required": true}},
+	},
+	"scale-deployment": {
+		"risk": "medium", "target_types": ["k8s-deployment"],
+		"params": {
+			"namespace": {"type": "string", "required": true}, "deployment": {"type": "string", "required": true},
+			"replicas": {"type": "integer", "required": true, "min": 0, "max": 50},
+		},
+	},
+	"drain-node": {"risk": "high", "target_types": ["k8s-node"], "params": {"node": {"type": "string", "required": true}}},
+	"update-configmap": {
+		"risk": "medium", "target_types": ["k8s-deployment"],
+		"params": {
+			"namespace": {"type": "string", "required": true}, "configmap": {"type": "string", "required": true},
+			"key": {"type": "string", "required": true}, "value": {"type": "string", "required": true},
+		},
+	},
+}
+
+targets := {
+	"dev/app": {"type": "k8s-deployment", "environment": "dev", "sensitivity": "public"},
+	"staging/app": {"type": "k8s-deployment", "environment": "staging", "sensitivity": "internal"},
+	"prod/app": {"type": "k8s-deployment", "environment": "prod", "sensitivity": "restricted"},
+	"prod/node-1": {"type": "k8s-node", "environment": "prod", "sensitivity": "critical"},
+}
+
+# packages/risk/src/risk-matrix.ts
+matrix := {
+	"low": {"public": "low", "internal": "low", "restricted": "medium", "critical": "high"},
+	"medium": {"public": "low", "internal": "medium", "restricted": "high", "critical": "critical"},
+	"high": {"public": "medium", "internal": "high", "restricted": "critical", "critical": "critical"},
+	"critical": {"public": "high", "internal": "critical", "restricted": "critical", "critical": "critical"},
+}
+
+# In priority order, highest first; the first that applies decides.
+rules := [
+	{"name": "no-drain-prod", "actions": ["drain-node"], "environments": ["prod"], "decision": "DENY", "reason": "Agents never drain production nodes"},
+	{"name": "approve-critical", "risks": ["critical"], "decision": "REQUIRE_APPROVAL", "reason": "Critical risk needs a human"},
+	{"name": "approve-high", "risks": ["high"], "decision": "REQUIRE_APPROVAL", "reason": "High risk needs a human"},
+	{"name": "staging-allow-list", "actions": ["restart-deployment", "scale-deployment"], "environments": ["staging"], "decision": "ALLOW", "reason": "Restarts and scaling are allowed in staging"},
+	{"name": "dev-open", "environments": ["dev"], "decision": "ALLOW", "reason": "Dev is unrestricted"},
+]
+
+action := actions[input.action]
+
+target := targets[input.target]
+
+params := object.get(input, "params", {})
+
+errors contains "caller: no valid identity token" if {
+	data.agentsafe.key
+	not caller
+}
+
+errors contains sprintf("action: unknown action %v", [input.action]) if not action
+
+errors contains sprintf("target: unknown target %v", [input.target]) if not target
+
+errors contains "target: the action does not apply to this target's type" if {
+	not target.type in action.target_types
+}
+
+errors contains sprintf("params.%s is required", [name]) if {
+	some name, p in action.params
+	p.required
+	not name in object.keys(params)
+}
+
+errors contains sprintf("params.%s is not a parameter of the action", [name]) if {
+	some name, _ in params
+	action
+	not action.params[name]
+}
+
+errors contains sprintf("params.%s must be a %s", [name, p.type]) if {
+	some name, p in action.params
+	value := params[name]
+	not has_type(value, p.type)
+}
+
+errors contains sprintf("params.%s is out of range", [name]) if {
+	some name, p in action.params
+	value := params[name]
+	p.type == "integer"
+	not in_range(value, p)
+}
+
+has_type(value, "string") if is_string(value)
+
+has_type(value, "integer") if {
+	is_number(value)
+	round(value) == value
+}
+
+in_range(value, p) if {
+	value >= p.min
+	value <= p.max
+}
+
+# The caller: a verified HS256 identity token when a key is configured, else the plain agent id.
+caller := payload.agent_id if {
+	data.agentsafe.key
+	[valid, _, payload] := io.jwt.decode_verify(input.token, {"secret": data.agentsafe.key, "time": time.now_ns()})
+	valid
+}
+
+caller := input.caller if not data.agentsafe.key
+
+risk := matrix[action.risk][target.sensitivity]
+
+applies(rule) if {
+	action_matches(rule)
+	environment_matches(rule)
+	risk_matches(rule)
+}
+
+action_matches(rule) if not rule.actions
+
+action_matches(rule) if input.action in rule.actions
+
+environment_matches(rule) if not rule.environments
+
+environment_matches(rule) if target.environment in rule.environments
+
+risk_matches(rule) if not rule.risks
+
+risk_matches(rule) if risk in rule.risks
+
+matching := [rule | some rule in rules; applies(rule)]
+
+decision := {"result": "DENY", "reason": concat("; ", sort(errors)), "matched_rule": null} if {
+	count(errors) > 0
+} else := {
+	"result": matching[0].decision, "reason": matching[0].reason, "matched_rule": matching[0].name,
+	"caller": caller, "effective_risk": risk,
+} if {
+	count(matching) > 0
+} else := {"result": "DENY", "reason": "No rule matched: denied by default", "matched_rule": null, "caller": caller}
