@@ -15,6 +15,7 @@ import {
 import type { ApprovalService } from '@agent-safe/approvals';
 import type { Evaluation } from '@agent-safe/pdp';
 import { denyEvaluation } from './evaluations.js';
+import { loadRedisStore } from './load-redis-store.js';
 
 /** Settings of the kill switch (`suspensions:` in agent-safe.yaml). */
 export interface SuspensionsOptions {
@@ -181,7 +182,11 @@ export class Suspensions {
    */
   apply(evaluation: Evaluation, caller: Caller): Evaluation {
     const stale = this.#staleness();
-    if (stale !== undefined) return denyEvaluation(evaluation, stale, { code: 'INTERNAL', message: stale });
+    if (stale !== undefined) {
+      // Already a DENY (a guard store that failed the same way, say): its reason stands.
+      if (evaluation.result === 'DENY') return evaluation;
+      return denyEvaluation(evaluation, stale, { code: 'INTERNAL', message: stale });
+    }
     if ((this.#local ?? this.#suspended).size === 0) return evaluation;
     const found = this.#find(caller.agentId, caller.delegationChain);
     if (found === undefined) return evaluation;
@@ -479,10 +484,8 @@ async function openSuspensionStore(location: string): Promise<SuspensionStore> {
     );
     return new FileSuspensionStore({ directory: location.slice(5) });
   }
-  const { RedisSuspensionStore } = await importOptional(
-    '@agent-safe/store-redis',
-    () => import('@agent-safe/store-redis'),
-  );
+  // The same loader as the guards': a missing package is named with the command that installs both.
+  const { RedisSuspensionStore } = await loadRedisStore();
   return RedisSuspensionStore.connect({ url: location });
 }
 
