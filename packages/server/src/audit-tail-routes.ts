@@ -230,9 +230,13 @@ async function follow(response: ServerResponse, options: FollowOptions): Promise
   let pendingBytes = 0;
   let skipping = false;
   const buffer = Buffer.allocUnsafe(READ_CHUNK);
-  const openAt = async (state: FileState | undefined, at: number, file = path): Promise<void> => {
+  const closeFile = async (): Promise<void> => {
     await handle?.close().catch(() => undefined);
     handle = undefined;
+    current = undefined;
+  };
+  const openAt = async (state: FileState | undefined, at: number, file = path): Promise<void> => {
+    await closeFile();
     try {
       handle = await open(file, 'r');
       const info = await handle.stat();
@@ -319,15 +323,30 @@ async function follow(response: ServerResponse, options: FollowOptions): Promise
         continue;
       }
       if (now.ino !== current.ino || now.dev !== current.dev) {
-        // Rotated: the rest of the old file first (still open), then the files rotated since (several
-        // rotations may fall between two looks), then the new file from its start.
+        // Rotated: the rest of the old file first (still open), then the files rotated after it (several
+        // rotations may fall between two looks), then the new file from its start. The writer names a
+        // rotated file after its last sequence: the old file's new name (found by inode) says where the
+        // newer ones begin. Not found (another program's rotation, or removed): after what was sent,
+        // and never the history when nothing was.
         await drain();
-        for (const file of await rotatedSince(path, lastSent)) {
-          if (stop.signal.aborted) break;
-          await openAt(undefined, 0, file);
-          await drain();
+        let after =
+          (await rotatedNumber(path, current)) ?? (lastSent > 0 ? lastSent : Number.POSITIVE_INFINITY);
+        while (!stop.signal.aborted) {
+          for (const file of await rotatedAfter(path, after)) {
+            if (stop.signal.aborted) break;
+            await openAt(undefined, 0, file.path);
+            await drain();
+            after = file.number;
+          }
+          const fresh = await fileState(path);
+          if (fresh === undefined) {
+            await closeFile(); // the next look opens the new file
+            break;
+          }
+          await openAt(fresh, 0);
+          // Rotated again between the listing and the open: the file just opened may be one to read first.
+          if ((await rotatedAfter(path, after)).length === 0) break;
         }
-        await openAt(now, 0);
       } else if (now.size < offset) {
         // Truncated in place: start again at its beginning.
         await openAt(now, 0);
@@ -348,12 +367,18 @@ async function follow(response: ServerResponse, options: FollowOptions): Promise
   }
 }
 
+interface RotatedFile {
+  readonly path: string;
+  /** The sequence of its last event, from its name. */
+  readonly number: number;
+}
+
 /**
- * Files the writer rotated after `sequence`: `<log>.<sequence of its last event, 12 digits>` beside the
- * log, in order. (Other rotators' names — logrotate's `.1` — carry no sequence: their files are noticed
- * through the rename alone, one rotation per look.)
+ * The files the writer rotated: `<log>.<sequence of its last event, 12 digits>` beside the log, oldest
+ * first. (Other rotators' names — logrotate's `.1` — carry no sequence: their files are noticed through
+ * the rename alone, one rotation per look.)
  */
-async function rotatedSince(path: string, sequence: number): Promise<string[]> {
+async function rotatedFiles(path: string): Promise<RotatedFile[]> {
   const name = basename(path);
   let entries: string[];
   try {
@@ -363,10 +388,23 @@ async function rotatedSince(path: string, sequence: number): Promise<string[]> {
   }
   return entries
     .filter((entry) => entry.startsWith(`${name}.`) && /^\d{12}$/.test(entry.slice(name.length + 1)))
-    .map((entry) => ({ entry, last: Number(entry.slice(name.length + 1)) }))
-    .filter(({ last }) => last > sequence)
-    .sort((a, b) => a.last - b.last)
-    .map(({ entry }) => join(dirname(path), entry));
+    .map((entry) => ({ path: join(dirname(path), entry), number: Number(entry.slice(name.length + 1)) }))
+    .sort((a, b) => a.number - b.number);
+}
+
+/** The rotated files after `number`, oldest first. */
+async function rotatedAfter(path: string, number: number): Promise<RotatedFile[]> {
+  return (await rotatedFiles(path)).filter((file) => file.number > number);
+}
+
+/** The number in the rotated name of the file `state` (by inode), newest names looked at first. */
+async function rotatedNumber(path: string, state: FileState | undefined): Promise<number | undefined> {
+  if (state === undefined) return undefined;
+  for (const file of (await rotatedFiles(path)).reverse()) {
+    const info = await fileState(file.path);
+    if (info?.ino === state.ino && info.dev === state.dev) return file.number;
+  }
+  return undefined;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { type AgentSafeServer, type RequestLogEntry, startServer } from '../src/index.js';
 import { TEST_KEY, copyProject, post } from './helpers.js';
@@ -182,6 +183,38 @@ describe('GET /v1/audit/tail', () => {
     }
     expect(followed).toEqual(ids);
     expect(types).toContain('log_continued');
+    tail.abort();
+  });
+
+  it('after a rotation sends only what followed the start, not the history in rotated files', async () => {
+    const { url, tokens, check } = await serve({ auditRotate: { maxBytes: 1024 } });
+    for (let index = 0; index < 3; index++) await check();
+    const tail = await openTail(`${url}/v1/audit/tail?limit=0`, tokens.auditor);
+    const fresh = [await check(), await check()];
+    const decisions: string[] = [];
+    while (decisions.length < fresh.length) {
+      const event = await tail.next();
+      if (!event) throw new Error('the stream ended');
+      if (event.data.event_type === 'decision') decisions.push(event.id!);
+    }
+    expect(decisions).toEqual(fresh);
+    tail.abort();
+  });
+
+  it('follows a rename by another program (logrotate)', async () => {
+    const { url, tokens, check, cwd } = await serve();
+    const before = await check();
+    const tail = await openTail(`${url}/v1/audit/tail?limit=1`, tokens.auditor);
+    expect((await tail.take(1))[0]!.id).toBe(before);
+    renameSync(join(cwd, 'audit.jsonl'), join(cwd, 'audit.jsonl.1'));
+    const after = [await check(), await check()];
+    const decisions: string[] = [];
+    while (decisions.length < after.length) {
+      const event = await tail.next();
+      if (!event) throw new Error('the stream ended');
+      if (event.data.event_type === 'decision') decisions.push(event.id!);
+    }
+    expect(decisions).toEqual(after);
     tail.abort();
   });
 
