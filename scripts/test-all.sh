@@ -12,6 +12,8 @@ export TURBO_TELEMETRY_DISABLED=1
 bash scripts/ensure-redis.sh || { echo "redis setup failed"; echo "0 passed, 1 failed"; exit 1; }
 # moto (the S3 API of the audit shipping tests): a venv cached outside the clone, installed once per machine.
 bash scripts/services.sh install moto >&2 || echo "moto setup failed: the S3 shipping tests will fail and say what to run" >&2
+# schemathesis (the server's API fuzz test, packages/server/test/schemathesis.test.ts): a venv cached the same way.
+bash scripts/services.sh install schemathesis >&2 || echo "schemathesis setup failed: the server's schemathesis test will fail and say what to run" >&2
 # Kubernetes (etcd + kube-apiserver + kube-controller-manager + kubectl for the executor-k8s tests): built from
 # the Go module proxy into ~/.cache/agent-safe/k8s-<version> once per machine (~12-17 min, progress printed), then a no-op.
 bash scripts/services.sh install k8s >&2 || echo "k8s setup failed: the Kubernetes tests will fail and say what to run" >&2

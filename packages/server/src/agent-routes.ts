@@ -47,6 +47,8 @@ export const AGENT_SUSPEND_REQUEST: JsonSchema = {
     reason: {
       type: 'string',
       maxLength: 1000,
+      // core's suspension record check: no control characters
+      pattern: '^[^\\u0000-\\u001f\\u007f]*$',
       description: 'Why (recorded in the audit log, quoted in denials)',
     },
   },
@@ -88,7 +90,23 @@ export const AGENT_LIST_RESPONSE: JsonSchema = {
   },
 };
 
-const ID_PARAMETER = [{ name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: 256 } }];
+// An agent id as every id is checked (core's isSafeId): 1-512 characters, no control, separator or bidi
+// characters, not blank. The schema says so, so clients (and schemathesis) know which ids are refused.
+const UNSAFE = '\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069';
+const BLANK = ' \\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000\\ufeff';
+const ID_PARAMETER = [
+  {
+    name: 'id',
+    in: 'path',
+    required: true,
+    schema: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 512, // core's MAX_ID_LENGTH
+      pattern: `^[^${UNSAFE}]*[^${UNSAFE}${BLANK}][^${UNSAFE}]*$`,
+    },
+  },
+];
 
 /**
  * The kill switch over HTTP (docs/server.md, "Kill switch"): suspend and resume an agent, list the

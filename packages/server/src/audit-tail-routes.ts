@@ -62,6 +62,9 @@ interface StoredEvent {
  * 64 KiB read); heartbeat comments keep proxies from closing an idle stream; the stream ends when the
  * client goes away or the server closes.
  */
+/** An audit event id as `since` and Last-Event-ID accept it (the handler's check, stated in the schema). */
+const EVENT_ID_SCHEMA = { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,200}$' };
+
 export function auditTailRoutes(host: AuditTailHost): AuditTailRoute[] {
   return [
     {
@@ -76,8 +79,8 @@ export function auditTailRoutes(host: AuditTailHost): AuditTailRoute[] {
           required: false,
           schema: { type: 'integer', minimum: 0, maximum: MAX_TAIL_BACKLOG, default: DEFAULT_TAIL_BACKLOG },
         },
-        { name: 'since', in: 'query', required: false, schema: { type: 'string', maxLength: 200 } },
-        { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string', maxLength: 200 } },
+        { name: 'since', in: 'query', required: false, schema: EVENT_ID_SCHEMA },
+        { name: 'Last-Event-ID', in: 'header', required: false, schema: EVENT_ID_SCHEMA },
       ],
       response: { text: 'text/event-stream' },
       errors: [400, 401, 403, 404],

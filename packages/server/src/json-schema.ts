@@ -13,6 +13,8 @@ export interface JsonSchema {
   readonly maxItems?: number;
   readonly minLength?: number;
   readonly maxLength?: number;
+  /** An ECMAScript regular expression the whole string must match (anchor it), tested with the `u` flag. */
+  readonly pattern?: string;
   readonly enum?: readonly unknown[];
   readonly oneOf?: readonly JsonSchema[];
   readonly $ref?: string;
@@ -41,6 +43,8 @@ export function validateSchema(value: unknown, schema: JsonSchema, path = ''): S
       return { path, message: `${where} must not be empty` };
     if (schema.maxLength !== undefined && value.length > schema.maxLength)
       return { path, message: `${where} is longer than ${schema.maxLength} characters` };
+    if (schema.pattern !== undefined && !patternOf(schema.pattern).test(value))
+      return { path, message: `${where} has characters it may not contain (pattern ${schema.pattern})` };
   }
   if (Array.isArray(value)) {
     if (schema.minItems !== undefined && value.length < schema.minItems)
@@ -75,6 +79,18 @@ export function validateSchema(value: unknown, schema: JsonSchema, path = ''): S
     }
   }
   return undefined;
+}
+
+const patterns = new Map<string, RegExp>();
+
+/** The compiled pattern, once per pattern text (schemas are constants, so the map stays small). */
+function patternOf(pattern: string): RegExp {
+  let compiled = patterns.get(pattern);
+  if (!compiled) {
+    compiled = new RegExp(pattern, 'u');
+    patterns.set(pattern, compiled);
+  }
+  return compiled;
 }
 
 function hasType(value: unknown, type: NonNullable<JsonSchema['type']>): boolean {

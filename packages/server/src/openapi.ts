@@ -43,7 +43,7 @@ export function openApiDocument(
         description: 'OK',
         content:
           'text' in route.response
-            ? { [route.response.text]: { schema: { type: 'string' } } }
+            ? { [route.response.text]: { schema: textSchema(route.response.text) } }
             : { 'application/json': { schema: route.response } },
       },
     };
@@ -94,6 +94,24 @@ export function openApiDocument(
           description: 'An Agent-Safe identity token',
         },
       },
+    },
+  };
+}
+
+/**
+ * The schema of a text response. For an event stream OpenAPI 3.1 has `schema` describe one event (3.2's
+ * `itemSchema`): its fields as the SSE format names them.
+ */
+function textSchema(contentType: string): Record<string, unknown> {
+  if (contentType !== 'text/event-stream') return { type: 'string' };
+  return {
+    type: 'object',
+    description: 'One server-sent event',
+    properties: {
+      event: { type: 'string' },
+      id: { type: 'string' },
+      data: { type: 'string' },
+      retry: { type: 'integer', minimum: 0 },
     },
   };
 }
