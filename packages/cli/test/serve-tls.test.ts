@@ -49,17 +49,24 @@ function firstLine(child: ReturnType<typeof spawn>): Promise<string> {
   });
 }
 
-it('serve: the server: block gives TLS with client certificates (mTLS); a client without one is refused', async () => {
+const KEY = 'serve-tls-test-signing-key-0123456789abcdef';
+
+it('serve: the server: block gives TLS with client certificates (mTLS) and the admin roles; a client without a certificate is refused', async () => {
   const project = join(mkdtempSync(join(tmpdir(), 'agent-safe-serve-tls-')), 'p');
   expect(cli(['init', project], tmpdir()).code).toBe(0);
   makeCertificates(project);
   appendFileSync(
     join(project, 'agent-safe.yaml'),
-    '\nserver:\n  admin_roles: [ops]\n  tls:\n    cert: server.crt\n    key: server.key\n    client_ca: ca.crt\n',
+    '\nsigning_key: env:SERVE_TLS_TEST_KEY\nserver:\n  admin_roles: [ops]\n  tls:\n    cert: server.crt\n    key: server.key\n    client_ca: ca.crt\n',
   );
+  const minted = cli(['identity', 'create', '--agent-id', 'ops-bot', '--roles', 'ops'], project, {
+    SERVE_TLS_TEST_KEY: KEY,
+  });
+  expect(minted.code).toBe(0);
+  const opsToken = minted.stdout.trim();
   const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], {
     cwd: project,
-    env: { ...process.env, AGENT_SAFE_SIGNING_KEY: '' },
+    env: { ...process.env, AGENT_SAFE_SIGNING_KEY: '', SERVE_TLS_TEST_KEY: KEY },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
@@ -69,12 +76,18 @@ it('serve: the server: block gives TLS with client certificates (mTLS); a client
     )?.[1];
     expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const ca = readFileSync(join(project, 'ca.crt'), 'utf8');
-    const get = (client: { cert?: string; key?: string }) =>
+    const get = (client: { cert?: string; key?: string }, path = '/healthz', token?: string) =>
       new Promise<number | string>((done) => {
-        const call = request(`${url}/healthz`, { ca, agent: false, ...client }, (response) => {
-          response.resume();
-          response.on('end', () => done(response.statusCode ?? 0));
-        });
+        const headers = token ? { authorization: `Bearer ${token}` } : {};
+        const method = path === '/healthz' ? 'GET' : 'POST';
+        const call = request(
+          `${url}${path}`,
+          { ca, agent: false, method, headers, ...client },
+          (response) => {
+            response.resume();
+            response.on('end', () => done(response.statusCode ?? 0));
+          },
+        );
         call.on('error', (error: NodeJS.ErrnoException) => done(error.code ?? error.message));
         call.end();
       });
@@ -83,6 +96,8 @@ it('serve: the server: block gives TLS with client certificates (mTLS); a client
       key: readFileSync(join(project, 'client.key'), 'utf8'),
     };
     expect(await get(client)).toBe(200);
+    // admin_roles from the server: block: a token with role ops may reload.
+    expect(await get(client, '/v1/admin/reload', opsToken)).toBe(200);
     expect(String(await get({}))).toMatch(/^(ERR_SSL_|ECONNRESET$|EPIPE$)/);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
