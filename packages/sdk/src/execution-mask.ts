@@ -14,7 +14,7 @@ export interface SensitiveDefinition {
 
 /**
  * Masks the values of params and state fields the action marks `sensitive` in an ExecutionResult that
- * leaves the process (the CLI's output, the server's POST /v1/execute answer): the params, the calls'
+ * leaves the process (the CLI's output, text and JSON; the server's POST /v1/execute answer): the params, the calls'
  * bodies, the executor's output, step details and errors, and the before/after state and diff. The
  * runner's result keeps the real values for programs that build a rollback from it in-process.
  */

@@ -7,3 +7,5 @@ export { DEFAULT_PATHS, PROJECT_CONFIG_FILE, loadProjectConfig } from './project
 export type { ProjectConfig } from './project-config.js';
 export { CLI_STATE_DIRECTORY, cliGuardStore, describeStore, guardStateFinding } from './guards.js';
 export type { CliGuardStore } from './guards.js';
+export { ExecutionResultMask, maskExecutionResult } from './execution-mask.js';
+export type { SensitiveDefinition } from './execution-mask.js';

@@ -12,7 +12,7 @@ import {
   readTicketAndParams,
   timeoutMilliseconds,
 } from './enforcement-input.js';
-import { OutputMask } from './mask-output.js';
+import { ExecutionResultMask as OutputMask } from '@agent-safe/sdk/facade';
 
 /** Longest output of a run printed for people (the JSON envelope carries all of it). */
 const MAX_PRINTED_OUTPUT = 4000;
