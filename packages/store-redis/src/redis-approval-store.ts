@@ -5,7 +5,8 @@ import {
   type ApprovalRecord,
   type ApprovalStore,
 } from '@agent-safe/core';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
+import { connectRedis, redactUrl } from './connect-redis.js';
 
 /** Options of {@link RedisApprovalStore.connect}. */
 export interface RedisApprovalStoreOptions {
@@ -91,26 +92,7 @@ export class RedisApprovalStore implements ApprovalStore {
 
   /** Connects; rejects (INTERNAL, naming the server without its password) when Redis cannot be reached. */
   static async connect(options: RedisApprovalStoreOptions): Promise<RedisApprovalStore> {
-    const redisOptions: RedisOptions = {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: options.commandTimeoutMs ?? 1000,
-      connectTimeout: options.connectTimeoutMs ?? 1000,
-      retryStrategy: (times) => Math.min(times * 100, 2000),
-    };
-    const redis = new Redis(options.url, redisOptions);
-    redis.on('error', () => undefined);
-    try {
-      await redis.connect();
-    } catch (error) {
-      redis.disconnect();
-      throw new AgentSafeError(
-        'INTERNAL',
-        `approval store: cannot connect to Redis at ${redactUrl(options.url)}: ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
+    const { redis, redisOptions } = await connectRedis(options.url, options, 'approval store');
     const store = new RedisApprovalStore(redis, options, redisOptions);
     redis.defineCommand('approvalCreate', { numberOfKeys: 3, lua: CREATE_SCRIPT });
     redis.defineCommand('approvalReplace', { numberOfKeys: 1, lua: REPLACE_SCRIPT });
@@ -330,15 +312,4 @@ interface Scripts {
 
 function checkKey(key: string): void {
   if (!KEY_PATTERN.test(key)) throw new AgentSafeError('INPUT_INVALID', 'a dedupe key is 64 hex digits');
-}
-
-/** The URL without its password, for messages. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(invalid Redis URL)';
-  }
 }

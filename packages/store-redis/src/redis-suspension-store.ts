@@ -7,7 +7,8 @@ import {
   checkSuspensionRecord,
   isSuspensionRecord,
 } from '@agent-safe/core';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis, redactUrl } from './connect-redis.js';
 
 /** Options of {@link RedisSuspensionStore.connect}. */
 export interface RedisSuspensionStoreOptions {
@@ -72,26 +73,7 @@ export class RedisSuspensionStore implements SuspensionStore {
 
   /** Connects; rejects (INTERNAL, naming the server without its password) when Redis cannot be reached. */
   static async connect(options: RedisSuspensionStoreOptions): Promise<RedisSuspensionStore> {
-    const redisOptions: RedisOptions = {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: options.commandTimeoutMs ?? 1000,
-      connectTimeout: options.connectTimeoutMs ?? 1000,
-      retryStrategy: (times) => Math.min(times * 100, 2000),
-    };
-    const redis = new Redis(options.url, redisOptions);
-    redis.on('error', () => undefined);
-    try {
-      await redis.connect();
-    } catch (error) {
-      redis.disconnect();
-      throw new AgentSafeError(
-        'INTERNAL',
-        `suspension store: cannot connect to Redis at ${redactUrl(options.url)}: ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
+    const { redis } = await connectRedis(options.url, options, 'suspension store');
     redis.defineCommand('suspensionSuspend', { numberOfKeys: 2, lua: SUSPEND_SCRIPT });
     redis.defineCommand('suspensionResume', { numberOfKeys: 2, lua: RESUME_SCRIPT });
     redis.defineCommand('suspensionSnapshot', { numberOfKeys: 2, lua: SNAPSHOT_SCRIPT });
@@ -177,16 +159,5 @@ export class RedisSuspensionStore implements SuspensionStore {
         cause: error,
       });
     }
-  }
-}
-
-/** The URL without its password, for messages. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(invalid Redis URL)';
   }
 }
