@@ -3,7 +3,7 @@
 # the params against the action's definition) and the same risk matrix. Queried as
 # POST /v1/data/agentsafe/decision with {"input": {"action", "target", "params", "caller" | "token"}}.
 # With data.agentsafe.key set (bench "bearer" runs) the caller must be an HS256 identity token, verified
-# here as agent-safe verifies it.
+# here as agent-safe verifies it (signature, expiry and not-before, issuer and audience).
 package agentsafe
 
 actions := {
@@ -111,7 +111,8 @@ in_range(value, p) if {
 # The caller: a verified HS256 identity token when a key is configured, else the plain agent id.
 caller := payload.agent_id if {
 	data.agentsafe.key
-	[valid, _, payload] := io.jwt.decode_verify(input.token, {"secret": data.agentsafe.key, "time": time.now_ns()})
+	constraints := {"secret": data.agentsafe.key, "iss": "agent-safe", "aud": "agent-safe", "time": time.now_ns()}
+	[valid, _, payload] := io.jwt.decode_verify(input.token, constraints)
 	valid
 }
 
