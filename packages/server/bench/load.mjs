@@ -8,6 +8,7 @@
 // Options (or BENCH_* variables): --seconds N (BENCH_SECONDS, default 10 per run, after 2 s of warm-up),
 // --connections N (BENCH_CONNECTIONS, default 32), --only agent-safe|opa (BENCH_ONLY), --profile DIR
 // (BENCH_PROFILE: node --cpu-prof of each agent-safe server child into DIR), --json FILE (BENCH_JSON).
+// BENCH_SERVER_DIST=DIR serves another build of this package's dist/ (to compare two versions).
 // OPA is built by `bash scripts/services.sh install opa` (AGENT_SAFE_OPA_BIN overrides); without it the
 // OPA rows say what to run. Runs: agent-safe with the audit log written (write) and fsynced (fsync), the
 // caller as a bearer identity token and as a plain agent id; OPA with its decision log off and on.
@@ -16,6 +17,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, wri
 import { createServer } from 'node:net';
 import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const KEY = 'load-bench-signing-key-0123456789abcdef';
@@ -23,7 +25,11 @@ const here = import.meta.dirname;
 
 /** The child: a decision server on 127.0.0.1:0; sends its URL and tokens; closes on any message. */
 async function serve(cwd, durability, bearer) {
-  const { startServer } = await import('../dist/index.js');
+  // BENCH_SERVER_DIST: another build of this package (an A/B comparison of two versions).
+  const dist = process.env.BENCH_SERVER_DIST
+    ? pathToFileURL(resolve(process.env.BENCH_SERVER_DIST, 'index.js')).href
+    : '../dist/index.js';
+  const { startServer } = await import(dist);
   const server = await startServer({
     port: 0,
     config: {
@@ -77,9 +83,14 @@ async function main() {
   if (values.only !== 'opa') {
     for (const durability of ['write', 'fsync']) {
       for (const caller of ['bearer', 'plain']) {
-        rows.push(await runAgentSafe(settings, durability, caller, values.profile));
+        rows.push(await runAgentSafe(settings, durability, caller, values.profile, true));
         print(rows.at(-1));
       }
+    }
+    // The same with ?explain=false: decisions without the rule trace (docs/server.md, "Performance").
+    for (const caller of ['bearer', 'plain']) {
+      rows.push(await runAgentSafe(settings, 'write', caller, values.profile, false));
+      print(rows.at(-1));
     }
   }
   if (values.only !== 'agent-safe') {
@@ -104,6 +115,8 @@ async function main() {
     ['agent-safe, audit write, plain', 'opa, decision log on, plain'],
     ['agent-safe, audit write, plain', 'opa, decision log off, plain'],
     ['agent-safe, audit fsync, bearer', 'opa, decision log on, bearer'],
+    ['agent-safe, audit write, bearer, ?explain=false', 'opa, decision log on, bearer'],
+    ['agent-safe, audit write, plain, ?explain=false', 'opa, decision log on, plain'],
   ]) {
     const a = rows.find((row) => row.name === ours);
     const b = rows.find((row) => row.name === theirs);
@@ -153,8 +166,10 @@ function mix() {
 }
 const EXPECTED = ['ALLOW', 'ALLOW', 'REQUIRE_APPROVAL', 'REQUIRE_APPROVAL', 'DENY', 'DENY'];
 
-async function runAgentSafe(settings, durability, caller, profileDir) {
-  const name = `agent-safe, audit ${durability}, ${caller}`;
+async function runAgentSafe(settings, durability, caller, profileDir, explain) {
+  const name = `agent-safe, audit ${durability}, ${caller}${explain ? '' : ', ?explain=false'}`;
+  const path = explain ? '/v1/check' : '/v1/check?explain=false';
+  const profileName = `server-${durability}-${caller}${explain ? '' : '-lean'}.cpuprofile`;
   const cwd = mkdtempSync(join(tmpdir(), 'agent-safe-load-'));
   cpSync(join(here, 'project'), cwd, { recursive: true });
   const execArgv = profileDir
@@ -178,10 +193,12 @@ async function runAgentSafe(settings, durability, caller, profileDir) {
     caller === 'plain' ? { ...request, caller: 'bench-agent' } : request,
   );
   // One sample of each answer: the server decides as the bench expects.
-  const invalid = await sample(`${url}/v1/check`, headers, bodies, (body) => body.result);
+  const invalid = await sample(`${url}${path}`, headers, bodies, (body) =>
+    explain === 'explanation' in body ? body.result : `explanation ${explain ? 'missing' : 'present'}`,
+  );
   const requests = bodies.map((body) => ({
     method: 'POST',
-    path: '/v1/check',
+    path,
     headers,
     body: JSON.stringify(body),
   }));
@@ -303,7 +320,7 @@ async function load({ seconds, connections, autocannon }, url, requests, cpu) {
 
 function print(row) {
   if (row.skipped) {
-    console.log(`${row.name.padEnd(34)} skipped: ${row.skipped}`);
+    console.log(`${row.name.padEnd(48)} skipped: ${row.skipped}`);
     return;
   }
   const extra = [
@@ -316,7 +333,7 @@ function print(row) {
     row.profile ? `profile ${row.profile}` : '',
   ].filter(Boolean);
   console.log(
-    `${row.name.padEnd(34)} ${String(row.rate).padStart(6)} decisions/s  p50 ${row.p50} ms  p99 ${row.p99} ms  max ${row.max} ms  errors ${row.errors}  timeouts ${row.timeouts}  non-2xx ${row.non2xx}${extra.length ? `  ${extra.join('; ')}` : ''}`,
+    `${row.name.padEnd(48)} ${String(row.rate).padStart(6)} decisions/s  p50 ${row.p50} ms  p99 ${row.p99} ms  max ${row.max} ms  errors ${row.errors}  timeouts ${row.timeouts}  non-2xx ${row.non2xx}${extra.length ? `  ${extra.join('; ')}` : ''}`,
   );
 }
 

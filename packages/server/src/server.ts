@@ -16,6 +16,7 @@ import { type ExecuteServerOptions, executeRoutes } from './execute-routes.js';
 import { auditTailRoutes } from './audit-tail-routes.js';
 import { type SlackOptions, checkSlackOptions, slackRoutes } from './slack-routes.js';
 import { type TlsOptions, tlsServerFactory } from './tls.js';
+import { EXPLAIN_PARAMETER, wantsExplanation, withoutExplanation } from './explain.js';
 import { HttpError, statusOfCode } from './http-error.js';
 import { type JsonSchema, validateSchema } from './json-schema.js';
 import { ServerMetrics } from './metrics.js';
@@ -238,17 +239,19 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
       path: '/v1/check',
       operationId: 'check',
       summary: 'Decide one request (and record it in the audit log)',
+      parameters: [EXPLAIN_PARAMETER],
       request: CHECK_REQUEST,
       response: DECISION,
       errors: [400, 401, 413, 415],
       authenticated: true,
-      async handle({ request, body }) {
+      async handle({ request, body, query }) {
+        const explain = wantsExplanation(query);
         const input = body as CheckRequest;
         const caller = callerOf(request, input.caller, 'caller');
         const started = process.hrtime.bigint();
         const decision = await safe.check(withCaller(input, caller));
         metrics.recordDecision(decision.result, Number(process.hrtime.bigint() - started) / 1e9);
-        return { status: 200, json: decision };
+        return { status: 200, json: explain ? decision : withoutExplanation(decision) };
       },
     },
     {
@@ -256,17 +259,19 @@ export function createServer(options: ServerOptions = {}): AgentSafeServer {
       path: '/v1/check-plan',
       operationId: 'checkPlan',
       summary: 'Decide every step of a plan; one decision per step, in order',
+      parameters: [EXPLAIN_PARAMETER],
       request: CHECK_PLAN_REQUEST,
       response: CHECK_PLAN_RESPONSE,
       errors: [400, 401, 413, 415],
       authenticated: true,
-      async handle({ request, body }) {
+      async handle({ request, body, query }) {
+        const explain = wantsExplanation(query);
         const steps = (body as { steps: CheckRequest[] }).steps.map((step, index) =>
           withCaller(step, callerOf(request, step.caller, `steps[${index}].caller`)),
         );
         const decisions: Decision[] = await safe.checkPlan(steps);
         for (const decision of decisions) metrics.recordResult(decision.result);
-        return { status: 200, json: { decisions } };
+        return { status: 200, json: { decisions: explain ? decisions : decisions.map(withoutExplanation) } };
       },
     },
     {
