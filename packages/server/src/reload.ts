@@ -196,7 +196,7 @@ export async function requireAdmin(
     throw new HttpError(
       400,
       'USAGE',
-      'no admin roles are configured on this server: start it with --admin-role <role> (adminRoles), then call with an identity token holding that role',
+      'no admin roles are configured on this server: set server: { admin_roles: [<role>] } in agent-safe.yaml or start it with --admin-role <role> (adminRoles from code), then call with an identity token holding that role',
     );
   }
   let verify: AgentSafe['identity']['verify'];
