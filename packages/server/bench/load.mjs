@@ -250,7 +250,7 @@ async function runOpa(settings, opa, log, caller) {
   ];
   if (log === 'on') args.push('--set', 'decision_logs.console=true', '--log-level', 'info');
   else args.push('--log-level', 'error');
-  args.push(join(here, 'opa', 'policy.rego'), data);
+  args.push(join(here, 'opa', 'policy.rego'), join(here, 'opa', 'data.json'), data);
   const out = openSync(decisions, 'w');
   const child = spawn(opa, args, { stdio: ['ignore', out, out] });
   const url = `http://127.0.0.1:${port}`;

@@ -2,55 +2,22 @@
 # with the same input checks agent-safe makes before its rules (known action and target, the target's type,
 # the params against the action's definition) and the same risk matrix. Queried as
 # POST /v1/data/agentsafe/decision with {"input": {"action", "target", "params", "caller" | "token"}}.
+# data.json holds the actions, targets, matrix and rules (the same as the project's YAML).
 # With data.agentsafe.key set (bench "bearer" runs) the caller must be an HS256 identity token, verified
 # here as agent-safe verifies it (signature, expiry and not-before, issuer and audience).
 package agentsafe
 
-actions := {
-	"restart-deployment": {
-		"risk": "medium", "target_types": ["k8s-deployment"],
-		"params": {"namespace": {"type": "string", "required": true}, "deployment": {"type": "string", "required": true}},
-	},
-	"scale-deployment": {
-		"risk": "medium", "target_types": ["k8s-deployment"],
-		"params": {
-			"namespace": {"type": "string", "required": true}, "deployment": {"type": "string", "required": true},
-			"replicas": {"type": "integer", "required": true, "min": 0, "max": 50},
-		},
-	},
-	"drain-node": {"risk": "high", "target_types": ["k8s-node"], "params": {"node": {"type": "string", "required": true}}},
-	"update-configmap": {
-		"risk": "medium", "target_types": ["k8s-deployment"],
-		"params": {
-			"namespace": {"type": "string", "required": true}, "configmap": {"type": "string", "required": true},
-			"key": {"type": "string", "required": true}, "value": {"type": "string", "required": true},
-		},
-	},
-}
+# The actions, targets, risk matrix and rules are data (data.json beside this file, loaded with it):
+# OPA reads base documents from its store instead of building them on every query.
+actions := data.bench.actions
 
-targets := {
-	"dev/app": {"type": "k8s-deployment", "environment": "dev", "sensitivity": "public"},
-	"staging/app": {"type": "k8s-deployment", "environment": "staging", "sensitivity": "internal"},
-	"prod/app": {"type": "k8s-deployment", "environment": "prod", "sensitivity": "restricted"},
-	"prod/node-1": {"type": "k8s-node", "environment": "prod", "sensitivity": "critical"},
-}
+targets := data.bench.targets
 
 # packages/risk/src/risk-matrix.ts
-matrix := {
-	"low": {"public": "low", "internal": "low", "restricted": "medium", "critical": "high"},
-	"medium": {"public": "low", "internal": "medium", "restricted": "high", "critical": "critical"},
-	"high": {"public": "medium", "internal": "high", "restricted": "critical", "critical": "critical"},
-	"critical": {"public": "high", "internal": "critical", "restricted": "critical", "critical": "critical"},
-}
+matrix := data.bench.matrix
 
 # In priority order, highest first; the first that applies decides.
-rules := [
-	{"name": "no-drain-prod", "actions": ["drain-node"], "environments": ["prod"], "decision": "DENY", "reason": "Agents never drain production nodes"},
-	{"name": "approve-critical", "risks": ["critical"], "decision": "REQUIRE_APPROVAL", "reason": "Critical risk needs a human"},
-	{"name": "approve-high", "risks": ["high"], "decision": "REQUIRE_APPROVAL", "reason": "High risk needs a human"},
-	{"name": "staging-allow-list", "actions": ["restart-deployment", "scale-deployment"], "environments": ["staging"], "decision": "ALLOW", "reason": "Restarts and scaling are allowed in staging"},
-	{"name": "dev-open", "environments": ["dev"], "decision": "ALLOW", "reason": "Dev is unrestricted"},
-]
+rules := data.bench.rules
 
 action := actions[input.action]
 
