@@ -173,11 +173,7 @@ async function runAgentSafe(settings, durability, caller, profileDir, explain) {
   const cwd = mkdtempSync(join(tmpdir(), 'agent-safe-load-'));
   cpSync(join(here, 'project'), cwd, { recursive: true });
   const execArgv = profileDir
-    ? [
-        '--cpu-prof',
-        `--cpu-prof-dir=${resolve(profileDir)}`,
-        `--cpu-prof-name=server-${durability}-${caller}.cpuprofile`,
-      ]
+    ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`, `--cpu-prof-name=${profileName}`]
     : [];
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const child = fork(import.meta.filename, ['--serve', cwd, durability, caller], { execArgv });
@@ -224,9 +220,7 @@ async function runAgentSafe(settings, durability, caller, profileDir, explain) {
     invalid,
     auditEvents: report.events,
     auditOk: report.ok,
-    ...(profileDir
-      ? { profile: join(resolve(profileDir), `server-${durability}-${caller}.cpuprofile`) }
-      : {}),
+    ...(profileDir ? { profile: join(resolve(profileDir), profileName) } : {}),
   };
 }
 
