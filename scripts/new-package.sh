@@ -22,7 +22,7 @@ cat > "$dir/package.json" <<JSON
   "files": ["dist", "README.md", "src", "esm-only.cjs"],
   "engines": { "node": ">=20.11" },
   "scripts": {
-    "build": "tsc -p tsconfig.build.json",
+    "build": "node ../../scripts/clean-dist.mjs && tsc -p tsconfig.build.json",
     "typecheck": "tsc -p tsconfig.json --noEmit",
     "lint": "biome ci src test",
     "test": "node --experimental-vm-modules --no-warnings=ExperimentalWarning ../../node_modules/jest/bin/jest.js",
