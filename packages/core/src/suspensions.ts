@@ -62,9 +62,9 @@ export function checkSuspensionRecord(record: SuspensionRecord): SuspensionRecor
   };
   if (record === null || typeof record !== 'object') fail('record', 'expected { agentId, by, reason, at }');
   if (typeof record.agentId !== 'string' || !isSafeId(record.agentId))
-    fail('agentId', 'expected an agent id (1-256 characters, no control characters)');
+    fail('agentId', 'expected an agent id (1-512 characters, no control characters)');
   if (typeof record.by !== 'string' || !isSafeId(record.by))
-    fail('by', 'expected the agent id of whoever suspends (1-256 characters, no control characters)');
+    fail('by', 'expected the agent id of whoever suspends (1-512 characters, no control characters)');
   if (typeof record.reason !== 'string') fail('reason', 'expected a string');
   if (record.reason.length > MAX_SUSPENSION_REASON_LENGTH)
     fail('reason', `longer than ${MAX_SUSPENSION_REASON_LENGTH} characters`);

@@ -225,7 +225,7 @@ export class Suspensions {
     if (typeof agentId !== 'string' || !isSafeId(agentId)) {
       throw new AgentSafeError(
         'INPUT_INVALID',
-        'the agent id to suspend must be 1-256 characters without control characters',
+        'the agent id to suspend must be 1-512 characters without control characters',
       );
     }
     const record: SuspensionRecord = {
@@ -253,7 +253,7 @@ export class Suspensions {
     if (typeof agentId !== 'string' || !isSafeId(agentId)) {
       throw new AgentSafeError(
         'INPUT_INVALID',
-        'the agent id to resume must be 1-256 characters without control characters',
+        'the agent id to resume must be 1-512 characters without control characters',
       );
     }
     if (typeof options?.by !== 'string' || !isSafeId(options.by)) {
