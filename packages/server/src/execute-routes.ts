@@ -53,12 +53,13 @@ export interface ExecuteServerOptions {
    */
   readonly timeoutMs?: number;
   /** Whether a request may set `force` (override prechecks the action marks force_allowed). Default false. */
-  readonly allowForce?: boolean /**
+  readonly allowForce?: boolean;
+  /**
    * Where ticket nonces go when the project's `store` is memory (a file or Redis `store` is used as it
    * is): default the server's memory, which outlives reloads but not a restart. `agent-safe serve
    * --executor` passes a file store beside agent-safe.yaml (.agent-safe/state), as `runner execute` does,
    * so a ticket stays used across restarts. Shared with POST /v1/tickets/validate.
-   */;
+   */
   readonly nonceStore?: ExecuteOptions['nonceStore'];
 }
 
