@@ -134,10 +134,13 @@ describe('FileGuardStore after a crash', () => {
   it('stays valid and usable when writers are killed with SIGKILL at random moments', async () => {
     const path = directory();
     for (let round = 0; round < 4; round += 1) {
-      const worker = start([path, 'step', `caller-${round % 2}`, '1000000', '100000', '2']);
+      const worker = start([path, 'step-crash', `caller-${round % 2}`, '1000000', '100000', '2']);
       await worker.line('ready');
       worker.child.stdin!.write('go\n');
-      await new Promise((resolve) => setTimeout(resolve, 120 + round * 37));
+      // Killed at a random moment after its first step is stored (however slow the machine), so each
+      // caller has steps to count.
+      await worker.line('stepped');
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 150));
       worker.child.kill('SIGKILL');
       await worker.exit;
     }
