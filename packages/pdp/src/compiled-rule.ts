@@ -44,6 +44,9 @@ export interface CompiledRule {
   readonly exactActions: readonly string[];
   readonly globActions: readonly string[];
   readonly checks: readonly Check[];
+  /** For explanations: the rule's action patterns as `a, b`, and the detail of a match. */
+  readonly actionList: string;
+  readonly matchedDetail: string;
 }
 
 const STRICTNESS: Record<DecisionResult, number> = { ALLOW: 0, REQUIRE_APPROVAL: 1, DENY: 2 };
@@ -85,6 +88,7 @@ function compileRule(rule: PolicyRule, rank: number): CompiledRule {
     else if (isGlob(pattern)) globActions.push(pattern);
     else exactActions.push(pattern);
   }
+  const checks = compileChecks(rule);
   return {
     rule,
     rank,
@@ -94,7 +98,9 @@ function compileRule(rule: PolicyRule, rank: number): CompiledRule {
     universal,
     exactActions,
     globActions,
-    checks: compileChecks(rule),
+    checks,
+    actionList: rule.match.actions.join(', '),
+    matchedDetail: `matched on ${['actions', ...checks.map((check) => check.field)].join(', ')}`,
   };
 }
 

@@ -461,22 +461,38 @@ function passes(rule: CompiledRule, context: MatchContext): boolean {
 }
 
 function traceRule(rule: CompiledRule, context: MatchContext): RuleTrace {
-  const base = { rule: rule.rule.name, priority: rule.priority, decision: rule.decision };
+  const name = rule.rule.name;
   if (!matchesAction(rule, context.action)) {
     return {
-      ...base,
+      rule: name,
+      priority: rule.priority,
+      decision: rule.decision,
       matched: false,
       failedOn: 'actions',
-      detail: `action ${quote(context.action)} not in [${rule.rule.match.actions.join(', ')}]`,
+      detail: `action ${quote(context.action)} not in [${rule.actionList}]`,
     };
   }
-  for (const check of rule.checks) {
+  const checks = rule.checks;
+  for (let index = 0; index < checks.length; index += 1) {
+    const check = checks[index]!;
     if (!check.test(context)) {
-      return { ...base, matched: false, failedOn: check.field, detail: check.describe(context) };
+      return {
+        rule: name,
+        priority: rule.priority,
+        decision: rule.decision,
+        matched: false,
+        failedOn: check.field,
+        detail: check.describe(context),
+      };
     }
   }
-  const fields = ['actions', ...rule.checks.map((check) => check.field)];
-  return { ...base, matched: true, detail: `matched on ${fields.join(', ')}` };
+  return {
+    rule: name,
+    priority: rule.priority,
+    decision: rule.decision,
+    matched: true,
+    detail: rule.matchedDetail,
+  };
 }
 
 function newContext(clock: LocalTimeReader): MatchContext {
