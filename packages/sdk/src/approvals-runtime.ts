@@ -16,6 +16,8 @@ import {
   WebhookNotifier,
 } from '@agent-safe/approvals';
 import type { ResolvedApprovals } from './approvals-options.js';
+import { loadFileStore } from './file-store.js';
+import { loadRedisStore } from './load-redis-store.js';
 import { readTextFileSync } from './read-text-file.js';
 
 /**
@@ -76,31 +78,11 @@ async function openApprovalStore(location: string | ApprovalStore): Promise<Appr
   if (typeof location !== 'string') return location;
   if (location === 'memory') return new MemoryApprovalStore();
   if (location.startsWith('file:')) {
-    const { FileApprovalStore } = await importOptional(
-      '@agent-safe/store-file',
-      () => import('@agent-safe/store-file'),
-    );
+    const { FileApprovalStore } = await loadFileStore();
     return new FileApprovalStore({ directory: location.slice(5) });
   }
-  const { RedisApprovalStore } = await importOptional(
-    '@agent-safe/store-redis',
-    () => import('@agent-safe/store-redis'),
-  );
+  const { RedisApprovalStore } = await loadRedisStore();
   return RedisApprovalStore.connect({ url: location });
-}
-
-async function importOptional<T>(name: string, load: () => Promise<T>): Promise<T> {
-  try {
-    return await load();
-  } catch (error) {
-    throw new AgentSafeError(
-      'CONFIG_INVALID',
-      `the approval store needs ${name}: install it (npm install ${name})`,
-      {
-        cause: error,
-      },
-    );
-  }
 }
 
 /**

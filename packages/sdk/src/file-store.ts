@@ -27,7 +27,7 @@ export function fileStore(directory: string): NamedStore {
   let nonces: Promise<NonceStore & { close(): Promise<void> }> | undefined;
   const guardStore = (): Promise<FileGuardStore> => {
     if (guards === undefined) {
-      guards = loadModule().then(({ FileGuardStore }) => new FileGuardStore({ directory: path }));
+      guards = loadFileStore().then(({ FileGuardStore }) => new FileGuardStore({ directory: path }));
       guards.catch(() => {
         guards = undefined;
       });
@@ -63,7 +63,11 @@ export function fileStore(directory: string): NamedStore {
   };
 }
 
-async function loadModule(): Promise<GuardStoreModule> {
+/**
+ * Loads `@agent-safe/store-file` (guards, nonces, approvals, suspensions of a `file:` store) on first
+ * use; a failure is a USAGE error naming the package.
+ */
+export async function loadFileStore(): Promise<GuardStoreModule> {
   try {
     return await import('@agent-safe/store-file');
   } catch (error) {
@@ -80,5 +84,5 @@ async function loadModule(): Promise<GuardStoreModule> {
  * anything (no directory created, no lock taken); undefined when it is usable or not created yet.
  */
 export async function inspectFileStore(directory: string): Promise<string | undefined> {
-  return (await loadModule()).FileGuardStore.inspect({ directory });
+  return (await loadFileStore()).FileGuardStore.inspect({ directory });
 }

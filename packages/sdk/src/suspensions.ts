@@ -15,6 +15,7 @@ import {
 import type { ApprovalService } from '@agent-safe/approvals';
 import type { Evaluation } from '@agent-safe/pdp';
 import { denyEvaluation } from './evaluations.js';
+import { loadFileStore } from './file-store.js';
 import { loadRedisStore } from './load-redis-store.js';
 
 /** Settings of the kill switch (`suspensions:` in agent-safe.yaml). */
@@ -478,29 +479,12 @@ function describeLocation(location: string | undefined): string {
 /** Opens the store a `store` location names, loading the file or Redis package only then. */
 async function openSuspensionStore(location: string): Promise<SuspensionStore> {
   if (location.startsWith('file:')) {
-    const { FileSuspensionStore } = await importOptional(
-      '@agent-safe/store-file',
-      () => import('@agent-safe/store-file'),
-    );
+    const { FileSuspensionStore } = await loadFileStore();
     return new FileSuspensionStore({ directory: location.slice(5) });
   }
   // The same loader as the guards': a missing package is named with the command that installs both.
   const { RedisSuspensionStore } = await loadRedisStore();
   return RedisSuspensionStore.connect({ url: location });
-}
-
-async function importOptional<T>(name: string, load: () => Promise<T>): Promise<T> {
-  try {
-    return await load();
-  } catch (error) {
-    throw new AgentSafeError(
-      'CONFIG_INVALID',
-      `the suspension store needs ${name}: install it (npm install ${name})`,
-      {
-        cause: error,
-      },
-    );
-  }
 }
 
 /**
