@@ -6,6 +6,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { percentiles, requests } from './bench-requests.js';
 import { AgentSafe } from '../dist/index.js';
 
 const CHECKS = Number(process.env.BENCH_CHECKS ?? 50_000);
@@ -14,39 +15,6 @@ const ONLY = process.env.BENCH_ONLY;
 const CONCURRENCY = 64;
 const dir = mkdtempSync(join(tmpdir(), 'agent-safe-sdk-bench-'));
 cpSync(join(import.meta.dirname, '..', 'test', 'fixtures', 'project'), dir, { recursive: true });
-
-const requests = [
-  {
-    action: 'restart-deployment',
-    target: 'dev/app',
-    caller: 'bench',
-    params: { namespace: 'dev', deployment: 'app' },
-  },
-  {
-    action: 'scale-deployment',
-    target: 'staging/app',
-    caller: { agentId: 'bench', roles: ['deployer'], groups: [], authenticated: false, delegationChain: [] },
-    params: { namespace: 'staging', deployment: 'app', replicas: 3 },
-  },
-  {
-    action: 'restart-deployment',
-    target: 'prod/app',
-    caller: 'bench',
-    params: { namespace: 'prod', deployment: 'app' },
-    ticketId: 'CHG-1',
-  },
-  {
-    action: 'scale-deployment',
-    target: 'dev/app',
-    caller: 'bench',
-    params: { namespace: 'dev', deployment: 'app', replicas: 99 },
-  },
-];
-
-function percentiles(samples) {
-  const sorted = Float64Array.from(samples).sort();
-  return (q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
-}
 
 async function measureChecks(label, safe, list) {
   for (let i = 0; i < 200_000; i++) await safe.check(list[i % list.length]);

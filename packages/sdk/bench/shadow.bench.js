@@ -6,6 +6,7 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { percentiles, requests } from './bench-requests.js';
 import { AgentSafe } from '../dist/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'agent-safe-shadow-bench-'));
@@ -16,39 +17,6 @@ writeFileSync(join(dir, 'same', 'rules.yaml'), rules);
 // Every rule renamed: the same answers from differently named rules, so every request is a difference.
 mkdirSync(join(dir, 'renamed'));
 writeFileSync(join(dir, 'renamed', 'rules.yaml'), rules.replace(/name: (\S+)/g, 'name: $1-candidate'));
-
-const requests = [
-  {
-    action: 'restart-deployment',
-    target: 'dev/app',
-    caller: 'bench',
-    params: { namespace: 'dev', deployment: 'app' },
-  },
-  {
-    action: 'scale-deployment',
-    target: 'staging/app',
-    caller: { agentId: 'bench', roles: ['deployer'], groups: [], authenticated: false, delegationChain: [] },
-    params: { namespace: 'staging', deployment: 'app', replicas: 3 },
-  },
-  {
-    action: 'restart-deployment',
-    target: 'prod/app',
-    caller: 'bench',
-    params: { namespace: 'prod', deployment: 'app' },
-    ticketId: 'CHG-1',
-  },
-  {
-    action: 'scale-deployment',
-    target: 'dev/app',
-    caller: 'bench',
-    params: { namespace: 'dev', deployment: 'app', replicas: 99 },
-  },
-];
-
-function percentiles(samples) {
-  const sorted = Float64Array.from(samples).sort();
-  return (q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
-}
 
 async function interleaved(label, variants, rounds, perRound) {
   for (const safe of Object.values(variants)) {
